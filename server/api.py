@@ -1,0 +1,146 @@
+"""The HTTP layer's common parts: the OpenAPI-generating ``Api``, the contract's error shape for every
+failure (ours, werkzeug's and marshmallow's), JSON-only request bodies and the ``/docs`` page."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import flask_smorest
+from flask import Flask, Response, jsonify, render_template, request
+from werkzeug.exceptions import HTTPException
+
+from server.errors import (
+    HTTP_STATUS_ERRORS,
+    ApiError,
+    ErrorDetail,
+    InvalidRequest,
+    Unprocessable,
+    UnsupportedMediaType,
+)
+from server.observability import current_request_id
+
+log = logging.getLogger(__name__)
+
+# webargs names the part of the request a message is about; the contract's `field` is relative to it.
+_LOCATIONS = frozenset({"json", "query", "querystring", "view_args", "path", "headers", "form"})
+
+
+class CodedMessage(str):
+    """A validation message that carries its own error code (e.g. ``invalid_document``) through
+    marshmallow's message dictionaries, which only hold strings."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> CodedMessage:
+        instance = super().__new__(cls, message)
+        instance.code = code
+        return instance
+
+
+def flatten_messages(messages: Any, path: tuple[str, ...] = ()) -> Iterator[ErrorDetail]:
+    """marshmallow's nested messages as contract error details with dotted ``field`` paths.
+
+    >>> messages = {"json": {"identification_info": {0: {"number": ["Bad."]}}, "_schema": ["X."]}}
+    >>> [d.to_dict() for d in flatten_messages(messages)]  # doctest: +NORMALIZE_WHITESPACE
+    [{'code': 'validation_error', 'message': 'Bad.', 'field': 'identification_info.0.number'},
+     {'code': 'validation_error', 'message': 'X.', 'field': None}]
+    """
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = str(key)
+            if (not path and name in _LOCATIONS) or name == "_schema":
+                yield from flatten_messages(value, path)
+            else:
+                yield from flatten_messages(value, (*path, name))
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            yield from flatten_messages(item, path)
+    else:
+        code = getattr(messages, "code", Unprocessable.default_code)
+        yield ErrorDetail(code, str(messages), ".".join(path) or None)
+
+
+def error_response(error: ApiError) -> Response:
+    request_id = current_request_id() or uuid.uuid4().hex
+    response = jsonify(error.body(request_id))
+    response.status_code = error.status
+    response.headers.update(error.headers())
+    response.headers["X-Request-Id"] = request_id
+    return response
+
+
+def _from_http_exception(exc: HTTPException) -> ApiError:
+    status = exc.code or 500
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages")
+    if messages and status in (400, 422):
+        details = list(flatten_messages(messages))
+        if status == 400:
+            # webargs answers 400 only for a body it could not decode as JSON.
+            return InvalidRequest("The request body is not valid JSON", field=None)
+        first, *rest = details or [ErrorDetail("validation_error", "Invalid input")]
+        return Unprocessable(first.message, code=first.code, field=first.field, details=rest)
+    error_class = HTTP_STATUS_ERRORS.get(status)
+    if error_class is None:
+        return ApiError(exc.description or "Internal error")
+    return error_class(_DESCRIPTIONS.get(status) or exc.description or exc.name)
+
+
+_DESCRIPTIONS = {
+    404: "No such resource",
+    405: "This method is not allowed on this resource",
+    413: "The request body is too large",
+}
+
+
+class Api(flask_smorest.Api):  # type: ignore[misc]
+    """flask-smorest's Api answering every HTTP error in the contract's shape."""
+
+    def handle_http_exception(self, error: HTTPException) -> Response:
+        return error_response(_from_http_exception(error))
+
+
+def require_json_body() -> None:
+    """Bodies sent to the API must be JSON objects sent as JSON (contract section 2)."""
+    if request.method not in {"POST", "PUT", "PATCH"}:
+        return
+    if not request.content_length and not request.get_data(cache=True):
+        raise InvalidRequest("Expected a JSON object as the request body; the body is empty")
+    if not request.is_json:
+        raise UnsupportedMediaType(
+            f"Expected Content-Type: application/json, got {request.mimetype or 'none'!r}"
+        )
+
+
+def init_app(app: Flask) -> Api:
+    app.config.update(
+        API_TITLE="ofda-widget-backend",
+        API_VERSION="1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/",
+        OPENAPI_JSON_PATH="openapi.json",
+        API_SPEC_OPTIONS={
+            "components": {
+                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+            }
+        },
+    )
+    api = Api(app)
+    app.register_error_handler(ApiError, error_response)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Response:
+        if isinstance(exc, HTTPException):
+            return error_response(_from_http_exception(exc))
+        log.exception("unhandled error")
+        return error_response(ApiError("Internal error; quote the request id to support"))
+
+    @app.get("/docs")
+    def docs() -> str:
+        """A page to read the OpenAPI document, rendered here (no CDN: it works offline)."""
+        return render_template("docs.html", spec=api.spec.to_dict())
+
+    return api

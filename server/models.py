@@ -1,0 +1,147 @@
+"""The tables the backend keeps. Changes here need a migration in ``server/migrations/versions``
+(``tests/server/test_migrations.py`` fails while the two disagree)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, ClassVar
+
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.types import TypeDecorator
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every database (SQLite drops the zone; we put it back)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use an aware UTC datetime")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class SessionStatus(StrEnum):
+    PENDING = "pending"
+    SUCCEEDED = "succeeded"
+    EXITED = "exited"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+class AppUser(Base):
+    """An app user as Belvo knows them: only through an opaque, random ``external_id``."""
+
+    __tablename__ = "app_users"
+
+    user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
+    external_id: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class WidgetSession(Base):
+    __tablename__ = "widget_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    external_id: Mapped[str] = mapped_column(String(64), index=True)
+    status: Mapped[str] = mapped_column(String(16), default=SessionStatus.PENDING)
+    #: Carries Belvo's access token: returned to its owner only, never logged, cleared once the
+    #: session is over.
+    widget_url: Mapped[str | None] = mapped_column(Text)
+    callback_urls: Mapped[dict[str, Any]]
+    #: The startup options the app asked for (no personal data): access_mode, institutions, ...
+    options: Mapped[dict[str, Any]]
+    link_id: Mapped[str | None] = mapped_column(String(36))
+    institution: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+
+    events: Mapped[list[SessionEvent]] = relationship(
+        back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"
+    )
+
+    def effective_status(self, now: datetime) -> SessionStatus:
+        """The status as of ``now``: a pending session past ``expires_at`` is expired, whether or
+        not anything has written that down yet (no background job needed)."""
+        status = SessionStatus(self.status)
+        if status is SessionStatus.PENDING and now >= self.expires_at:
+            return SessionStatus.EXPIRED
+        return status
+
+
+class SessionEvent(Base):
+    """A deeplink event the app forwarded for a session, as the typed event JSON."""
+
+    __tablename__ = "session_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    session_id: Mapped[str] = mapped_column(ForeignKey("widget_sessions.id", ondelete="CASCADE"), index=True)
+    type: Mapped[str] = mapped_column(String(16))
+    event: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    session: Mapped[WidgetSession] = relationship(back_populates="events")
+
+
+class Link(Base):
+    """A Belvo link owned by an app user, stored only after it was verified with Belvo."""
+
+    __tablename__ = "links"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[str] = mapped_column(String(255), index=True)
+    external_id: Mapped[str] = mapped_column(String(64), index=True)
+    session_id: Mapped[str | None] = mapped_column(String(64))
+    institution: Mapped[str] = mapped_column(String(128))
+    access_mode: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str | None] = mapped_column(String(32))
+    #: Per resource (ACCOUNTS, OWNERS, TRANSACTIONS, ...): {"status": "pending"|"ready", "new_data":
+    #: bool, "updated_at": iso}. Filled by webhooks.
+    resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    #: Latest consent state from consent webhooks: {"status", "webhook_code", "consent_id", ...}.
+    consent: Mapped[dict[str, Any] | None]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WebhookEvent(Base):
+    """Every webhook delivery we accepted, once per ``webhook_id`` (Belvo delivers at least once)."""
+
+    __tablename__ = "webhook_events"
+    __table_args__ = (Index("ix_webhook_events_link_id", "link_id"),)
+
+    webhook_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    link_id: Mapped[str | None] = mapped_column(String(36))
+    webhook_type: Mapped[str] = mapped_column(String(64))
+    webhook_code: Mapped[str] = mapped_column(String(64))
+    payload: Mapped[dict[str, Any]]
+    #: received -> processed | ignored
+    status: Mapped[str] = mapped_column(String(16), default="received")
+    note: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]

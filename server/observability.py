@@ -1,0 +1,119 @@
+"""Request ids and JSON logs that cannot carry secrets or personal data.
+
+Every request gets a fresh id (``g.request_id``), echoed in the ``X-Request-Id`` header and in every log
+record emitted while it runs. Log lines are JSON objects. Code must never log secrets, tokens, widget URLs,
+CPF/CNPJ or names in the first place; :class:`RedactingFilter` is the safety net for what slips through
+(werkzeug's access log, for one, prints query strings, and widget URLs carry the access token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import Flask, Response, g, has_request_context
+
+REQUEST_ID_HEADER = "X-Request-Id"
+
+# JWTs (our app tokens and Belvo's access/refresh tokens), query parameters that carry credentials,
+# CPF/CNPJ-shaped digit runs (formatted or not) and Authorization values.
+_REDACTIONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*"), "[jwt]"),
+    (re.compile(r"(?i)(access_token|refresh|password|secret)=[^&\s\"']+"), r"\1=[redacted]"),
+    (re.compile(r"(?i)(authorization:?\s*)(basic|bearer)\s+\S+"), r"\1\2 [redacted]"),
+    (re.compile(r"\b\d{2}\.?\d{3}\.?\d{3}/?\d{4}-?\d{2}\b"), "[document]"),
+    (re.compile(r"\b\d{3}\.?\d{3}\.?\d{3}-?\d{2}\b"), "[document]"),
+)
+
+
+def redact(text: str) -> str:
+    """Mask credentials and document numbers in ``text``.
+
+    >>> redact("GET /sandbox/widget/?access_token=abc.def&locale=pt")
+    'GET /sandbox/widget/?access_token=[redacted]&locale=pt'
+    >>> redact("cpf 761.092.776-73 and 76109277673")
+    'cpf [document] and [document]'
+    """
+    for pattern, replacement in _REDACTIONS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def current_request_id() -> str | None:
+    return g.get("request_id") if has_request_context() else None
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message through :func:`redact` and stamps the request id."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        record.msg = redact(message)
+        record.args = None
+        if not hasattr(record, "request_id"):
+            record.request_id = current_request_id()
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, message, request id and ``extra`` fields."""
+
+    _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "request_id"}
+
+    def format(self, record: logging.LogRecord) -> str:
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+        }
+        entry.update((key, value) for key, value in record.__dict__.items() if key not in self._STANDARD)
+        if record.exc_info:
+            entry["exception"] = redact(self.formatException(record.exc_info))
+        return json.dumps(entry, default=str, ensure_ascii=False)
+
+
+# Loggers whose records pass through the redacting filter (filters on a logger do not apply to its
+# children's records, so each one we know of is listed).
+PROTECTED_LOGGERS = (
+    "server",
+    "emulator",
+    "deeplinks",
+    "werkzeug",
+    "gunicorn.access",
+    "gunicorn.error",
+)
+
+
+def configure_logging(level: str) -> None:
+    """Install JSON output on the root logger once, and the redacting filter on our loggers."""
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(JsonFormatter())
+        root.addHandler(handler)
+    root.setLevel(level)
+    for name in PROTECTED_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
+            logger.addFilter(RedactingFilter())
+
+
+def init_app(app: Flask) -> None:
+    configure_logging(app.config.get("LOG_LEVEL", "INFO"))
+
+    @app.before_request
+    def _assign_request_id() -> None:
+        g.request_id = uuid.uuid4().hex
+
+    @app.after_request
+    def _echo_request_id(response: Response) -> Response:
+        request_id = current_request_id()
+        if request_id:
+            response.headers[REQUEST_ID_HEADER] = request_id
+        return response

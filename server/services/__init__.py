@@ -1,0 +1,1 @@
+"""Service modules: what the backend does, free of HTTP (sessions, events, links, webhooks)."""

@@ -1,0 +1,21 @@
+"""The HTTP layer: one blueprint per module, each named ``bp``, thin over ``server.services``."""
+
+from __future__ import annotations
+
+from flask_smorest import Api
+
+from server.views import deeplinks, health, links, session_events, webhooks, widget_sessions
+
+BLUEPRINTS = (
+    health.bp,
+    widget_sessions.bp,
+    session_events.bp,
+    deeplinks.bp,
+    webhooks.bp,
+    links.bp,
+)
+
+
+def register(api: Api) -> None:
+    for blueprint in BLUEPRINTS:
+        api.register_blueprint(blueprint)
