@@ -1,0 +1,84 @@
+"""What every client sees whatever endpoint it calls: the error envelope, request ids, probes, docs."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server.storage import database
+from tests.conftest import make_app
+
+REAL_MODE = {
+    "BELVO_SECRET_ID": "secret-id",
+    "BELVO_SECRET_PASSWORD": "secret-password",
+    "BELVO_API_URL": "https://sandbox.belvo.com",
+    "APP_JWT_SECRET": "a-test-secret-of-at-least-32-characters",
+    "BELVO_WEBHOOK_AUTH": "Bearer webhook-secret",
+    "TERMS_URL": "https://example.com/terms",
+}
+
+
+@pytest.fixture
+def app(database_url: str) -> Iterator[Flask]:
+    # Real mode: these tests must not depend on the emulator.
+    app = make_app(database_url, **REAL_MODE)
+    yield app
+    database(app).engine.dispose()
+
+
+def assert_error(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"errors", "request_id"}
+    assert body["errors"][0]["code"] == code
+    assert body["errors"][0]["field"] == field
+    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
+    assert response.headers["X-Request-Id"] == body["request_id"]
+    return body
+
+
+def test_unknown_path_is_contract_404(client: FlaskClient) -> None:
+    assert_error(client.get("/v1/nothing-here"), 404, "not_found")
+
+
+def test_wrong_method_is_contract_405(client: FlaskClient) -> None:
+    assert_error(client.delete("/healthz"), 405, "method_not_allowed")
+
+
+def test_every_response_has_a_fresh_request_id(client: FlaskClient) -> None:
+    ids = {client.get("/healthz").headers["X-Request-Id"] for _ in range(3)}
+    assert len(ids) == 3
+
+
+def test_health_and_readiness(client: FlaskClient) -> None:
+    assert client.get("/healthz").get_json() == {"status": "ok"}
+    assert client.get("/readyz").get_json() == {"status": "ready"}
+
+
+def test_readiness_fails_when_the_database_is_gone(tmp_path: Any) -> None:
+    app = make_app(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3", AUTO_MIGRATE=False, **REAL_MODE)
+    assert_error(app.test_client().get("/readyz"), 503, "database_unavailable")
+
+
+def test_openapi_document_and_docs_page(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    assert spec["openapi"].startswith("3.")
+    assert "/healthz" in spec["paths"]
+    page = client.get("/docs")
+    assert page.status_code == 200
+    assert b"/healthz" in page.data
+    assert b"openapi.json" in page.data
+
+
+def test_unexpected_exception_is_a_contract_500_without_details(app: Flask) -> None:
+    @app.get("/boom")
+    def boom() -> str:
+        raise RuntimeError("secret detail that must not leak")
+
+    body = assert_error(app.test_client().get("/boom"), 500, "internal_error")
+    assert "secret detail" not in str(body)

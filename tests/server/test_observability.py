@@ -1,0 +1,43 @@
+"""Log lines are JSON, carry the request id, and never carry credentials or documents."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+import pytest
+
+from server.observability import JsonFormatter, RedactingFilter, redact
+
+
+@pytest.mark.parametrize(
+    "leak",
+    [
+        "GET /sandbox/widget/?access_token=eyJhbGciOiJIUzUxMiJ9.eyJleHAiOjF9.c2lnbmF0dXJl&locale=pt",
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.abc",
+        "Authorization: Bearer s3cr3t-value",
+        "cpf 761.092.776-73",
+        "cpf 76109277673",
+        "cnpj 50.685.362/0067-73",
+        "cnpj 50685362006773",
+        "password=hunter2&x=1",
+    ],
+)
+def test_redact_masks_what_must_not_be_logged(leak: str) -> None:
+    masked = redact(leak)
+    for secret in ("eyJ", "s3cr3t", "76109277673", "761.092.776-73", "50685362006773", "hunter2"):
+        assert secret not in masked
+
+
+def test_redact_keeps_ordinary_text() -> None:
+    assert redact("session ws_abc moved to succeeded") == "session ws_abc moved to succeeded"
+
+
+def test_json_formatter_includes_extra_fields_and_redacts_args() -> None:
+    record = logging.LogRecord("server.x", logging.INFO, __file__, 1, "minted for %s", ("76109277673",), None)
+    record.session_id = "ws_1"
+    RedactingFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["message"] == "minted for [document]"
+    assert line["session_id"] == "ws_1"
+    assert line["level"] == "info"
