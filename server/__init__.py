@@ -13,6 +13,7 @@ from flask import Flask, request
 from requests.adapters import HTTPAdapter
 
 from server import api, observability, storage, views
+from server.applinks import load_app_links
 from server.clock import system_clock
 from server.config import load_settings
 from server.emulation import mount_emulator
@@ -39,6 +40,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ofda.settings"] = settings
+    app.extensions["ofda.applinks"] = load_app_links(overrides)
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 
     observability.init_app(app)

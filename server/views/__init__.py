@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from server.views import deeplinks, health, links, session_events, webhooks, widget_sessions
+from server.views import deeplinks, health, links, session_events, webhooks, well_known, widget_sessions
 
 BLUEPRINTS = (
     health.bp,
@@ -13,6 +13,7 @@ BLUEPRINTS = (
     deeplinks.bp,
     webhooks.bp,
     links.bp,
+    well_known.bp,
 )
 
 
