@@ -1,0 +1,63 @@
+package com.example.ofda.core
+
+/** What the widget's WebView does with a navigation (threat model G3). */
+sealed interface Navigation {
+    /** Same origin as the session's widget URL: the widget itself. */
+    data object LoadInWebView : Navigation
+
+    /** One of the session's callback URLs: hand it to the backend (`POST .../events`), never act on it here. */
+    data class ForwardToBackend(val url: String) : Navigation
+
+    /** An https page of another origin (the bank, App2App): the OS opens it in the bank's app or the browser. */
+    data class OpenExternally(val url: String) : Navigation
+
+    /** Anything else (`javascript:`, `data:`, `file:`, `intent:`, cleartext pages, other apps' schemes). */
+    data class Block(val reason: String) : Navigation
+}
+
+/**
+ * Decides, for every navigation the widget's WebView attempts, whether it stays in the WebView, goes
+ * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (facts file 2.2)
+ * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
+ *
+ * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
+ * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1);
+ *   a URL on the same custom scheme that matches none is forwarded as well, because Belvo's
+ *   examples deliver host-named URLs (`<scheme>://warning?...`, facts file 3.5) and the backend, not
+ *   the app, decides what they are; it is never handed to the OS, where another app could claim it;
+ * - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in
+ *   an embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+ * - everything else is blocked.
+ *
+ * ```
+ * val policy = NavigationPolicy("https://widget.belvo.io/?access_token=t", callbacks)
+ * policy.decide("https://widget.belvo.io/consent") == Navigation.LoadInWebView
+ * policy.decide("javascript:alert(1)") is Navigation.Block
+ * ```
+ */
+class NavigationPolicy(widgetUrl: String, private val callbackUrls: CallbackUrls) {
+    private val widgetOrigin: String = UriParts.split(widgetUrl).origin
+        ?: throw IllegalArgumentException("expected the session's widget_url to be an absolute http(s) URL")
+    private val callbacks: List<UriParts> = callbackUrls.named().map { UriParts.split(it.second) }
+    private val callbackCustomSchemes: Set<String> =
+        callbacks.mapNotNull { it.scheme }.filter { it !in WEB_SCHEMES }.toSet()
+
+    fun decide(url: String): Navigation {
+        // The same characters the parser refuses: a URL carrying them is not something to load or forward.
+        if (url.isEmpty() || url.length > Deeplinks.MAX_LENGTH || url.any { it.code <= 0x20 || it.code == 0x7f }) {
+            return Navigation.Block("not a well-formed URL")
+        }
+        val parts = UriParts.split(url)
+        return when {
+            callbacks.any { Deeplinks.sameEndpoint(parts, it) } -> Navigation.ForwardToBackend(url)
+            parts.scheme in callbackCustomSchemes -> Navigation.ForwardToBackend(url)
+            parts.origin != null && parts.origin == widgetOrigin -> Navigation.LoadInWebView
+            parts.scheme == "https" && parts.origin != null -> Navigation.OpenExternally(url)
+            else -> Navigation.Block("scheme '${parts.scheme ?: "none"}' is neither the widget's origin, a callback nor https")
+        }
+    }
+
+    private companion object {
+        val WEB_SCHEMES = setOf("http", "https")
+    }
+}

@@ -1,0 +1,105 @@
+package com.example.ofda.core
+
+import java.net.HttpURLConnection
+import java.net.URL
+
+/**
+ * The backend client and the app's flow against a running `ofda run` (its embedded emulator):
+ * `OFDA_BASE_URL` is the backend, `OFDA_TOKEN` a bearer token from `ofda token USER_ID`.
+ */
+object LiveBackendTests {
+    // A CPF with valid check digits (the contract's example); the emulator accepts any valid one.
+    private val SESSION_REQUEST = mapOf(
+        "identification_info" to listOf(mapOf("type" to "CPF", "number" to "76109277673", "name" to "Ralph Bragg")),
+        "institutions" to listOf("ofmockbank_br_retail"),
+    )
+
+    @JvmStatic
+    fun main(args: Array<String>) {
+        val baseUrl = requiredEnv("OFDA_BASE_URL")
+        val token = requiredEnv("OFDA_TOKEN")
+        val client = BackendClient(baseUrl, { token })
+        val checks = Checks()
+
+        checks.check("POST /v1/widget-sessions answers 201 with Cache-Control: no-store") {
+            val connection = URL("$baseUrl/v1/widget-sessions").openConnection() as HttpURLConnection
+            connection.requestMethod = "POST"
+            connection.doOutput = true
+            connection.setRequestProperty("Authorization", "Bearer $token")
+            connection.setRequestProperty("Content-Type", "application/json")
+            connection.outputStream.use { it.write(Json.write(SESSION_REQUEST).toByteArray()) }
+            expectEqual(201, connection.responseCode, "status")
+            expectEqual("no-store", connection.getHeaderField("Cache-Control"), "Cache-Control")
+            connection.disconnect()
+        }
+
+        checks.check("a new session opens the widget, whose URL the navigation policy loads") {
+            val screen = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST)
+            expectEqual(WidgetSession.PENDING, screen.session.status, "status")
+            val widgetUrl = screen.session.widgetUrl ?: throw CheckFailure("expected a widget_url")
+            expectEqual(Navigation.LoadInWebView, screen.policy.decide(widgetUrl), "navigation to the widget URL")
+            val callbacks = screen.session.callbackUrls ?: throw CheckFailure("expected callback_urls")
+            for ((name, url) in callbacks.named()) {
+                expectEqual("forward", (screen.policy.decide(url) as? Navigation.ForwardToBackend)?.let { "forward" }, "the $name callback")
+            }
+            if ("access_token" in screen.session.toString()) throw CheckFailure("expected toString to leave out the widget URL")
+        }
+
+        checks.check("an exit callback forwarded to the backend ends the session as exited") {
+            val store = InMemoryPendingSessionStore()
+            val flow = WidgetFlow(client, store)
+            val widget = flow.start(SESSION_REQUEST)
+            val outcome = flow.forward(exitDeeplink(widget.session))
+            outcome as? Screen.Outcome ?: throw CheckFailure("expected an Outcome screen, got $outcome")
+            expectEqual("exited", outcome.session.status, "status")
+            expectEqual(ExitEvent(error = null, institution = null, step = "abandon-survey"), outcome.event, "event")
+            expectEqual(null, store.load(), "pending session after the outcome")
+            expectEqual("exited", client.getSession(widget.session.id).status, "status on GET")
+        }
+
+        checks.check("a warning keeps the session pending and the widget open") {
+            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val widget = flow.start(SESSION_REQUEST)
+            val event = widget.session.callbackUrls!!.event + "?warning=institution_disabled&warning_message=The%20institution%20is%20temporarily%20unavailable."
+            val screen = flow.forward(event)
+            screen as? Screen.KeepWidget ?: throw CheckFailure("expected KeepWidget, got $screen")
+            expectEqual(WidgetSession.PENDING, screen.session.status, "status")
+            expectEqual(WarningEvent("institution_disabled", "The institution is temporarily unavailable."), screen.event, "event")
+        }
+
+        checks.check("after process death, a callback that never reached the backend is delivered on resume") {
+            val session = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST).session
+            // What the SharedPreferences held when the process died: the id and the undelivered callback.
+            val store = InMemoryPendingSessionStore().apply { save(PendingSession(session.id, exitDeeplink(session))) }
+            val screen = WidgetFlow(client, store).resume()
+            expectEqual("exited", (screen as? Screen.Outcome)?.session?.status, "status after resume (screen $screen)")
+            expectEqual(null, store.load(), "pending session after the outcome")
+        }
+
+        checks.check("after process death, a pending session is picked up again, not shown as finished") {
+            val session = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST).session
+            val store = InMemoryPendingSessionStore().apply { save(PendingSession(session.id)) }
+            when (val screen = WidgetFlow(client, store).resume()) {
+                is Screen.Widget -> expectEqual(session.id, screen.session.id, "reopened session")
+                is Screen.StartAgain -> expectEqual(WidgetSession.PENDING, screen.session.status, "status")
+                else -> throw CheckFailure("expected the widget again or a fresh start, got $screen")
+            }
+        }
+
+        checks.check("a malformed callback is refused by the backend with invalid_deeplink") {
+            val session = client.createSession(SESSION_REQUEST)
+            val error = runCatching { client.postEvent(session.id, session.callbackUrls!!.success + "?link=not-a-uuid&institution=x") }.exceptionOrNull()
+            expectEqual("422 invalid_deeplink", (error as? BackendException)?.let { "${it.status} ${it.code}" }, "refusal ($error)")
+        }
+
+        checks.check("a wrong bearer token is refused with unauthenticated") {
+            val error = runCatching { BackendClient(baseUrl, { "not-a-token" }).createSession(SESSION_REQUEST) }.exceptionOrNull()
+            expectEqual("401 unauthenticated", (error as? BackendException)?.let { "${it.status} ${it.code}" }, "refusal ($error)")
+        }
+
+        checks.finish()
+    }
+
+    private fun exitDeeplink(session: WidgetSession): String =
+        (session.callbackUrls ?: throw CheckFailure("expected callback_urls")).exit + "?meta_data_step=abandon-survey"
+}
