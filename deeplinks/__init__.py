@@ -1,0 +1,54 @@
+"""Typed events for the deeplinks Belvo's OFDA hosted widget sends back to a mobile app.
+
+Standard library only. `parse` turns a callback URL into a `SuccessEvent`, `ExitEvent`,
+`ErrorEvent` or `WarningEvent` (or raises `DeeplinkError`), `build` turns an event back into its
+URL, and `to_dict()` / `from_dict()` give the contract's JSON (contract, section 3).
+
+>>> import deeplinks
+>>> event = deeplinks.parse(
+...     "your-url-here://exit?last_encountered_error_code=login_error"
+...     "&last_encountered_error_message=Invalid%20credentials%20provided%20to%20login%20to%20the"
+...     "%20institution&meta_data_institution_name=amex_mx_retail&meta_data_step=abandon-survey"
+... )
+>>> match event:
+...     case deeplinks.ExitEvent(error=deeplinks.ExitError(code=code)):
+...         print("left after", code)
+left after login_error
+>>> deeplinks.parse(deeplinks.build(event)) == event
+True
+"""
+
+from __future__ import annotations
+
+from deeplinks import codes
+from deeplinks.builder import build
+from deeplinks.callbacks import DEFAULT_CALLBACK_URLS, CallbackUrls
+from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError
+from deeplinks.events import (
+    ErrorEvent,
+    Event,
+    ExitError,
+    ExitEvent,
+    SuccessEvent,
+    WarningEvent,
+    from_dict,
+)
+from deeplinks.parser import parse
+
+__all__ = [
+    "DEFAULT_CALLBACK_URLS",
+    "INVALID_DEEPLINK",
+    "UNKNOWN_EVENT",
+    "CallbackUrls",
+    "DeeplinkError",
+    "ErrorEvent",
+    "Event",
+    "ExitError",
+    "ExitEvent",
+    "SuccessEvent",
+    "WarningEvent",
+    "build",
+    "codes",
+    "from_dict",
+    "parse",
+]

@@ -1,0 +1,266 @@
+"""The four typed deeplink events and their contract JSON (contract, section 3).
+
+Events are frozen dataclasses that check their own fields, so an event that exists can always be
+built into a URL that parses back to it. `extra` holds the query parameters the parser does not know,
+name to decoded value, read-only.
+
+>>> event = SuccessEvent("cb65f82c-dc93-4d3e-8270-9a27528397f5", "erebor_br_retail")
+>>> event.to_dict()  # doctest: +NORMALIZE_WHITESPACE
+{'type': 'success', 'link_id': 'cb65f82c-dc93-4d3e-8270-9a27528397f5',
+ 'institution': 'erebor_br_retail', 'extra': {}}
+>>> from_dict(event.to_dict()) == event
+True
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, ClassVar, Final, Literal, TypeAlias
+
+from deeplinks._url import FORBIDDEN_TEXT
+from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError, shown
+
+# Query parameter names, as Belvo sends them (facts file, section 3).
+LINK: Final = "link"
+INSTITUTION: Final = "institution"
+EXIT_CODE: Final = "last_encountered_error_code"
+EXIT_MESSAGE: Final = "last_encountered_error_message"
+EXIT_INSTITUTION: Final = "meta_data_institution_name"
+EXIT_STEP: Final = "meta_data_step"
+ERROR: Final = "error"
+ERROR_MESSAGE: Final = "error_message"
+WARNING: Final = "warning"
+WARNING_MESSAGE: Final = "warning_message"
+
+SUCCESS_PARAMETERS: Final = frozenset({LINK, INSTITUTION})
+EXIT_PARAMETERS: Final = frozenset({EXIT_CODE, EXIT_MESSAGE, EXIT_INSTITUTION, EXIT_STEP})
+# Errors and warnings share the `event` callback (facts file, decision 4): each reserves the
+# other's names too, so one URL can never be read as both.
+EVENT_PARAMETERS: Final = frozenset({ERROR, ERROR_MESSAGE, WARNING, WARNING_MESSAGE})
+
+# A UUID with hyphens, ASCII only: uuid.UUID would also take braces, "urn:uuid:", no hyphens and
+# fullwidth digits (threat model E).
+UUID_PATTERN: Final = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
+_LOWER_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+
+
+def _invalid(message: str, field_name: str | None) -> DeeplinkError:
+    return DeeplinkError(INVALID_DEEPLINK, message, field_name)
+
+
+def _check_text(name: str, value: object, *, optional: bool = False) -> None:
+    if value is None and optional:
+        return
+    if not isinstance(value, str):
+        raise _invalid(f"expected {name} as a string; got {type(value).__name__}", name)
+    if not value:
+        # An empty query value reads as absent, so an empty string could not survive a round trip.
+        raise _invalid(f"expected a non-empty {name}" + (" or None" if optional else ""), name)
+    bad = FORBIDDEN_TEXT.search(value)
+    if bad is not None:
+        raise _invalid(f"expected no control or bidi characters in {name}; got {bad.group()!r}", name)
+
+
+def _freeze_extra(event: object, extra: object, reserved: frozenset[str]) -> None:
+    if not isinstance(extra, Mapping):
+        raise _invalid(f"expected extra as a mapping; got {type(extra).__name__}", "extra")
+    for name, value in extra.items():
+        _check_text("extra parameter name", name)
+        if name in reserved:
+            raise _invalid(
+                f"expected extra to hold only parameters this event does not define; got {name!r}",
+                f"extra.{name}",
+            )
+        if not isinstance(value, str) or FORBIDDEN_TEXT.search(value):
+            raise _invalid(
+                f"expected extra.{name} as text without control characters; got {value!r}",
+                f"extra.{name}",
+            )
+    object.__setattr__(event, "extra", MappingProxyType(dict(extra)))
+
+
+@dataclass(frozen=True)
+class SuccessEvent:
+    """The user linked an account: `link_id` (lowercase UUID) and the `institution` code."""
+
+    type: ClassVar[Literal["success"]] = "success"
+    parameters: ClassVar[frozenset[str]] = SUCCESS_PARAMETERS
+
+    link_id: str
+    institution: str
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.link_id, str) or _LOWER_UUID.fullmatch(self.link_id) is None:
+            raise _invalid(
+                f"expected link_id as a lowercase UUID with hyphens; got {shown(str(self.link_id))}",
+                "link_id",
+            )
+        _check_text("institution", self.institution)
+        _freeze_extra(self, self.extra, SUCCESS_PARAMETERS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "link_id": self.link_id,
+            "institution": self.institution,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SuccessEvent:
+        _expect_keys(data, ("type", "link_id", "institution", "extra"))
+        return cls(data["link_id"], data["institution"], data["extra"])
+
+
+@dataclass(frozen=True)
+class ExitError:
+    """The last error the user met before leaving: Belvo's code and, when sent, its message."""
+
+    code: str
+    message: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_text("error.code", self.code)
+        _check_text("error.message", self.message, optional=True)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message}
+
+
+@dataclass(frozen=True)
+class ExitEvent:
+    """The user left the widget: maybe after an `error`, at an `institution`, at a `step`."""
+
+    type: ClassVar[Literal["exit"]] = "exit"
+    parameters: ClassVar[frozenset[str]] = EXIT_PARAMETERS
+
+    error: ExitError | None = None
+    institution: str | None = None
+    step: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.error is not None and not isinstance(self.error, ExitError):
+            raise _invalid(f"expected error as an ExitError or None; got {self.error!r}", "error")
+        _check_text("institution", self.institution, optional=True)
+        _check_text("step", self.step, optional=True)
+        _freeze_extra(self, self.extra, EXIT_PARAMETERS)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "error": None if self.error is None else self.error.to_dict(),
+            "institution": self.institution,
+            "step": self.step,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ExitEvent:
+        _expect_keys(data, ("type", "error", "institution", "step", "extra"))
+        error = data["error"]
+        if error is not None:
+            if not isinstance(error, Mapping):
+                raise _invalid(f"expected error as an object or null; got {error!r}", "error")
+            _expect_keys(error, ("code", "message"), prefix="error.")
+            error = ExitError(error["code"], error["message"])
+        return cls(error, data["institution"], data["step"], data["extra"])
+
+
+@dataclass(frozen=True)
+class _CodedEvent:
+    """Shared shape of error and warning events: a code and, when sent, a message."""
+
+    code: str
+    message: str | None = None
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        _check_text("code", self.code)
+        _check_text("message", self.message, optional=True)
+        _freeze_extra(self, self.extra, EVENT_PARAMETERS)
+
+
+@dataclass(frozen=True)
+class ErrorEvent(_CodedEvent):
+    """The widget hit an error it cannot go on from, e.g. `ACCESS_TOKEN_NOT_VALID`."""
+
+    type: ClassVar[Literal["error"]] = "error"
+    parameters: ClassVar[frozenset[str]] = EVENT_PARAMETERS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "code": self.code, "message": self.message, "extra": dict(self.extra)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ErrorEvent:
+        _expect_keys(data, ("type", "code", "message", "extra"))
+        return cls(data["code"], data["message"], data["extra"])
+
+
+@dataclass(frozen=True)
+class WarningEvent(_CodedEvent):
+    """Something the user should know while the widget stays open, e.g. `institution_disabled`."""
+
+    type: ClassVar[Literal["warning"]] = "warning"
+    parameters: ClassVar[frozenset[str]] = EVENT_PARAMETERS
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, "code": self.code, "message": self.message, "extra": dict(self.extra)}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> WarningEvent:
+        _expect_keys(data, ("type", "code", "message", "extra"))
+        return cls(data["code"], data["message"], data["extra"])
+
+
+Event: TypeAlias = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent
+"""Any deeplink event; `match` on it to branch."""
+
+EVENT_TYPES: Final[Mapping[str, Callable[[Mapping[str, Any]], Event]]] = MappingProxyType(
+    {
+        SuccessEvent.type: SuccessEvent.from_dict,
+        ExitEvent.type: ExitEvent.from_dict,
+        ErrorEvent.type: ErrorEvent.from_dict,
+        WarningEvent.type: WarningEvent.from_dict,
+    }
+)
+"""Event JSON `type` to the function reading that JSON (the registry `from_dict` dispatches on)."""
+
+
+def from_dict(data: Mapping[str, Any]) -> Event:
+    """The event described by contract JSON such as `event.to_dict()` returns.
+
+    >>> from_dict({"type": "warning", "code": "institution_disabled", "message": None, "extra": {}})
+    WarningEvent(code='institution_disabled', message=None, extra=mappingproxy({}))
+    >>> from_dict({"type": "cancel"})
+    Traceback (most recent call last):
+    ...
+    deeplinks.errors.DeeplinkError: expected type success, exit, error or warning; got 'cancel'
+    """
+    if not isinstance(data, Mapping):
+        raise _invalid(f"expected an event object; got {type(data).__name__}", None)
+    kind = data.get("type")
+    reader = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
+    if reader is None:
+        raise DeeplinkError(
+            UNKNOWN_EVENT,
+            f"expected type success, exit, error or warning; got {kind!r}",
+            "type",
+        )
+    return reader(data)
+
+
+def _expect_keys(data: Mapping[str, Any], keys: tuple[str, ...], prefix: str = "") -> None:
+    missing = [key for key in keys if key not in data]
+    unknown = [key for key in data if key not in keys]
+    if missing or unknown:
+        raise _invalid(
+            f"expected the keys {', '.join(keys)}; missing {missing}, unknown {unknown}",
+            prefix + (missing or unknown)[0],
+        )
