@@ -65,7 +65,7 @@ def split_url(url: object, field: str = "url") -> UrlParts:
     >>> split_url("myapp://success#x")
     Traceback (most recent call last):
     ...
-    deeplinks.errors.DeeplinkError: a fragment ('#...') is not expected in a Belvo deeplink; got 'myapp://success#x'
+    deeplinks.errors.DeeplinkError: expected no fragment ('#...') in a Belvo deeplink; got 'myapp://success#x'
     """
     if not isinstance(url, str):
         raise _invalid(f"expected the URL as a string; got {type(url).__name__}", field)
@@ -74,9 +74,7 @@ def split_url(url: object, field: str = "url") -> UrlParts:
     bad = _RAW_FORBIDDEN.search(url)
     if bad is not None:
         if bad.group() == "#":
-            raise _invalid(
-                f"a fragment ('#...') is not expected in a Belvo deeplink; got {shown(url)}", field
-            )
+            raise _invalid(f"expected no fragment ('#...') in a Belvo deeplink; got {shown(url)}", field)
         raise _invalid(
             f"expected only characters allowed raw in a URL (RFC 3986), others percent-encoded; "
             f"got {bad.group()!r} at position {bad.start()}",
@@ -119,17 +117,17 @@ def _check_authority(authority: str, scheme: str, field: str) -> str:
         raise _invalid(f"expected a host of letters, digits, '.', '_', '~' or '-'; got {shown(host)}", field)
     if colon:
         if scheme not in _PORT_SCHEMES:
-            raise _invalid(f"a port is only expected on http(s) URLs; got {shown(authority)}", field)
+            raise _invalid(f"expected a port only on http(s) URLs; got {shown(authority)}", field)
         if _PORT.fullmatch(port) is None or int(port) > 65535:
             raise _invalid(f"expected a port from 0 to 65535; got {shown(port)}", field)
     return authority.lower()
 
 
-def decode_component(raw: str, field: str) -> str:
+def decode_component(raw: str, field: str, what: str | None = None) -> str:
     """Percent-decode one query name or value exactly once, `+` meaning a space.
 
     The escapes were checked by `split_url`; here the bytes must be UTF-8 and the text free of
-    controls.
+    controls. Errors name `field` and say `what` was decoded (default: `field`).
 
     >>> decode_component("Token+inv%C3%A1lido%20x", "error_message")
     'Token inválido x'
@@ -138,18 +136,17 @@ def decode_component(raw: str, field: str) -> str:
     ...
     deeplinks.errors.DeeplinkError: expected UTF-8 after percent-decoding error_message; got '%FF'
     """
-    if "+" in raw:
-        raw = raw.replace("+", " ")
     if "%" not in raw:
-        return raw
+        return raw.replace("+", " ") if "+" in raw else raw
+    what = what or field
     try:
-        text = unquote_to_bytes(raw).decode("utf-8")
+        text = unquote_to_bytes(raw.replace("+", " ")).decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid(f"expected UTF-8 after percent-decoding {field}; got {shown(raw)}", field) from None
+        raise _invalid(f"expected UTF-8 after percent-decoding {what}; got {shown(raw)}", field) from None
     bad = FORBIDDEN_TEXT.search(text)
     if bad is not None:
         raise _invalid(
-            f"expected no control or bidi characters in {field}; got {bad.group()!r} "
+            f"expected no control or bidi characters in {what}; got {bad.group()!r} "
             f"(U+{ord(bad.group()):04X}) after percent-decoding",
             field,
         )
@@ -175,7 +172,7 @@ def decode_query(query: str | None) -> list[tuple[str, str]]:
         name, _, value = item.partition("=")
         if not name:
             raise _invalid(f"expected a parameter name before '='; got {shown(item)}", "url")
-        name = decode_component(name, "url")
+        name = decode_component(name, "url", "a parameter name")
         pairs.append((name, decode_component(value, name)))
     return pairs
 
