@@ -12,7 +12,7 @@ import requests
 from flask import Flask, request
 from requests.adapters import HTTPAdapter
 
-from server import api, observability, storage, views
+from server import api, belvo, observability, storage, views
 from server.applinks import load_app_links
 from server.clock import system_clock
 from server.config import load_settings
@@ -67,4 +67,5 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # Connection pooling: one TLS handshake per worker thread, not per request.
         belvo_session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
     app.extensions["ofda.belvo_session"] = belvo_session
+    belvo.init_app(app)
     return app

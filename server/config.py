@@ -11,11 +11,18 @@ With none of ``BELVO_SECRET_ID``, ``BELVO_SECRET_PASSWORD`` and ``BELVO_API_URL`
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError
+
+from server import ofda
+from server.api import flatten_messages
+from server.ofda import Branding, BrandingSchema, CallbackUrls, ThemeEntry, ThemeSchema
 
 
 class ConfigError(RuntimeError):
@@ -57,15 +64,37 @@ DEV_WEBHOOK_AUTH = "Bearer dev-only-webhook-secret"
 
 
 @dataclass(frozen=True)
-class CallbackUrls:
-    """The three callback URLs sent to Belvo (facts file decision 4: success, exit, event only)."""
+class RetryPolicy:
+    """How Belvo calls are timed out and retried (facts file section 6.2, threat model F1-F4).
 
-    success: str
-    exit: str
-    event: str
+    ``schedule`` holds the waits before each retry (Belvo's: 3, 6, 12, 24, 48 s); ``deadline`` bounds a
+    whole call, retries included, because a phone is waiting on it.
+    """
 
-    def to_dict(self) -> dict[str, str]:
-        return {"success": self.success, "exit": self.exit, "event": self.event}
+    connect_timeout: float
+    read_timeout: float
+    schedule: tuple[float, ...]
+    deadline: float
+
+
+@dataclass(frozen=True)
+class WidgetConfig:
+    """The server-owned parts of every OFDA token request and widget URL (contract section 4: never
+    taken from the client)."""
+
+    terms_url: str
+    scopes: tuple[str, ...]
+    permissions: tuple[str, ...]
+    purpose: str
+    fetch_resources: tuple[str, ...]
+    stale_in: str | None
+    access_mode: str
+    branding: Branding | None
+    theme: tuple[ThemeEntry, ...] | None
+    color_scheme: str | None
+    consent_duration_days: int | None
+    show_close_dialog: bool | None
+    show_abandon_survey: bool | None
 
 
 @dataclass(frozen=True)
@@ -88,6 +117,10 @@ class Settings:
     auto_migrate: bool
     log_level: str
     testing: bool
+    widget: WidgetConfig
+    belvo_retry: RetryPolicy
+    #: Widget sessions one user may create per minute (threat model C1).
+    session_rate_limit: int
 
 
 class _Source:
@@ -120,6 +153,9 @@ class _Source:
             return False
         raise ConfigError(f"{key}: expected true or false, got {value!r}")
 
+    def optional_flag(self, key: str) -> bool | None:
+        return None if self.raw(key) is None else self.flag(key, False)
+
     def integer(self, key: str, default: int) -> int:
         value = self.raw(key)
         if value is None:
@@ -128,6 +164,35 @@ class _Source:
             return int(value)
         except (TypeError, ValueError):
             raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+
+    def number(self, key: str, default: float) -> float:
+        value = self.raw(key)
+        if value is None:
+            return default
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected a number of seconds, got {value!r}") from None
+        if not math.isfinite(number) or number <= 0:
+            raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
+        return number
+
+    def words(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        """A comma-separated list (also accepted: a JSON array, or a list given as an override)."""
+        value = self.raw(key)
+        if value is None:
+            return default
+        items = value if isinstance(value, list | tuple) else str(value).split(",")
+        return tuple(str(item).strip() for item in items if str(item).strip())
+
+    def choice(self, key: str, allowed: tuple[Any, ...], default: Any = None) -> Any:
+        value = self.raw(key)
+        if value is None:
+            return default
+        for option in allowed:
+            if str(option) == str(value).strip():
+                return option
+        raise ConfigError(f"{key}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
 
     def json_value(self, key: str) -> Any:
         value = self.raw(key)
@@ -185,6 +250,100 @@ def _base_url(key: str, url: str) -> str:
     return url.rstrip("/")
 
 
+def _load_with(key: str, schema: Schema, data: Any) -> Any:
+    """Validate configuration with the schema that describes it on the wire; name what is wrong."""
+    try:
+        return schema.load(data)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{detail.field}: {detail.message}" if detail.field else detail.message
+            for detail in flatten_messages(exc.messages)
+        )
+        raise ConfigError(f"{key}: {problems}") from None
+
+
+def _exactly(key: str, src: _Source, expected: tuple[str, ...]) -> tuple[str, ...]:
+    """Settings Belvo fixes (facts file decision 9): they may be spelt out, never changed."""
+    given = src.words(key, expected)
+    if sorted(given) != sorted(expected):
+        raise ConfigError(
+            f"{key}: Belvo requires exactly {','.join(expected)} (facts file section 1.3), "
+            f"got {','.join(given)}"
+        )
+    return expected
+
+
+def _widget_config(src: _Source, emulator_mode: bool) -> WidgetConfig:
+    # A harmless stand-in for an offline laptop; a real deployment must name its own terms.
+    terms_url = src.text("TERMS_URL", "https://example.com/terms" if emulator_mode else None)
+    if terms_url is None:
+        raise ConfigError(
+            "TERMS_URL: expected the https URL of your terms and conditions (shown in the consent)"
+        )
+    try:
+        ofda.https_url(terms_url)
+    except ValidationError as exc:
+        raise ConfigError(f"TERMS_URL: {exc.messages[0]}") from None
+
+    purpose = src.text("WIDGET_PURPOSE", ofda.DEFAULT_PURPOSE) or ""
+    if not 1 <= len(purpose) <= ofda.PURPOSE_MAX_LENGTH:
+        raise ConfigError(
+            f"WIDGET_PURPOSE: expected 1 to {ofda.PURPOSE_MAX_LENGTH} characters, got {len(purpose)}"
+        )
+
+    fetch_resources = src.words("FETCH_RESOURCES", ("ACCOUNTS", "OWNERS", "TRANSACTIONS"))
+    unknown = [name for name in fetch_resources if name not in ofda.FETCH_RESOURCES]
+    if unknown or not fetch_resources or len(set(fetch_resources)) != len(fetch_resources):
+        raise ConfigError(
+            f"FETCH_RESOURCES: expected distinct values among {','.join(ofda.FETCH_RESOURCES)}, "
+            f"got {','.join(fetch_resources) or 'nothing'}"
+        )
+
+    stale_in = src.text("STALE_IN")
+    if stale_in is not None and not ofda.STALE_IN.fullmatch(stale_in):
+        raise ConfigError(f"STALE_IN: expected a number of days such as 300d (1d to 365d), got {stale_in!r}")
+
+    branding = src.json_value("BRANDING_JSON")
+    theme = src.json_value("THEME_JSON")
+    return WidgetConfig(
+        terms_url=terms_url,
+        scopes=_exactly("BELVO_SCOPES", src, ofda.OFDA_SCOPES),
+        permissions=_exactly("BELVO_CONSENT_PERMISSIONS", src, ofda.CONSENT_PERMISSIONS),
+        purpose=purpose,
+        fetch_resources=fetch_resources,
+        stale_in=stale_in,
+        access_mode=src.choice("DEFAULT_ACCESS_MODE", ofda.ACCESS_MODES, "recurrent"),
+        branding=None if branding is None else _load_with("BRANDING_JSON", BrandingSchema(), branding),
+        theme=None
+        if theme is None
+        else tuple(_load_with("THEME_JSON", ThemeSchema(), {"theme": theme})["theme"]),
+        color_scheme=src.choice("COLOR_SCHEME", ofda.COLOR_SCHEMES),
+        consent_duration_days=src.choice("DEFAULT_CONSENT_DURATION_DAYS", ofda.CONSENT_DURATION_DAYS),
+        show_close_dialog=src.optional_flag("WIDGET_SHOW_CLOSE_DIALOG"),
+        show_abandon_survey=src.optional_flag("WIDGET_SHOW_ABANDON_SURVEY"),
+    )
+
+
+def _retry_policy(src: _Source) -> RetryPolicy:
+    schedule = src.words("BELVO_RETRY_SCHEDULE", ("3", "6", "12", "24", "48"))
+    try:
+        delays = tuple(float(step) for step in schedule)
+    except ValueError:
+        raise ConfigError(
+            f"BELVO_RETRY_SCHEDULE: expected comma-separated seconds such as 3,6,12, got {','.join(schedule)}"
+        ) from None
+    if any(not math.isfinite(d) or d < 0 for d in delays):
+        raise ConfigError(
+            f"BELVO_RETRY_SCHEDULE: expected waits of 0 seconds or more, got {','.join(schedule)}"
+        )
+    return RetryPolicy(
+        connect_timeout=src.number("BELVO_CONNECT_TIMEOUT", 3.05),
+        read_timeout=src.number("BELVO_READ_TIMEOUT", 10.0),
+        schedule=delays,
+        deadline=src.number("BELVO_DEADLINE_SECONDS", 10.0),
+    )
+
+
 def load_settings(
     overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
 ) -> Settings:
@@ -239,4 +398,14 @@ def load_settings(
         auto_migrate=src.flag("AUTO_MIGRATE", emulator_mode),
         log_level=src.text("LOG_LEVEL", "INFO") or "INFO",
         testing=src.flag("TESTING", False),
+        widget=_widget_config(src, emulator_mode),
+        belvo_retry=_retry_policy(src),
+        session_rate_limit=_positive(src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
     )
+
+
+def _positive(src: _Source, key: str, default: int) -> int:
+    value = src.integer(key, default)
+    if value < 1:
+        raise ConfigError(f"{key}: expected a whole number of 1 or more, got {value}")
+    return value

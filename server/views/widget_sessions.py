@@ -2,6 +2,95 @@
 
 from __future__ import annotations
 
+import io
+from typing import Any
+
+import qrcode
+import qrcode.image.svg
+from flask import Response, current_app
 from flask_smorest import Blueprint
 
-bp = Blueprint("widget_sessions", __name__, url_prefix="/v1/widget-sessions")
+from server.auth import authenticated, current_user_id
+from server.belvo import belvo_client
+from server.clock import now
+from server.schemas import (
+    SessionRequest,
+    WidgetSessionCreatedSchema,
+    WidgetSessionRequestSchema,
+    WidgetSessionSchema,
+)
+from server.services import sessions
+from server.settings import settings
+from server.storage import get_session
+
+bp = Blueprint(
+    "widget_sessions",
+    __name__,
+    url_prefix="/v1/widget-sessions",
+    description="Hosted widget sessions: mint one, read it back, show its URL as a QR code.",
+)
+
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# The answers carry the widget URL, and with it Belvo's access token: never cached anywhere.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+@bp.post("")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.arguments(WidgetSessionRequestSchema, location="json")
+@bp.response(201, WidgetSessionCreatedSchema)
+def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict[str, str]]:
+    """Create a widget session and return the hosted widget URL to open in a webview.
+
+    The backend asks Belvo for an OFDA widget token with the server's callback URLs, terms, branding,
+    scopes and permissions, stores the session, then answers. Nothing is stored when anything fails.
+    """
+    moment = now()
+    session = sessions.create_session(
+        get_session(), belvo_client(), settings(), current_user_id(), request, moment
+    )
+    return sessions.created_view(session, moment), NO_STORE
+
+
+@bp.get("/<session_id>")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(200, WidgetSessionSchema)
+def get_widget_session(session_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The session, its effective status and the events received."""
+    session = sessions.get_owned_session(get_session(), session_id, current_user_id())
+    return sessions.session_view(session, now()), NO_STORE
+
+
+@bp.get("/<session_id>/qr.svg")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(200, content_type="image/svg+xml", description="The widget URL as a QR code (SVG)")
+def widget_session_qr_svg(session_id: str) -> Response:
+    """The widget URL as an SVG QR code, to open the widget on a phone; only while pending."""
+    return _qr(session_id, "svg")
+
+
+@bp.get("/<session_id>/qr.png")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(200, content_type="image/png", description="The widget URL as a QR code (PNG)")
+def widget_session_qr_png(session_id: str) -> Response:
+    """The widget URL as a PNG QR code, to open the widget on a phone; only while pending."""
+    return _qr(session_id, "png")
+
+
+def _qr(session_id: str, kind: str) -> Response:
+    session = sessions.get_owned_session(get_session(), session_id, current_user_id())
+    url = sessions.pending_widget_url(session, now())
+    buffer = io.BytesIO()
+    if kind == "svg":
+        qrcode.make(url, image_factory=qrcode.image.svg.SvgPathImage).save(buffer)
+        mimetype = "image/svg+xml"
+    else:
+        qrcode.make(url, box_size=8, border=4).save(buffer)
+        mimetype = "image/png"
+    response = current_app.response_class(buffer.getvalue(), mimetype=mimetype)
+    response.headers.update(NO_STORE)
+    return response

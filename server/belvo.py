@@ -1,0 +1,411 @@
+"""The Belvo API client: widget tokens, links and their data, with Belvo's retry policy and a deadline.
+
+Errors (every call raises one of these or returns)::
+
+    BelvoError                      (anything that kept a Belvo call from giving us an answer we can use)
+    ├── BelvoAPIError               Belvo answered with its error array (status, errors, request_id);
+    │   │                           a 4xx other than too_many_sessions: retrying would not help
+    │   └── BelvoNotFound           404: no such link (or not visible with our keys)
+    ├── BelvoUnavailable            connect errors, timeouts, 5xx or too_many_sessions after the retries or
+    │                               the deadline, a 429 from Belvo's firewall, and 401 (our own keys are
+    │                               wrong: the app user can do nothing about it, threat model F8)
+    └── BelvoBadResponse            a 2xx whose body is not what Belvo documents (e.g. no ``access`` token)
+
+Belvo's retry policy (facts file section 6.2): 5xx and ``too_many_sessions`` are retried with exponential
+backoff (3, 6, 12, 24, 48 s), ``500 unexpected_error`` at most 3 times, every other 4xx never. A phone is
+waiting on our requests, so the schedule is cut short by a deadline (``BELVO_DEADLINE_SECONDS``); the
+schedule itself is configuration so tests run with ``0,0,0`` or a fake ``sleep``.
+
+Every call has a (connect, read) timeout: ``requests`` has none by default (threat model F1), and Belvo's own
+Python SDK sends its POSTs without one (facts file section 5.1). Every upstream failure is logged with
+method, path template, status, attempt and Belvo's ``request_id``, never a body (threat model F7).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+from urllib.parse import quote
+
+import jwt
+import requests
+from flask import Flask, current_app
+
+from server.config import RetryPolicy, Secret
+from server.errors import ApiError, UpstreamError, UpstreamUnavailable
+from server.settings import settings
+
+log = logging.getLogger(__name__)
+
+Resource = Literal["accounts", "owners", "transactions"]
+
+#: Belvo's error code for "a session is already open with the institution": the one 4xx to retry.
+TOO_MANY_SESSIONS = "too_many_sessions"
+#: Belvo: "500 unexpected_error: retry at most 3 times" (facts file section 6.2).
+UNEXPECTED_ERROR = "unexpected_error"
+MAX_UNEXPECTED_ERROR_RETRIES = 3
+#: Retry-After we answer when Belvo's firewall rate-limits us without saying for how long.
+DEFAULT_RATE_LIMIT_RETRY_AFTER = 60
+
+
+@dataclass(frozen=True)
+class BelvoErrorDetail:
+    """One entry of Belvo's error array (facts file section 6.1).
+
+    >>> BelvoErrorDetail.from_json({"request_id": "a6e1", "code": "required", "message": "x", "field": "f"})
+    BelvoErrorDetail(code='required', message='x', field='f', request_id='a6e1')
+    """
+
+    code: str
+    message: str
+    field: str | None = None
+    request_id: str | None = None
+
+    @classmethod
+    def from_json(cls, item: Mapping[str, Any]) -> BelvoErrorDetail:
+        def text(key: str) -> str | None:
+            value = item.get(key)
+            return None if value is None else str(value)
+
+        return cls(
+            code=text("code") or "unknown",
+            message=text("message") or text("detail") or "",
+            field=text("field"),
+            request_id=text("request_id"),
+        )
+
+
+class BelvoError(Exception):
+    """A Belvo call did not give us a usable answer."""
+
+
+class BelvoAPIError(BelvoError):
+    """Belvo answered ``status`` with its error array; the first ``request_id`` is kept for support."""
+
+    def __init__(self, status: int, errors: tuple[BelvoErrorDetail, ...], request_id: str | None) -> None:
+        self.status = status
+        self.errors = errors
+        self.request_id = request_id
+        codes = ", ".join(e.code for e in errors) or "no error code"
+        super().__init__(f"Belvo answered {status} ({codes}); request_id {request_id}")
+
+    @property
+    def code(self) -> str:
+        return self.errors[0].code if self.errors else "unknown"
+
+
+class BelvoNotFound(BelvoAPIError):
+    """404: Belvo has no such object for our keys."""
+
+
+class BelvoUnavailable(BelvoError):
+    """Belvo cannot serve us now; the client may try again after ``retry_after`` seconds."""
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class BelvoBadResponse(BelvoError):
+    """Belvo answered 2xx with a body that is not what its API documents."""
+
+
+@dataclass(frozen=True)
+class WidgetToken:
+    """The tokens ``POST /api/token/`` returns; ``access`` goes into the widget URL, ``refresh`` nowhere.
+
+    ``expires_at`` is the access token's ``exp`` claim (facts file decision 6: never assume 10 minutes).
+    The tokens are bearer credentials, hence kept out of ``repr``.
+    """
+
+    access: str = field(repr=False)
+    refresh: str = field(repr=False)
+    expires_at: datetime
+
+    @classmethod
+    def from_json(cls, body: Any) -> WidgetToken:
+        """Read Belvo's answer. The JWT is Belvo's (HS512 with Belvo's key), so its claims are read
+        without verifying the signature: we only need to know when it stops working.
+
+        >>> token = jwt.encode({"exp": 1_800_000_000}, "belvo-side-key-" * 5, algorithm="HS512")
+        >>> WidgetToken.from_json({"access": token, "refresh": "r"})
+        WidgetToken(expires_at=datetime.datetime(2027, 1, 15, 8, 0, tzinfo=datetime.timezone.utc))
+        """
+        if not isinstance(body, Mapping):
+            raise BelvoBadResponse(f"expected a JSON object from /api/token/, got {type(body).__name__}")
+        access, refresh = body.get("access"), body.get("refresh")
+        if not isinstance(access, str) or not isinstance(refresh, str):
+            raise BelvoBadResponse("expected string 'access' and 'refresh' tokens from /api/token/")
+        try:
+            claims = jwt.decode(access, options={"verify_signature": False})
+        except jwt.InvalidTokenError:
+            raise BelvoBadResponse("the access token from /api/token/ is not a JWT") from None
+        exp = claims.get("exp")
+        if not isinstance(exp, int | float) or isinstance(exp, bool):
+            raise BelvoBadResponse("the access token from /api/token/ has no numeric 'exp' claim")
+        return cls(access=access, refresh=refresh, expires_at=datetime.fromtimestamp(exp, UTC))
+
+
+@dataclass(frozen=True)
+class _Attempt:
+    """The outcome of one HTTP attempt: a response, or the transport error that replaced it."""
+
+    response: requests.Response | None
+    error: requests.RequestException | None = None
+
+
+class BelvoClient:
+    """Talks to one Belvo environment (``base_url``) with one pair of secret keys.
+
+    ``session`` is shared by every request of the process (connection pooling); ``sleep`` and ``clock``
+    (monotonic seconds) are injectable so tests can run the retry schedule and the deadline instantly.
+    """
+
+    def __init__(
+        self,
+        session: requests.Session,
+        base_url: str,
+        secret_id: Secret,
+        secret_password: Secret,
+        policy: RetryPolicy,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._secret_id = secret_id
+        self._secret_password = secret_password
+        self._policy = policy
+        self._sleep = sleep
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"BelvoClient({self._base_url!r})"
+
+    # -- the API ---------------------------------------------------------------------------------------
+
+    def create_widget_token(self, payload: Mapping[str, Any]) -> WidgetToken:
+        """``POST /api/token/`` with ``payload`` (the OFDA token request without credentials): the keys
+        go in the JSON body, as Belvo's curl examples show (facts file section 1.1)."""
+        body = {"id": self._secret_id.reveal(), "password": self._secret_password.reveal(), **payload}
+        response = self._call("POST", "/api/token/", "/api/token/", json=body, basic_auth=False)
+        return WidgetToken.from_json(_json_body(response, "/api/token/"))
+
+    def get_link(self, link_id: str) -> dict[str, Any]:
+        """``GET /api/links/{id}/``: the link object (facts file section 4.4)."""
+        response = self._call("GET", "/api/links/{id}/", f"/api/links/{quote(link_id, safe='')}/")
+        return _json_object(response, "/api/links/{id}/")
+
+    def delete_link(self, link_id: str) -> None:
+        """``DELETE /api/links/{id}/``: deletes the link and, for OFDA, revokes its consent."""
+        self._call("DELETE", "/api/links/{id}/", f"/api/links/{quote(link_id, safe='')}/")
+
+    def list_page(self, resource: Resource, params: Mapping[str, str]) -> dict[str, Any]:
+        """One page of ``GET /api/<resource>/`` (``link``, ``page``, ``page_size``, date filters...):
+        Belvo's envelope ``{count, next, previous, results}``."""
+        template = f"/api/{resource}/"
+        response = self._call("GET", template, template, params=params)
+        page = _json_object(response, template)
+        if not isinstance(page.get("results"), list):
+            raise BelvoBadResponse(f"expected a paginated envelope with 'results' from {template}")
+        return page
+
+    # -- transport, retries and the deadline ----------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None = None,
+        params: Mapping[str, str] | None = None,
+        basic_auth: bool = True,
+    ) -> requests.Response:
+        """Send with retries; return a 2xx response or raise a :class:`BelvoError`."""
+        policy = self._policy
+        started = self._clock()
+        auth = (self._secret_id.reveal(), self._secret_password.reveal()) if basic_auth else None
+        unexpected_errors = 0
+        attempt = 0
+        while True:
+            attempt += 1
+            remaining = policy.deadline - (self._clock() - started)
+            timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
+            outcome = self._send(method, path, json=json, params=params, auth=auth, timeout=timeout)
+            response = outcome.response
+            if response is not None and response.status_code < 400:
+                return response
+
+            errors = _errors_of(response) if response is not None else ()
+            request_id = next((e.request_id for e in errors if e.request_id), None)
+            status = response.status_code if response is not None else None
+            log.warning(
+                "belvo call failed",
+                extra={
+                    "method": method,
+                    "path": template,
+                    "status": status,
+                    "attempt": attempt,
+                    "belvo_request_id": request_id,
+                    "belvo_error_code": errors[0].code if errors else type(outcome.error).__name__,
+                },
+            )
+            if response is not None and not _retryable(response.status_code, errors):
+                raise _final_error(response.status_code, errors, request_id, response)
+            if errors and errors[0].code == UNEXPECTED_ERROR:
+                unexpected_errors += 1
+
+            retries_done = attempt - 1
+            if retries_done >= len(policy.schedule) or unexpected_errors > MAX_UNEXPECTED_ERROR_RETRIES:
+                raise BelvoUnavailable(
+                    f"Belvo {method} {template} failed {attempt} times", _retry_after(policy.schedule[-1:])
+                )
+            delay = policy.schedule[retries_done]
+            if self._clock() - started + delay >= policy.deadline:
+                raise BelvoUnavailable(
+                    f"Belvo {method} {template} failed; the next retry would pass the deadline",
+                    _retry_after((delay,)),
+                )
+            self._sleep(delay)
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        auth: tuple[str, str] | None,
+        timeout: tuple[float, float],
+    ) -> _Attempt:
+        try:
+            response = self._session.request(
+                method,
+                self._base_url + path,
+                json=json,
+                params=params,
+                auth=auth,
+                timeout=timeout,
+                headers={"Accept": "application/json"},
+            )
+        except (requests.ConnectionError, requests.Timeout) as exc:
+            return _Attempt(None, exc)
+        return _Attempt(response)
+
+
+def _retryable(status: int, errors: Sequence[BelvoErrorDetail]) -> bool:
+    """5xx always; 4xx only for ``too_many_sessions`` (facts file section 6.2)."""
+    if status >= 500:
+        return True
+    return any(e.code == TOO_MANY_SESSIONS for e in errors)
+
+
+def _final_error(
+    status: int,
+    errors: tuple[BelvoErrorDetail, ...],
+    request_id: str | None,
+    response: requests.Response,
+) -> BelvoError:
+    match status:
+        case 401:
+            # Our secret keys are wrong or rotated: an operator must act, the app user cannot.
+            log.error("Belvo rejected our secret keys (401); check BELVO_SECRET_ID/BELVO_SECRET_PASSWORD")
+            return BelvoUnavailable(
+                "Belvo rejected the backend's secret keys", DEFAULT_RATE_LIMIT_RETRY_AFTER
+            )
+        case 429:
+            header = response.headers.get("Retry-After", "")
+            seconds = int(header) if header.isdigit() else DEFAULT_RATE_LIMIT_RETRY_AFTER
+            return BelvoUnavailable("Belvo is rate-limiting the backend", max(1, seconds))
+        case 404:
+            return BelvoNotFound(status, errors, request_id)
+        case _:
+            return BelvoAPIError(status, errors, request_id)
+
+
+def _retry_after(delays: Sequence[float]) -> int:
+    """Whole seconds, at least 1, for a ``Retry-After`` header."""
+    return max(1, math.ceil(max(delays, default=1)))
+
+
+def _errors_of(response: requests.Response) -> tuple[BelvoErrorDetail, ...]:
+    """Belvo's error array; a stand-in detail when the body is something else (HTML from the WAF)."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = None
+    items = body if isinstance(body, list) else [body] if isinstance(body, dict) else []
+    details = tuple(BelvoErrorDetail.from_json(item) for item in items if isinstance(item, Mapping))
+    if details:
+        return details
+    return (BelvoErrorDetail(code="unknown", message=f"HTTP {response.status_code} without an error array"),)
+
+
+def _json_body(response: requests.Response, template: str) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        raise BelvoBadResponse(
+            f"expected JSON from {template}, got {response.status_code} non-JSON"
+        ) from None
+
+
+def _json_object(response: requests.Response, template: str) -> dict[str, Any]:
+    body = _json_body(response, template)
+    if not isinstance(body, dict):
+        raise BelvoBadResponse(f"expected a JSON object from {template}, got {type(body).__name__}")
+    return body
+
+
+# -- the app's client ----------------------------------------------------------------------------------
+
+_EXTENSION = "ofda.belvo"
+
+
+def init_app(app: Flask) -> None:
+    """Build the app's :class:`BelvoClient` over ``app.extensions["ofda.belvo_session"]``."""
+    config = settings(app)
+    app.extensions[_EXTENSION] = BelvoClient(
+        app.extensions["ofda.belvo_session"],
+        config.belvo_api_url,
+        config.belvo_secret_id,
+        config.belvo_secret_password,
+        config.belvo_retry,
+    )
+
+
+def belvo_client() -> BelvoClient:
+    """The running app's Belvo client."""
+    client: BelvoClient = current_app.extensions[_EXTENSION]
+    return client
+
+
+def as_api_error(exc: BelvoError) -> ApiError:
+    """What the app's client is told when a Belvo call fails (contract section 2).
+
+    >>> as_api_error(BelvoUnavailable("down", 6)).headers()
+    {'Retry-After': '6'}
+    >>> error = as_api_error(BelvoAPIError(400, (BelvoErrorDetail("invalid", "x"),), "ab12"))
+    >>> error.status, error.code, str(error)
+    (502, 'upstream_error', 'Belvo refused the request (400 invalid); Belvo request_id ab12')
+    """
+    match exc:
+        case BelvoUnavailable():
+            return UpstreamUnavailable(
+                "Belvo is unavailable right now; try again later", retry_after=exc.retry_after
+            )
+        case BelvoAPIError():
+            # Belvo's code and request_id help support; its message is not passed on (it may echo
+            # what we sent).
+            return UpstreamError(
+                f"Belvo refused the request ({exc.status} {exc.code}); Belvo request_id {exc.request_id}"
+            )
+        case _:
+            return UpstreamError(f"Belvo sent an unexpected answer: {exc}")

@@ -1,0 +1,220 @@
+"""Widget sessions: minting one (Belvo token, hosted widget URL, storage) and reading one back.
+
+A session is stored only once Belvo has issued its token, and before the URL is returned; nothing is
+stored when anything fails. No database transaction or pooled connection is held while Belvo is being
+called, so a slow Belvo slows only the requests waiting on it.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import secrets
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from server.belvo import BelvoClient, BelvoError, as_api_error
+from server.config import Settings
+from server.errors import Conflict, Gone, NotFound, RateLimited
+from server.models import AppUser, SessionStatus, WidgetSession
+from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
+from server.schemas import SessionRequest
+
+log = logging.getLogger(__name__)
+
+SESSION_ID_PREFIX = "ws_"
+RATE_WINDOW = timedelta(minutes=1)
+
+_INSERTS: dict[str, Callable[..., Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
+
+
+def isoformat_z(moment: datetime) -> str:
+    """The contract's timestamps: UTC, whole seconds, ``Z``.
+
+    >>> isoformat_z(datetime(2026, 11, 21, 12, 10, 0, 123, tzinfo=UTC))
+    '2026-11-21T12:10:00Z'
+    """
+    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def new_external_id(user_id: str) -> str:
+    """A random, opaque id for the user at Belvo: 144 bits of ``[A-Za-z0-9_-]``, drawn again in the rare
+    case it happens to contain the user's id (contract section 4).
+
+    >>> import re
+    >>> bool(re.fullmatch(r"[A-Za-z0-9_-]{24}", new_external_id("alice")))
+    True
+    """
+    while True:
+        candidate = secrets.token_urlsafe(18)
+        if user_id.lower() not in candidate.lower():
+            return candidate
+
+
+def external_id_for(db: Session, user_id: str) -> str:
+    """The user's ``external_id``, created on first use. Concurrent first requests of one user agree on
+    one value: the insert ignores a conflicting row and the stored value is read back."""
+    stored = db.scalar(select(AppUser.external_id).where(AppUser.user_id == user_id))
+    if stored is not None:
+        return stored
+    insert = _INSERTS[db.get_bind().dialect.name]
+    db.execute(
+        insert(AppUser)
+        .values(user_id=user_id, external_id=new_external_id(user_id), created_at=datetime.now(UTC))
+        .on_conflict_do_nothing(index_elements=["user_id"])
+    )
+    return db.scalars(select(AppUser.external_id).where(AppUser.user_id == user_id)).one()
+
+
+def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSession:
+    """The session if ``user_id`` owns it; ``404 not_found`` for a missing *or another user's* session
+    (telling them apart would let one user probe another's ids; threat model A4)."""
+    session = db.get(WidgetSession, session_id)
+    if session is None or session.user_id != user_id:
+        raise NotFound("No such widget session")
+    return session
+
+
+def session_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
+    """The JSON the API returns for a session (``WidgetSessionSchema``). The widget URL carries Belvo's
+    access token, so it is shown only while the session can still be used."""
+    status = session.effective_status(now)
+    return {
+        "id": session.id,
+        "status": status.value,
+        "widget_url": session.widget_url if status is SessionStatus.PENDING else None,
+        "expires_at": isoformat_z(session.expires_at),
+        "external_id": session.external_id,
+        "callback_urls": session.callback_urls,
+        "created_at": isoformat_z(session.created_at),
+        "link_id": session.link_id,
+        "institution": session.institution,
+        "events": [event.event for event in session.events],
+    }
+
+
+def created_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
+    """The ``201`` answer: the contract's keys only (threat model C9)."""
+    view = session_view(session, now)
+    return {
+        key: view[key] for key in ("id", "status", "widget_url", "expires_at", "external_id", "callback_urls")
+    }
+
+
+def pending_widget_url(session: WidgetSession, now: datetime) -> str:
+    """The widget URL of a session that can still be opened; ``410``/``409`` otherwise."""
+    status = session.effective_status(now)
+    if status is SessionStatus.EXPIRED:
+        raise Gone("The widget session has expired; create a new one", code="session_expired")
+    if status is not SessionStatus.PENDING or session.widget_url is None:
+        raise Conflict(
+            f"The widget session is already {status.value}; create a new one",
+            code="session_already_completed",
+        )
+    return session.widget_url
+
+
+def token_request(config: Settings, request: SessionRequest) -> TokenRequest:
+    """The OFDA token request: the client's choices where it may choose, the server's everywhere else."""
+    widget = config.widget
+    return TokenRequest(
+        scopes=widget.scopes,
+        fetch_resources=request.fetch_resources or widget.fetch_resources,
+        stale_in=request.stale_in or widget.stale_in,
+        widget=Widget(
+            purpose=request.purpose or widget.purpose,
+            callback_urls=config.callback_urls,
+            consent=Consent(
+                terms_and_conditions_url=widget.terms_url,
+                permissions=widget.permissions,
+                identification_info=request.identification_info,
+                default_consent_duration_days=widget.consent_duration_days,
+            ),
+            branding=widget.branding,
+            theme=widget.theme,
+            color_scheme=widget.color_scheme,
+        ),
+    )
+
+
+def startup_options(config: Settings, request: SessionRequest) -> StartupOptions:
+    """The widget's startup parameters: the client's, with the server's defaults filled in."""
+    widget = config.widget
+    return replace(
+        request.options,
+        access_mode=request.options.access_mode or widget.access_mode,
+        show_close_dialog=widget.show_close_dialog,
+        show_abandon_survey=widget.show_abandon_survey,
+    )
+
+
+def check_rate_limit(db: Session, user_id: str, limit: int, now: datetime) -> None:
+    """At most ``limit`` sessions per user per minute, counted in the database (threat model C1);
+    ``429`` with the seconds until the oldest one leaves the window."""
+    recent = db.scalars(
+        select(WidgetSession.created_at)
+        .where(WidgetSession.user_id == user_id, WidgetSession.created_at > now - RATE_WINDOW)
+        .order_by(WidgetSession.created_at)
+        .limit(limit)
+    ).all()
+    if len(recent) >= limit:
+        wait = (recent[0] + RATE_WINDOW - now).total_seconds()
+        raise RateLimited(
+            f"At most {limit} widget sessions per minute; try again later",
+            retry_after=max(1, math.ceil(wait)),
+        )
+
+
+def create_session(
+    db: Session,
+    client: BelvoClient,
+    config: Settings,
+    user_id: str,
+    request: SessionRequest,
+    now: datetime,
+) -> WidgetSession:
+    """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it."""
+    check_rate_limit(db, user_id, config.session_rate_limit, now)
+    db.rollback()  # end the read transaction: no connection is held while Belvo answers
+
+    try:
+        token = client.create_widget_token(token_request(config, request).payload())
+    except BelvoError as exc:
+        raise as_api_error(exc) from exc
+
+    external_id = external_id_for(db, user_id)
+    options = startup_options(config, request)
+    session = WidgetSession(
+        id=SESSION_ID_PREFIX + secrets.token_urlsafe(24),
+        user_id=user_id,
+        external_id=external_id,
+        status=SessionStatus.PENDING,
+        widget_url=widget_url(config.belvo_widget_url, token.access, external_id, options),
+        callback_urls=config.callback_urls.to_dict(),
+        options={
+            "access_mode": options.access_mode,
+            "institutions": list(options.institutions),
+            "institution_types": list(options.institution_types),
+            "resources": list(options.resources),
+            "fetch_resources": list(request.fetch_resources or config.widget.fetch_resources),
+        },
+        created_at=now,
+        expires_at=token.expires_at,
+    )
+    db.add(session)
+    db.commit()
+    log.info(
+        "widget session created",
+        extra={
+            "session_id": session.id,
+            "external_id": external_id,
+            "expires_at": isoformat_z(token.expires_at),
+        },
+    )
+    return session
