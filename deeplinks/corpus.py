@@ -28,7 +28,15 @@ from types import MappingProxyType
 from typing import Any, Final
 
 from deeplinks.errors import ERROR_CODES, CorpusError, DeeplinkError
-from deeplinks.events import Event, from_dict
+from deeplinks.events import (
+    ErrorEvent,
+    Event,
+    ExitError,
+    ExitEvent,
+    SuccessEvent,
+    WarningEvent,
+    from_dict,
+)
 
 FIXTURES_DIRECTORY: Final = Path(__file__).parent / "fixtures"
 KINDS: Final = ("success", "exit", "error", "warning", "malformed")
@@ -53,6 +61,25 @@ class Fixture:
     @property
     def kind(self) -> str:
         return "malformed" if self.expect is None else self.expect.type
+
+    @property
+    def summary(self) -> str:
+        """What parsing must give, in a few words.
+
+        >>> [fixture.summary for fixture in load_fixtures("exit")][:3]
+        ['exit login_error', 'exit login_error', 'exit abandon-survey']
+        """
+        match self.expect:
+            case None:
+                return f"rejected: {self.expect_error}"
+            case SuccessEvent(institution=institution):
+                return f"success {institution}"
+            case ExitEvent(error=ExitError(code=code)):
+                return f"exit {code}"
+            case ExitEvent(step=step, institution=institution):
+                return " ".join(["exit", *filter(None, [institution, step])])
+            case ErrorEvent(code=code) | WarningEvent(code=code):
+                return f"{self.expect.type} {code}"
 
     def to_dict(self) -> dict[str, Any]:
         """The case as it is written in the fixture files."""
