@@ -10,6 +10,7 @@ from typing import Any
 
 import flask_smorest
 from flask import Flask, Response, jsonify, render_template, request
+from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
 from server.errors import (
@@ -103,6 +104,23 @@ class Api(flask_smorest.Api):  # type: ignore[misc]
         return error_response(_from_http_exception(error))
 
 
+class JsonParser(FlaskParser):
+    """webargs' parser, answering a body nested deeper than Python's JSON decoder goes (64 KiB of ``[``)
+    with 400 instead of letting its ``RecursionError`` become a 500."""
+
+    def _raw_load_json(self, req: Any) -> Any:
+        try:
+            return super()._raw_load_json(req)
+        except RecursionError:
+            raise InvalidRequest("The request body is JSON nested too deeply") from None
+
+
+class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
+    """flask-smorest's Blueprint with :class:`JsonParser`; every view module should use this one."""
+
+    ARGUMENTS_PARSER = JsonParser()
+
+
 def require_json_body() -> None:
     """Bodies sent to the API must be JSON objects sent as JSON (contract section 2)."""
     if request.method not in {"POST", "PUT", "PATCH"}:
@@ -124,7 +142,11 @@ def init_app(app: Flask) -> Api:
         OPENAPI_JSON_PATH="openapi.json",
         API_SPEC_OPTIONS={
             "components": {
-                "securitySchemes": {"bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}
+                "securitySchemes": {
+                    "bearerAuth": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"},
+                    # Belvo's webhooks: the static Authorization value configured at Belvo.
+                    "belvoWebhookAuth": {"type": "apiKey", "in": "header", "name": "Authorization"},
+                }
             }
         },
     )

@@ -6,7 +6,7 @@ SQLite (a file) by default; PostgreSQL when ``DATABASE_URL`` says so (``postgres
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -15,8 +15,9 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -83,6 +84,23 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
+
+
+def insert_ignore(db: Session, model: type[DeclarativeBase], values: Mapping[str, Any]) -> bool:
+    """``INSERT ... ON CONFLICT DO NOTHING``: True when this call inserted the row, False when a row with
+    the same key was already there (or was inserted concurrently). Atomic on both databases, so the
+    unique key alone decides races (duplicate webhooks, concurrent successes) without catching
+    ``IntegrityError`` inside a transaction that must go on."""
+    statement: postgresql.Insert | sqlite.Insert
+    match db.get_bind().dialect.name:
+        case "postgresql":
+            statement = postgresql.insert(model).values(dict(values)).on_conflict_do_nothing()
+        case "sqlite":
+            statement = sqlite.insert(model).values(dict(values)).on_conflict_do_nothing()
+        case other:
+            raise RuntimeError(f"insert_ignore supports postgresql and sqlite, not {other}")
+    result: CursorResult[Any] = db.execute(statement)  # type: ignore[assignment]
+    return result.rowcount == 1
 
 
 def database(app: Flask | None = None) -> Database:

@@ -2,6 +2,212 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
 
-bp = Blueprint("links", __name__, url_prefix="/v1/links")
+from flask import url_for
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from server.api import Blueprint
+from server.auth import authenticated, current_user_id
+from server.belvo import Resource, belvo_client
+from server.services import links
+from server.storage import get_session
+
+bp = Blueprint(
+    "links",
+    __name__,
+    url_prefix="/v1/links",
+    description="The user's verified links, and their accounts, owners and transactions read from Belvo.",
+)
+
+TIMESTAMP = {"format": "date-time", "description": "UTC, e.g. 2026-11-21T12:10:00Z"}
+BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# Bank data and the owners' names and documents: never kept by a cache on the way.
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+class ResourceStateSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf([links.PENDING, links.READY]))
+    ready_at = fields.String(
+        allow_none=True, metadata={**TIMESTAMP, "description": "When historical_update arrived"}
+    )
+    new_data_at = fields.String(
+        allow_none=True,
+        metadata={**TIMESTAMP, "description": "When a new_<resource>_available webhook last arrived"},
+    )
+    totals = fields.Dict(
+        keys=fields.String(), values=fields.Integer(), metadata={"description": "Belvo's counts"}
+    )
+
+
+class ConsentSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf(["expired", "about_to_expire"]))
+    consent_id = fields.String()
+    consent_due_date = fields.String()
+    action = fields.String()
+    institution = fields.String()
+    institution_display_name = fields.String()
+    institution_icon_logo = fields.String()
+    updated_at = fields.String(metadata=TIMESTAMP)
+
+
+class LinkSchema(Schema):
+    id = fields.String(required=True)
+    institution = fields.String(required=True, metadata={"description": "As Belvo reports it"})
+    access_mode = fields.String(allow_none=True)
+    status = fields.String(allow_none=True, metadata={"description": "Belvo's link status when stored"})
+    session_id = fields.String(
+        allow_none=True,
+        metadata={"description": "The widget session it came from; null when recovered from a webhook"},
+    )
+    resources = fields.Dict(
+        keys=fields.String(),
+        values=fields.Nested(ResourceStateSchema),
+        metadata={
+            "description": "Per resource (ACCOUNTS, OWNERS, ...): pending, ready once historical_update came"
+        },
+    )
+    consent = fields.Nested(ConsentSchema, allow_none=True)
+    created_at = fields.String(required=True, metadata=TIMESTAMP)
+    updated_at = fields.String(required=True, metadata=TIMESTAMP)
+
+
+class LinkListSchema(Schema):
+    links = fields.List(fields.Nested(LinkSchema), required=True)
+
+
+class PageQuerySchema(Schema):
+    page = fields.Integer(validate=validate.Range(min=1), metadata={"description": "Belvo's page number"})
+    page_size = fields.Integer(
+        validate=validate.Range(min=1, max=1000), metadata={"description": "1 to 1000"}
+    )
+
+
+def _date_range(value: str) -> None:
+    start, _, end = value.partition(",")
+    try:
+        if date.fromisoformat(start) > date.fromisoformat(end):
+            raise ValidationError("Expected the first date not after the second")
+    except ValueError:
+        raise ValidationError("Expected two dates, YYYY-MM-DD,YYYY-MM-DD") from None
+
+
+class TransactionsQuerySchema(PageQuerySchema):
+    """Belvo's transaction filters most apps need (Belvo OpenAPI, ``GET /api/transactions/``)."""
+
+    account = fields.UUID(metadata={"description": "Only this account's transactions"})
+    value_date = fields.Date()
+    value_date__gt = fields.Date()
+    value_date__gte = fields.Date()
+    value_date__lt = fields.Date()
+    value_date__lte = fields.Date()
+    value_date__range = fields.String(validate=_date_range, metadata={"description": "YYYY-MM-DD,YYYY-MM-DD"})
+
+    @validates_schema
+    def _one_way_per_bound(self, data: Mapping[str, Any], **_: Any) -> None:
+        if "value_date__range" in data and any(
+            key.startswith("value_date") for key in data if key != "value_date__range"
+        ):
+            raise ValidationError(
+                "Use value_date__range alone, or the other value_date filters", "value_date__range"
+            )
+
+
+class PageSchema(Schema):
+    """Belvo's pagination envelope, with ``next``/``previous`` pointing at this endpoint."""
+
+    count = fields.Integer(allow_none=True)
+    next = fields.String(allow_none=True)
+    previous = fields.String(allow_none=True)
+    results = fields.List(
+        fields.Dict(), required=True, metadata={"description": "Belvo's objects, as Belvo sends them"}
+    )
+
+
+@bp.get("")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(200, LinkListSchema)
+def list_links() -> dict[str, Any]:
+    """The user's links, oldest first: each verified with Belvo before it was stored."""
+    return {"links": [links.link_view(link) for link in links.list_links(get_session(), current_user_id())]}
+
+
+@bp.get("/<link_id>")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(200, LinkSchema)
+def get_link(link_id: str) -> dict[str, Any]:
+    """One of the user's links, with which resources are ready and the consent state. Someone else's
+    link is `404`, as is a link that does not exist."""
+    return links.link_view(links.owned_link(get_session(), link_id, current_user_id()))
+
+
+@bp.delete("/<link_id>")
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(204)
+def delete_link(link_id: str) -> None:
+    """Delete the link at Belvo, which revokes its Open Finance consent, then here.
+
+    Already gone at Belvo: deleted here too, `204`. Belvo unreachable: `503` with `Retry-After` and the
+    link is kept, so it can be deleted again. Someone else's link: `404`.
+    """
+    db = get_session()
+    links.delete_link(db, belvo_client(), links.owned_link(db, link_id, current_user_id()))
+
+
+def _page(
+    link_id: str, resource: Resource, query: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, str]]:
+    link = links.owned_link(get_session(), link_id, current_user_id())
+    links.require_ready(link, resource)
+    params = {
+        key: value.isoformat() if isinstance(value, date) else str(value) for key, value in query.items()
+    }
+    page = links.fetch_page(belvo_client(), link, resource, params)
+    endpoint = f"links.{resource}"
+    for key in ("next", "previous"):
+        ours = page[key]
+        page[key] = None if ours is None else url_for(endpoint, link_id=link.id, _external=True, **ours)
+    return page, NO_STORE
+
+
+DATA_DOC = (
+    "Belvo's envelope `{count, next, previous, results}` is passed through; `next` and `previous` are "
+    "this endpoint's URLs. `409 resource_not_ready` until Belvo's `historical_update` webhook for the "
+    "resource has arrived (Belvo: read data only after it). Someone else's link: `404`. Belvo "
+    "unreachable: `503` with `Retry-After`."
+)
+
+
+@bp.get("/<link_id>/accounts")
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query")
+@bp.response(200, PageSchema)
+def accounts(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's accounts, one page at a time."""
+    return _page(link_id, "accounts", query)
+
+
+@bp.get("/<link_id>/owners")
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query")
+@bp.response(200, PageSchema)
+def owners(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's owners: names and documents, for their owner's eyes only."""
+    return _page(link_id, "owners", query)
+
+
+@bp.get("/<link_id>/transactions")
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(TransactionsQuerySchema, location="query")
+@bp.response(200, PageSchema)
+def transactions(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's transactions, filtered by value date or account."""
+    return _page(link_id, "transactions", query)

@@ -1,0 +1,203 @@
+"""Deeplink events bound to widget sessions: the backend decides what a callback URL means for a user.
+
+The app forwards the callback URL it caught; everything in it is attacker-controlled (threat model
+section 1: any app on the phone can fire ``myapp://success?link=<someone else's link>``). So:
+
+* the URL is parsed against the session's own callback URLs (``deeplinks.parse``);
+* a ``success`` counts only once Belvo, asked with our secret keys, shows the link carries this
+  session's ``external_id``, was made at an institution the session allowed, and was not created before
+  the session (threat model A5); then the link is stored for the session's user;
+* the session moves ``pending -> succeeded | exited | failed`` once, with a conditional ``UPDATE ...
+  WHERE status = 'pending'``, so concurrent posts cannot both complete it (threat model A6); a
+  ``warning`` is recorded and keeps it pending;
+* a pending session past ``expires_at`` is expired: ``410``, nothing recorded, Belvo not called (A3).
+
+Replays: the event that completed a session, sent again, answers ``200`` and stores nothing (an app
+retrying after a lost response must not be punished); any other event on a completed session is
+``409 session_already_completed`` and is not recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Final
+
+from sqlalchemy import update
+from sqlalchemy.orm import Session
+
+import deeplinks
+from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, SuccessEvent, WarningEvent
+from server.belvo import BelvoClient
+from server.errors import Conflict, Gone, Unprocessable
+from server.models import SessionEvent, SessionStatus, WidgetSession
+from server.services.links import BelvoLink, LinkNotOwned, attach_link, fetch_link
+from server.services.sessions import get_owned_session
+
+log = logging.getLogger(__name__)
+
+#: How far Belvo's clock may be behind ours when we compare a link's ``created_at`` with the session's
+#: (threat model A5): a link made through this session cannot be older than the session, give or take
+#: the two servers' clock difference.
+CLOCK_SKEW: Final = timedelta(minutes=2)
+
+
+@dataclass(frozen=True)
+class EventOutcome:
+    """What posting an event did: the parsed ``event``, the ``session`` as it now is, and whether the
+    event was ``recorded`` (False for the replay of the event that completed the session)."""
+
+    event: Event
+    session: WidgetSession
+    recorded: bool
+
+
+def parse_deeplink(url: str, callback_urls: Mapping[str, str] | None) -> Event:
+    """``deeplinks.parse`` with its error as the API's 422 (``invalid_deeplink`` or ``unknown_event``)."""
+    try:
+        return deeplinks.parse(url, callback_urls)
+    except DeeplinkError as exc:
+        raise Unprocessable(exc.message, code=exc.code, field=exc.field) from None
+
+
+def post_event(
+    db: Session, client: BelvoClient, *, session_id: str, user_id: str, url: str, now: datetime
+) -> EventOutcome:
+    """Bind the deeplink ``url`` to the user's session ``session_id`` and apply it (module docstring).
+
+    Raises 404 (not this user's session), 422 (not a deeplink of this session's callback URLs), 410
+    (expired), 409 (completed with another event), 403 ``link_not_owned`` (a success whose link Belvo
+    does not show as this session's) and 503 with ``Retry-After`` (Belvo unreachable: the session stays
+    pending and the same URL can be posted again).
+    """
+    session = get_owned_session(db, session_id, user_id)
+    event = parse_deeplink(url, session.callback_urls)
+    match session.effective_status(now):
+        case SessionStatus.EXPIRED:
+            _expire(db, session, now)
+        case SessionStatus.PENDING:
+            pass
+        case _:
+            return _after_completion(session, event)
+
+    changes: dict[str, Any]
+    link: BelvoLink | None = None
+    match event:
+        case SuccessEvent():
+            # No transaction stays open while Belvo answers (up to the client's deadline).
+            db.commit()
+            link = fetch_link(client, event.link_id)
+            _verify(session, event, link)
+            changes = {"status": SessionStatus.SUCCEEDED, "link_id": link.id, "institution": link.institution}
+        case ExitEvent(institution=institution):
+            changes = {"status": SessionStatus.EXITED, "institution": institution}
+        case ErrorEvent():
+            changes = {"status": SessionStatus.FAILED}
+        case WarningEvent():
+            changes = {"status": SessionStatus.PENDING}
+
+    if not _transition(db, session, now, changes):
+        # Another request completed (or expired) the session since we read it.
+        db.rollback()
+        db.refresh(session)
+        if session.effective_status(now) is SessionStatus.EXPIRED:
+            _expire(db, session, now)
+        return _after_completion(session, event)
+
+    if link is not None:
+        stored = attach_link(db, link, session.user_id, session.id, now)
+        if stored.user_id != session.user_id:
+            db.rollback()
+            log.warning("success rejected: link stored for another user", extra={"session_id": session.id})
+            raise LinkNotOwned()
+    db.add(SessionEvent(session_id=session.id, type=event.type, event=event.to_dict(), received_at=now))
+    db.commit()
+    db.expire(session)
+    return EventOutcome(event, session, recorded=True)
+
+
+def _verify(session: WidgetSession, event: SuccessEvent, link: BelvoLink) -> None:
+    """Threat model A5: the link must be this session's. One answer (403) for every failed check."""
+    reason = None
+    if link.external_id != session.external_id:
+        reason = "external_id differs"
+    elif (allowed := session.options.get("institutions")) and link.institution not in allowed:
+        reason = "institution not allowed by the session"
+    elif link.created_at is not None and link.created_at < session.created_at - CLOCK_SKEW:
+        reason = "link created before the session"
+    if reason is not None:
+        # An audit line for the attempt: ids and the reason only, no personal data.
+        log.warning("success rejected: %s", reason, extra={"session_id": session.id})
+        raise LinkNotOwned()
+    if link.institution != event.institution:
+        # Belvo's word wins; the deeplink's institution is only what the app was told.
+        log.info(
+            "success institution differs from Belvo's; storing Belvo's", extra={"session_id": session.id}
+        )
+
+
+def _transition(db: Session, session: WidgetSession, now: datetime, changes: Mapping[str, Any]) -> bool:
+    """Apply ``changes`` if the session is still pending and unexpired; True if this call did."""
+    values = dict(changes)
+    if values["status"] is not SessionStatus.PENDING:
+        # The widget URL carries Belvo's access token: forget it once the session is over.
+        values.update(completed_at=now, widget_url=None)
+    result = db.execute(
+        update(WidgetSession)
+        .where(
+            WidgetSession.id == session.id,
+            WidgetSession.status == SessionStatus.PENDING,
+            WidgetSession.expires_at > now,
+        )
+        .values(values)
+        .execution_options(synchronize_session=False)
+    )
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+
+
+def _expire(db: Session, session: WidgetSession, now: datetime) -> None:
+    """Write the expiry down (reads work it out without this, ``effective_status``) and answer 410."""
+    db.execute(
+        update(WidgetSession)
+        .where(
+            WidgetSession.id == session.id,
+            WidgetSession.status == SessionStatus.PENDING,
+            WidgetSession.expires_at <= now,
+        )
+        .values(status=SessionStatus.EXPIRED, widget_url=None)
+        .execution_options(synchronize_session=False)
+    )
+    db.commit()
+    raise Gone(
+        f"The widget session expired at {session.expires_at.isoformat()}; create a new session",
+        code="session_expired",
+    )
+
+
+def _after_completion(session: WidgetSession, event: Event) -> EventOutcome:
+    """A completed session: the replay of its final event is 200 with nothing stored, anything else 409."""
+    if _is_final_event(session, event):
+        return EventOutcome(event, session, recorded=False)
+    raise Conflict(
+        f"The widget session is already {session.status}; it takes no other event",
+        code="session_already_completed",
+    )
+
+
+def _is_final_event(session: WidgetSession, event: Event) -> bool:
+    """Whether ``event`` is the one that completed ``session``: for a success, the same link; for an
+    exit or error, the same fields (``extra`` aside: an app may add its own parameters on a retry)."""
+    match event, SessionStatus(session.status):
+        case SuccessEvent(link_id=link_id), SessionStatus.SUCCEEDED:
+            return link_id == session.link_id
+        case ((ExitEvent() | ErrorEvent()), (SessionStatus.EXITED | SessionStatus.FAILED)):
+            final = session.events[-1].event if session.events else None
+            return final is not None and _without_extra(final) == _without_extra(event.to_dict())
+        case _:
+            return False
+
+
+def _without_extra(event: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in event.items() if key != "extra"}
