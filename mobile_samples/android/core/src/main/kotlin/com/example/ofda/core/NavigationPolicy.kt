@@ -35,29 +35,41 @@ sealed interface Navigation {
  * policy.decide("javascript:alert(1)") is Navigation.Block
  * ```
  */
-class NavigationPolicy(widgetUrl: String, private val callbackUrls: CallbackUrls) {
+class NavigationPolicy(widgetUrl: String, callbackUrls: CallbackUrls) {
     private val widgetOrigin: String = UriParts.split(widgetUrl).origin
         ?: throw IllegalArgumentException("expected the session's widget_url to be an absolute http(s) URL")
-    private val callbacks: List<UriParts> = callbackUrls.named().map { UriParts.split(it.second) }
-    private val callbackCustomSchemes: Set<String> =
-        callbacks.mapNotNull { it.scheme }.filter { it !in WEB_SCHEMES }.toSet()
+    private val callbacks = CallbackMatcher(callbackUrls)
 
     fun decide(url: String): Navigation {
-        // The same characters the parser refuses: a URL carrying them is not something to load or forward.
+        // The characters the parser refuses outright: a URL carrying them is not something to load or forward.
         if (url.isEmpty() || url.length > Deeplinks.MAX_LENGTH || url.any { it.code <= 0x20 || it.code == 0x7f }) {
             return Navigation.Block("not a well-formed URL")
         }
         val parts = UriParts.split(url)
         return when {
-            callbacks.any { Deeplinks.sameEndpoint(parts, it) } -> Navigation.ForwardToBackend(url)
-            parts.scheme in callbackCustomSchemes -> Navigation.ForwardToBackend(url)
+            callbacks.matches(parts) -> Navigation.ForwardToBackend(url)
             parts.origin != null && parts.origin == widgetOrigin -> Navigation.LoadInWebView
             parts.scheme == "https" && parts.origin != null -> Navigation.OpenExternally(url)
             else -> Navigation.Block("scheme '${parts.scheme ?: "none"}' is neither the widget's origin, a callback nor https")
         }
     }
+}
 
-    private companion object {
-        val WEB_SCHEMES = setOf("http", "https")
-    }
+/**
+ * Which URLs go to the backend: those on one of the session's callback URLs (scheme and authority
+ * case-insensitively, the path exactly, an empty path equal to "/", the query ignored: contract
+ * section 3, rule 1), and any other URL on their custom scheme (Belvo's host-named
+ * `<scheme>://warning?...`, which the backend classifies by rule 2). Used for WebView navigations
+ * and for URLs the OS opens the app with.
+ */
+class CallbackMatcher(callbackUrls: CallbackUrls) {
+    private val callbacks: List<UriParts> = callbackUrls.named().map { UriParts.split(it.second) }
+    private val customSchemes: Set<String> = callbacks.mapNotNull { it.scheme }.filter { it != "http" && it != "https" }.toSet()
+
+    fun matches(url: String): Boolean = matches(UriParts.split(url))
+
+    internal fun matches(parts: UriParts): Boolean = parts.scheme in customSchemes || callbacks.any { sameEndpoint(parts, it) }
+
+    private fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
+        a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
 }

@@ -84,13 +84,13 @@ class WidgetFlow(
         } catch (e: BackendException) {
             if (e.isRetryable) return Screen.RetryLater(pending.sessionId, "${e.code} (HTTP ${e.status})")
             // A final refusal (e.g. link_not_owned, session_expired): the session's state says what now.
-            store.save(pending)
+            store.save(pending.copy(undeliveredCallback = null))
             val session = client.getSession(pending.sessionId)
             return if (session.isFinished) screenFor(session, lastEvent = null) else Screen.KeepWidget(session, null, e.code)
         } catch (e: IOException) {
             return Screen.RetryLater(pending.sessionId, "the backend could not be reached")
         }
-        store.save(pending)
+        store.save(pending.copy(undeliveredCallback = null))
         return screenFor(verdict.session, verdict.event)
     }
 
@@ -102,6 +102,21 @@ class WidgetFlow(
         val pending = store.load() ?: return null
         pending.undeliveredCallback?.let { return forward(it) }
         return screenFor(client.getSession(pending.sessionId), lastEvent = null)
+    }
+
+    /**
+     * The OS opened the app with [url]: an App Link / universal link or the callback scheme, from
+     * outside the WebView (e.g. the browser after the bank's App2App step, facts file 2.1). A URL on
+     * the pending session's callbacks is forwarded to the backend; any other link resumes the pending
+     * session. With nothing pending the link is ignored (returns null): the app never acts on a
+     * deeplink by itself (threat model G2).
+     */
+    fun openedWith(url: String): Screen? {
+        val pending = store.load() ?: return null
+        val session = client.getSession(pending.sessionId)
+        val callbacks = session.callbackUrls
+        if (!session.isFinished && callbacks != null && CallbackMatcher(callbacks).matches(url)) return forward(url)
+        return resume()
     }
 
     private fun screenFor(session: WidgetSession, lastEvent: DeeplinkEvent?): Screen =

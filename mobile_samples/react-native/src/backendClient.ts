@@ -1,0 +1,159 @@
+import type { CallbackUrlsJson, DeeplinkEvent } from "./deeplinks";
+
+/** `POST /v1/widget-sessions`'s body (contract section 4): `identification_info` and optional fields. */
+export interface SessionRequest {
+  readonly identification_info: ReadonlyArray<{ readonly type: "CPF" | "CNPJ"; readonly number: string; readonly name: string }>;
+  readonly access_mode?: "single" | "recurrent";
+  readonly institutions?: readonly string[];
+  readonly institution_types?: readonly string[];
+  readonly resources?: readonly string[];
+  readonly fetch_resources?: readonly string[];
+  readonly stale_in?: string;
+  readonly purpose?: string;
+  readonly locale?: string;
+}
+
+export type SessionStatus = "pending" | "succeeded" | "exited" | "failed" | "expired";
+
+/**
+ * The session as the backend reports it. `widgetUrl` carries the widget's access token: never log
+ * it, never persist it (threat model section 1).
+ */
+export interface WidgetSession {
+  readonly id: string;
+  readonly status: SessionStatus;
+  readonly widgetUrl: string | null;
+  readonly expiresAt: string | null;
+  readonly callbackUrls: CallbackUrlsJson | null;
+  readonly events: readonly DeeplinkEvent[];
+}
+
+/** `POST .../events`'s answer: the backend's reading of the deeplink, and the session after it. */
+export interface EventVerdict {
+  readonly event: DeeplinkEvent;
+  readonly session: WidgetSession;
+}
+
+/** A non-2xx answer, with the contract's first error (section 2). Network failures stay `TypeError`s from fetch. */
+export class BackendError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string,
+    readonly requestId: string | null,
+    readonly retryAfterSeconds: number | null,
+  ) {
+    super(`HTTP ${status} ${code}: ${message}${requestId === null ? "" : ` (request ${requestId})`}`);
+    this.name = "BackendError";
+  }
+
+  /** Worth trying again later (Belvo or the backend is busy or down); a 4xx answer is final. */
+  get retryable(): boolean {
+    return this.status === 429 || this.status >= 500;
+  }
+}
+
+const FINISHED: ReadonlySet<string> = new Set(["succeeded", "exited", "failed", "expired"]);
+
+export function isFinished(session: WidgetSession): boolean {
+  return FINISHED.has(session.status);
+}
+
+function malformed(expected: string): BackendError {
+  return new BackendError(200, "invalid_response", `expected ${expected} in the backend's answer`, null, null);
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Reads the backend's event JSON (contract section 3) after checking its shape. */
+export function eventFromJson(value: unknown): DeeplinkEvent {
+  if (!isRecord(value) || !["success", "exit", "error", "warning"].includes(String(value.type))) {
+    throw malformed("an event with type success, exit, error or warning");
+  }
+  return value as unknown as DeeplinkEvent;
+}
+
+export function sessionFromJson(value: unknown): WidgetSession {
+  if (!isRecord(value) || typeof value.id !== "string" || typeof value.status !== "string") throw malformed("a widget session with id and status");
+  const callbacks = value.callback_urls;
+  const events = Array.isArray(value.events) ? value.events : [];
+  return {
+    id: value.id,
+    status: value.status as SessionStatus,
+    widgetUrl: typeof value.widget_url === "string" ? value.widget_url : null,
+    expiresAt: typeof value.expires_at === "string" ? value.expires_at : null,
+    callbackUrls: isRecord(callbacks) ? (callbacks as unknown as CallbackUrlsJson) : null,
+    // Each recorded event is either the event JSON itself or an object holding it under "event".
+    events: events.map((item: unknown) => eventFromJson(isRecord(item) && !("type" in item) ? item.event : item)),
+  };
+}
+
+/** The app's side of the backend's widget-session API (contract section 4), on `fetch`. */
+export class BackendClient {
+  private readonly base: string;
+
+  constructor(
+    baseUrl: string,
+    /** The app user's bearer token; asked for on every call so a refreshed token is picked up. */
+    private readonly bearerToken: () => string | Promise<string>,
+    private readonly timeoutMs = 15_000,
+  ) {
+    this.base = baseUrl.replace(/\/+$/, "");
+  }
+
+  async createSession(request: SessionRequest): Promise<WidgetSession> {
+    return sessionFromJson(await this.call("POST", "/v1/widget-sessions", request));
+  }
+
+  async getSession(id: string): Promise<WidgetSession> {
+    return sessionFromJson(await this.call("GET", `/v1/widget-sessions/${encodeURIComponent(id)}`));
+  }
+
+  /** The backend parses, verifies and records `deeplink` for the session. */
+  async postEvent(sessionId: string, deeplink: string): Promise<EventVerdict> {
+    const body = await this.call("POST", `/v1/widget-sessions/${encodeURIComponent(sessionId)}/events`, { url: deeplink });
+    if (!isRecord(body)) throw malformed("an object with event and session");
+    return { event: eventFromJson(body.event), session: sessionFromJson(body.session) };
+  }
+
+  private async call(method: string, path: string, body?: unknown): Promise<unknown> {
+    const headers: Record<string, string> = {
+      Accept: "application/json",
+      Authorization: `Bearer ${await this.bearerToken()}`,
+    };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.timeoutMs);
+    try {
+      const response = await fetch(this.base + path, {
+        method,
+        headers,
+        body: body === undefined ? null : JSON.stringify(body),
+        signal: controller.signal,
+      });
+      const text = await response.text();
+      let json: unknown = null;
+      try {
+        json = text === "" ? null : JSON.parse(text);
+      } catch {
+        throw new BackendError(response.status, "invalid_response", `expected a JSON body from ${method} ${path}`, null, null);
+      }
+      if (!response.ok) {
+        const first = isRecord(json) && Array.isArray(json.errors) && isRecord(json.errors[0]) ? json.errors[0] : {};
+        const retryAfter = Number.parseInt(response.headers.get("Retry-After") ?? "", 10);
+        throw new BackendError(
+          response.status,
+          typeof first.code === "string" ? first.code : `http_${response.status}`,
+          typeof first.message === "string" ? first.message : "no error body",
+          isRecord(json) && typeof json.request_id === "string" ? json.request_id : response.headers.get("X-Request-Id"),
+          Number.isNaN(retryAfter) ? null : retryAfter,
+        );
+      }
+      return json;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+}

@@ -1,0 +1,118 @@
+/**
+ * The backend client and the app's flow against a running `ofda run` (its embedded emulator):
+ * `OFDA_BASE_URL` is the backend, `OFDA_TOKEN` a bearer token from `ofda token USER_ID`.
+ */
+import assert from "node:assert/strict";
+import { test } from "node:test";
+
+import { BackendClient, BackendError, type SessionRequest, type WidgetSession } from "../src/backendClient";
+import { InMemoryPendingSessionStore, WidgetFlow } from "../src/widgetFlow";
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (value === undefined || value.trim() === "") throw new Error(`environment variable ${name} is required`);
+  return value;
+}
+
+const baseUrl = requiredEnv("OFDA_BASE_URL");
+const token = requiredEnv("OFDA_TOKEN");
+const client = new BackendClient(baseUrl, () => token);
+// A CPF with valid check digits (the contract's example).
+const request: SessionRequest = {
+  identification_info: [{ type: "CPF", number: "76109277673", name: "Ralph Bragg" }],
+  institutions: ["ofmockbank_br_retail"],
+};
+
+function exitDeeplink(session: WidgetSession): string {
+  assert.ok(session.callbackUrls, "expected callback_urls on the session");
+  return `${session.callbackUrls.exit}?meta_data_step=abandon-survey`;
+}
+
+test("POST /v1/widget-sessions answers 201 with Cache-Control: no-store", async () => {
+  const response = await fetch(`${baseUrl}/v1/widget-sessions`, {
+    method: "POST",
+    headers: { Authorization: `Bearer ${token}`, "Content-Type": "application/json" },
+    body: JSON.stringify(request),
+  });
+  assert.equal(response.status, 201);
+  assert.equal(response.headers.get("Cache-Control"), "no-store");
+});
+
+test("a new session opens the widget, whose URL the navigation policy loads", async () => {
+  const screen = await new WidgetFlow(client, new InMemoryPendingSessionStore()).start(request);
+  assert.equal(screen.session.status, "pending");
+  assert.ok(screen.session.widgetUrl !== null && screen.session.callbackUrls !== null);
+  assert.deepEqual(screen.policy.decide(screen.session.widgetUrl), { action: "load" });
+  for (const url of Object.values(screen.session.callbackUrls)) {
+    assert.equal(screen.policy.decide(url).action, "forward", url);
+  }
+});
+
+test("an exit callback forwarded to the backend ends the session as exited", async () => {
+  const store = new InMemoryPendingSessionStore();
+  const flow = new WidgetFlow(client, store);
+  const { session } = await flow.start(request);
+  const screen = await flow.forward(exitDeeplink(session));
+  assert.equal(screen.kind, "outcome");
+  assert.ok(screen.kind === "outcome");
+  assert.equal(screen.session.status, "exited");
+  assert.deepEqual(screen.event, { type: "exit", error: null, institution: null, step: "abandon-survey", extra: {} });
+  assert.equal(await store.load(), null);
+  assert.equal((await client.getSession(session.id)).status, "exited");
+});
+
+test("a warning keeps the session pending and the widget open", async () => {
+  const flow = new WidgetFlow(client, new InMemoryPendingSessionStore());
+  const { session } = await flow.start(request);
+  assert.ok(session.callbackUrls);
+  const screen = await flow.forward(
+    `${session.callbackUrls.event}?warning=institution_disabled&warning_message=The%20institution%20is%20temporarily%20unavailable.`,
+  );
+  assert.ok(screen.kind === "keep-widget", `got ${screen.kind}`);
+  assert.equal(screen.session.status, "pending");
+  assert.deepEqual(screen.event, {
+    type: "warning",
+    code: "institution_disabled",
+    message: "The institution is temporarily unavailable.",
+    extra: {},
+  });
+});
+
+test("after the app was killed, a callback that never reached the backend is delivered on resume", async () => {
+  const { session } = await new WidgetFlow(client, new InMemoryPendingSessionStore()).start(request);
+  // What AsyncStorage held when the app died: the id and the undelivered callback.
+  const store = new InMemoryPendingSessionStore();
+  await store.save({ sessionId: session.id, undeliveredCallback: exitDeeplink(session) });
+  const screen = await new WidgetFlow(client, store).resume();
+  assert.ok(screen?.kind === "outcome", `got ${screen?.kind}`);
+  assert.equal(screen.session.status, "exited");
+  assert.equal(await store.load(), null);
+});
+
+test("after the app was killed, a pending session is picked up again, not shown as finished", async () => {
+  const { session } = await new WidgetFlow(client, new InMemoryPendingSessionStore()).start(request);
+  const store = new InMemoryPendingSessionStore();
+  await store.save({ sessionId: session.id, undeliveredCallback: null });
+  const screen = await new WidgetFlow(client, store).resume();
+  assert.ok(screen?.kind === "widget" || screen?.kind === "start-again", `got ${screen?.kind}`);
+  assert.equal(screen.session.id, session.id);
+  assert.equal(screen.session.status, "pending");
+});
+
+test("a malformed callback is refused by the backend with invalid_deeplink", async () => {
+  const session = await client.createSession(request);
+  assert.ok(session.callbackUrls);
+  await assert.rejects(client.postEvent(session.id, `${session.callbackUrls.success}?link=not-a-uuid&institution=x`), (error: unknown) => {
+    assert.ok(error instanceof BackendError);
+    assert.equal(`${error.status} ${error.code}`, "422 invalid_deeplink");
+    return true;
+  });
+});
+
+test("a wrong bearer token is refused with unauthenticated", async () => {
+  await assert.rejects(new BackendClient(baseUrl, () => "not-a-token").createSession(request), (error: unknown) => {
+    assert.ok(error instanceof BackendError);
+    assert.equal(`${error.status} ${error.code}`, "401 unauthenticated");
+    return true;
+  });
+});
