@@ -1,0 +1,350 @@
+"""Belvo's API as Belvo answers it: ``/api/token/``, links, owners, accounts, transactions, consents and
+institutions, with HTTP Basic secret keys and Belvo's error array.
+
+Filters are the ones of OpenAPI 1.35 the backend and SDKs use: ``link`` is required for transactions
+(and optional for accounts and owners, where Belvo lists everything but advises against it).
+"""
+
+from __future__ import annotations
+
+import hmac
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from flask import Blueprint, Response, jsonify, request, url_for
+
+from emulator.app import current_emulator
+from emulator.data import iso
+from emulator.errors import AuthenticationFailed, ErrorItem, NotFound, RequestInvalid
+from emulator.institutions import INSTITUTIONS, Institution
+from emulator.listing import Field, apply_filters, paginate
+from emulator.state import Link
+from emulator.tokens import mint, parse_token_request
+
+Json = dict[str, Any]
+api = Blueprint("api", __name__, url_prefix="/api")
+
+# Open Finance Brasil permission names behind each consent group the widget asks for (facts file 4.5).
+_PERMISSIONS = {
+    "ACCOUNTS": [
+        "ACCOUNTS_READ", "ACCOUNTS_BALANCES_READ", "ACCOUNTS_TRANSACTIONS_READ",
+        "ACCOUNTS_OVERDRAFT_LIMITS_READ",
+    ],
+    "CREDIT_CARDS": [
+        "CREDIT_CARDS_ACCOUNTS_READ", "CREDIT_CARDS_ACCOUNTS_BILLS_READ",
+        "CREDIT_CARDS_ACCOUNTS_BILLS_TRANSACTIONS_READ", "CREDIT_CARDS_ACCOUNTS_LIMITS_READ",
+        "CREDIT_CARDS_ACCOUNTS_TRANSACTIONS_READ",
+    ],
+    "CREDIT_OPERATIONS": [
+        "LOANS_READ", "LOANS_WARRANTIES_READ", "LOANS_SCHEDULED_INSTALMENTS_READ", "LOANS_PAYMENTS_READ",
+        "FINANCINGS_READ", "FINANCINGS_WARRANTIES_READ", "FINANCINGS_SCHEDULED_INSTALMENTS_READ",
+        "FINANCINGS_PAYMENTS_READ", "UNARRANGED_ACCOUNTS_OVERDRAFT_READ", "INVOICE_FINANCINGS_READ",
+    ],
+    "RESOURCES": ["RESOURCES_READ"],
+}  # fmt: skip
+
+
+def _same(given: str | None, expected: str) -> bool:
+    return given is not None and hmac.compare_digest(given.encode(), expected.encode())
+
+
+def _valid_keys(key_id: str | None, password: str | None) -> bool:
+    config = current_emulator().config
+    return _same(key_id, config.secret_id) & _same(password, config.secret_password)
+
+
+@api.before_request
+def _require_secret_keys() -> None:
+    """Every endpoint but /api/token/ takes the secret keys as HTTP Basic credentials."""
+    if request.endpoint == "api.token":
+        return
+    auth = request.authorization
+    if auth is None or auth.type != "basic" or not _valid_keys(auth.username, auth.password):
+        raise AuthenticationFailed
+
+
+def _page(items: Sequence[Json]) -> Response:
+    return jsonify(paginate(items, request.args, request.url))
+
+
+def _uuid_param(name: str) -> str | None:
+    value = request.args.get(name)
+    if value is None:
+        return None
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        raise RequestInvalid((ErrorItem("invalid", f"“{value}” is not a valid UUID.", name),)) from None
+
+
+@api.get("/")
+def root() -> Response:
+    """The login check Belvo's SDKs make on start (``GET /api/`` with the secret keys)."""
+    return jsonify(
+        {
+            name: url_for(f"api.{name}", _external=True)
+            for name in ("links", "accounts", "owners", "transactions", "consents", "institutions")
+        }
+    )
+
+
+@api.post("/token/")
+def token() -> Response:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise RequestInvalid((ErrorItem("parse_error", "JSON parse error: expected a JSON object."),))
+    # The secret keys go in the body (facts file 1.1); the SDKs send Basic auth too, used when the
+    # body has none.
+    auth = request.authorization
+    if "id" in body or "password" in body or auth is None:
+        key_id, password = body.get("id"), body.get("password")
+    else:
+        key_id, password = auth.username, auth.password
+    if not (isinstance(key_id, str) and isinstance(password, str) and _valid_keys(key_id, password)):
+        raise AuthenticationFailed
+    emulator = current_emulator()
+    config = parse_token_request(body)
+    settings = emulator.config
+    pair = mint(emulator.state, config, settings.signing_key, emulator.now(), settings.access_ttl)
+    # djangorestframework-simplejwt answers 200 with refresh first, as in Belvo's example (facts 1.6).
+    return jsonify({"refresh": pair.refresh, "access": pair.access})
+
+
+def link_json(link: Link) -> Json:
+    """A link as ``GET /api/links/{id}/`` returns it (facts file 4.4)."""
+    return {
+        "id": link.id,
+        "institution": link.institution,
+        "access_mode": link.access_mode,
+        "last_accessed_at": iso(link.last_accessed_at),
+        "created_at": iso(link.created_at),
+        "external_id": link.external_id,
+        "institution_user_id": link.institution_user_id,
+        "status": link.status,
+        "created_by": link.created_by,
+        "refresh_rate": link.refresh_rate,
+        "credentials_storage": link.credentials_storage,
+        "stale_in": link.stale_in,
+        "fetch_resources": list(link.fetch_resources),
+    }
+
+
+_LINK_FIELDS = (
+    Field("id", lambda v: v["id"]),
+    Field("external_id", lambda v: v["external_id"]),
+    Field("institution", lambda v: v["institution"]),
+    Field("status", lambda v: v["status"]),
+    Field("access_mode", lambda v: v["access_mode"]),
+    Field("institution_user_id", lambda v: v["institution_user_id"]),
+    Field("refresh_rate", lambda v: v["refresh_rate"]),
+    Field("created_at", lambda v: v["created_at"], dated=True),
+)
+
+
+@api.get("/links/")
+def links() -> Response:
+    items = [link_json(link) for link in current_emulator().state.links()]
+    return _page(apply_filters(items, request.args, _LINK_FIELDS))
+
+
+def _link_or_404(link_id: str) -> Link:
+    link = current_emulator().state.link(link_id)
+    if link is None:
+        raise NotFound
+    return link
+
+
+@api.get("/links/<link_id>/")
+def link_detail(link_id: str) -> Response:
+    return jsonify(link_json(_link_or_404(link_id)))
+
+
+@api.delete("/links/<link_id>/")
+def link_delete(link_id: str) -> Response:
+    """Delete the link (which revokes its Open Finance consent): 204, as without async mode."""
+    if current_emulator().forget(link_id) is None:
+        raise NotFound
+    return Response(status=204)
+
+
+def _scoped_links() -> list[Link]:
+    """The links named by ``link``/``link__in``, or all of them."""
+    state = current_emulator().state
+    one = _uuid_param("link")
+    many = request.args.get("link__in")
+    if one is not None:
+        return [link] if (link := state.link(one)) else []
+    if many is not None:
+        wanted = set(many.split(","))
+        return [link for link in state.links() if link.id in wanted]
+    return state.links()
+
+
+_OWNER_FIELDS = (Field("id", lambda v: v["id"]), Field("email", lambda v: v["email"]))
+_ACCOUNT_FIELDS = (
+    Field("id", lambda v: v["id"]),
+    Field("category", lambda v: v["category"]),
+    Field("currency", lambda v: v["currency"]),
+    Field("type", lambda v: v["type"]),
+    Field("number", lambda v: v["number"]),
+    Field("institution", lambda v: v["institution"]["name"]),
+)
+_TRANSACTION_FIELDS = (
+    Field("id", lambda v: v["id"]),
+    Field("account", lambda v: v["account"]["id"]),
+    Field("account_type", lambda v: v["account"]["type"]),
+    Field("type", lambda v: v["type"]),
+    Field("status", lambda v: v["status"]),
+    Field("currency", lambda v: v["currency"]),
+    Field("value_date", lambda v: v["value_date"], dated=True),
+    Field("accounting_date", lambda v: v["accounting_date"], dated=True),
+    Field("collected_at", lambda v: v["collected_at"], dated=True),
+    Field("created_at", lambda v: v["created_at"], dated=True),
+)
+
+
+@api.get("/owners/")
+def owners() -> Response:
+    emulator = current_emulator()
+    items = [o for link in _scoped_links() for o in emulator.data(link).owners]
+    return _page(apply_filters(items, request.args, _OWNER_FIELDS))
+
+
+@api.get("/accounts/")
+def accounts() -> Response:
+    emulator = current_emulator()
+    items = [a for link in _scoped_links() for a in emulator.data(link).accounts]
+    return _page(apply_filters(items, request.args, _ACCOUNT_FIELDS))
+
+
+@api.get("/transactions/")
+def transactions() -> Response:
+    if "link" not in request.args:
+        # Required for transactions in Belvo's API (OpenAPI 1.35 ListTransactions).
+        raise RequestInvalid((ErrorItem("required", "This field is required.", "link"),))
+    emulator = current_emulator()
+    items = [t for link in _scoped_links() for t in emulator.data(link).transactions]
+    return _page(apply_filters(items, request.args, _TRANSACTION_FIELDS))
+
+
+def _find(kind: str, item_id: str) -> Json:
+    emulator = current_emulator()
+    for link in emulator.state.links():
+        items: tuple[Json, ...] = getattr(emulator.data(link), kind)
+        found = next((i for i in items if i["id"] == item_id), None)
+        if found is not None:
+            return found
+    raise NotFound
+
+
+@api.get("/owners/<item_id>/")
+def owner_detail(item_id: str) -> Response:
+    return jsonify(_find("owners", item_id))
+
+
+@api.get("/accounts/<item_id>/")
+def account_detail(item_id: str) -> Response:
+    return jsonify(_find("accounts", item_id))
+
+
+@api.get("/transactions/<item_id>/")
+def transaction_detail(item_id: str) -> Response:
+    return jsonify(_find("transactions", item_id))
+
+
+def consent_json(link: Link, now: datetime) -> Json:
+    """The Open Finance consent behind ``link`` (fields of facts file 4.5)."""
+    consent = link.consent
+    business = any(i.type == "CNPJ" for i in link.holder)
+    register = (
+        ["CUSTOMERS_BUSINESS_IDENTIFICATIONS_READ", "CUSTOMERS_BUSINESS_ADITTIONALINFO_READ"]
+        if business
+        else ["CUSTOMERS_PERSONAL_IDENTIFICATIONS_READ", "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ"]
+    )  # Open Finance Brasil's own spelling of ADITTIONALINFO
+    cpf = next((i.number for i in link.holder if i.type == "CPF"), None)
+    expired = consent.expires_at is not None and consent.expires_at <= now
+    return {
+        "id": consent.id,
+        "display_name": INSTITUTIONS[link.institution].display_name,
+        "document_number": cpf,
+        "belvo_institution_name": link.institution,
+        "expired_at": iso(consent.expires_at) if consent.expires_at else None,
+        "undefined_consent_expiration": consent.expires_at is None,
+        "created_at": iso(consent.created_at),
+        "status": "EXPIRED" if expired else "AUTHORISED",
+        "permissions": {"REGISTER": register, **_PERMISSIONS},
+    }
+
+
+@api.get("/consents/")
+def consents() -> Response:
+    document = request.args.get("user_document")
+    if not document:
+        raise RequestInvalid((ErrorItem("required", "This field is required.", "user_document"),))
+    emulator = current_emulator()
+    now = emulator.now()
+    items = [
+        consent_json(link, now)
+        for link in emulator.state.links()
+        if any(i.number == document for i in link.holder)
+    ]
+    return _page(items)
+
+
+@api.get("/consents/<consent_id>/")
+def consent_detail(consent_id: str) -> Response:
+    emulator = current_emulator()
+    link = next((k for k in emulator.state.links() if k.consent.id == consent_id), None)
+    if link is None:
+        raise NotFound
+    return jsonify(consent_json(link, emulator.now()))
+
+
+def institution_json(institution: Institution) -> Json:
+    """An institution in the shape of OpenAPI 1.35 ``Institution``."""
+    return {
+        "id": institution.id,
+        "name": institution.code,
+        "type": "bank",
+        "website": institution.website,
+        "display_name": institution.display_name,
+        "country_codes": ["BR"],
+        "primary_color": institution.primary_color,
+        "logo": None,
+        "icon_logo": None,
+        "text_logo": None,
+        "form_fields": [],
+        "features": [],
+        "resources": list(institution.resources),
+        "integration_type": "openbanking",
+        "status": institution.status,
+    }
+
+
+_INSTITUTION_FIELDS = (
+    Field("name", lambda v: v["name"]),
+    Field("type", lambda v: v["type"]),
+    Field("status", lambda v: v["status"]),
+    Field("display_name", lambda v: v["display_name"]),
+    Field("website", lambda v: v["website"]),
+    Field("country_code", lambda v: "BR"),
+)
+
+
+@api.get("/institutions/")
+def institutions() -> Response:
+    items = [institution_json(i) for i in INSTITUTIONS.values()]
+    items = apply_filters(items, request.args, _INSTITUTION_FIELDS)
+    if needed := request.args.get("resources__allin"):
+        items = [i for i in items if set(needed.split(",")) <= set(i["resources"])]
+    return _page(items)
+
+
+@api.get("/institutions/<int:institution_id>/")
+def institution_detail(institution_id: int) -> Response:
+    found = next((i for i in INSTITUTIONS.values() if i.id == institution_id), None)
+    if found is None:
+        raise NotFound
+    return jsonify(institution_json(found))

@@ -1,0 +1,435 @@
+"""The hosted widget at ``/widget/``: Belvo's startup parameters, then institution list, consent, a
+simulated bank authorization, and a redirect to the app's callback URL with Belvo's parameters.
+
+Plain HTML forms and server-side state: every step is a POST answered with 303 to the next screen, so the
+widget works without JavaScript in any webview. The only script (``static/redirect.js``) performs the
+final navigation to the callback URL with ``window.location.replace`` (a renderer-initiated GET that
+Android's ``shouldOverrideUrlLoading``, iOS's ``decidePolicyFor`` and React Native's
+``onShouldStartLoadWithRequest`` all see), and the same URL stays on screen as a link in case it does not.
+
+``GET /widget/?access_token=...`` checks the token and opens a widget session; later URLs carry only the
+session id (``/widget/s/<id>/...``), so the token does not travel further than the first request.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import replace
+from typing import Any, NoReturn
+
+from flask import Blueprint, abort, g, redirect, render_template, request, url_for
+from flask import Response as Page
+from werkzeug.datastructures import MultiDict
+from werkzeug.wrappers import Response
+
+from emulator.app import Emulator, current_emulator
+from emulator.documents import is_valid_cnpj, is_valid_cpf, mask_document
+from emulator.events import (
+    ABANDON_SURVEY,
+    ACCESS_DENIED,
+    INSTITUTION_DOWN,
+    TOO_MANY_SESSIONS,
+    ErrorEvent,
+    ExitEvent,
+    SuccessEvent,
+    WarningEvent,
+    WidgetEvent,
+    callback_url,
+)
+from emulator.institutions import INSTITUTIONS, Behaviour, Institution, filter_institutions
+from emulator.state import IssuedToken, StartupParams, WidgetConfig, WidgetSession
+from emulator.tokens import RejectedToken, check_access_token
+
+log = logging.getLogger(__name__)
+widget = Blueprint("widget", __name__, url_prefix="/widget")
+
+_EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{3,}", re.ASCII)
+# default_consent_duration_days values the consent screen offers (facts file 1.3); anything else
+# preselects "Indeterminado".
+DURATIONS = ((92, "3 meses"), (183, "6 meses"), (275, "9 meses"), (366, "12 meses"))
+PERMISSION_LABELS = {
+    "REGISTER": ("Dados cadastrais", "Nome, documento, endereço, telefone e e-mail."),
+    "ACCOUNTS": ("Dados de contas", "Saldos, limites e transações das suas contas."),
+    "CREDIT_CARDS": ("Dados de cartão de crédito", "Limites, faturas e transações dos seus cartões."),
+    "CREDIT_OPERATIONS": (
+        "Dados de operações de crédito",
+        "Empréstimos, financiamentos e adiantamentos contratados.",
+    ),
+}
+SURVEY_REASONS = (
+    "Não encontrei minha instituição",
+    "Não me sinto seguro em compartilhar meus dados",
+    "Não entendi por que preciso conectar minha conta",
+    "Só estava conhecendo o aplicativo",
+    "Outro motivo",
+)
+# What the screen says for each outcome (the callback URL carries Belvo's English messages).
+_OUTCOME_TEXT = {
+    "success": ("Conta conectada!", "Seus dados foram compartilhados com segurança."),
+    "institution_down": (
+        "Instituição fora do ar",
+        "A instituição está com instabilidade no momento. Tente novamente mais tarde.",
+    ),
+    "too_many_sessions": (
+        "Sessão já aberta",
+        "Já existe uma sessão aberta com a instituição. Aguarde alguns minutos e tente de novo.",
+    ),
+    "login_error": (
+        "Compartilhamento não autorizado",
+        "Você não autorizou o compartilhamento na instituição.",
+    ),
+    "exit": ("Conexão cancelada", "Você saiu sem conectar nenhuma conta."),
+    "ACCESS_TOKEN_NOT_VALID": (
+        "Sessão expirada",
+        "Este link de conexão expirou ou já foi usado. Volte ao aplicativo e tente novamente.",
+    ),
+}
+
+
+@widget.before_request
+def _nonce() -> None:
+    g.csp_nonce = secrets.token_urlsafe(16)
+
+
+@widget.after_request
+def _security_headers(response: Response) -> Response:
+    # The first URL carries the access token: never send it on as a Referer, never cache the pages.
+    response.headers["Referrer-Policy"] = "no-referrer"
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Content-Security-Policy"] = (
+        f"default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{g.csp_nonce}'; "
+        "img-src 'self' https: data:; form-action 'self'; base-uri 'none'"
+    )
+    return response
+
+
+def _page(template: str, config: WidgetConfig | None, status: int = 200, **context: Any) -> Response:
+    theme = config.theme if config else ()
+    dark = config is not None and config.color_scheme == "DARK"
+    # Dark mode uses the ``-dark`` keys; light mode the plain ones (facts file 1.5).
+    variables = [
+        (t.css_key.removesuffix("-dark"), t.value) for t in theme if t.css_key.endswith("-dark") == dark
+    ]
+    html = render_template(
+        f"widget/{template}",
+        config=config,
+        branding=config.branding if config else None,
+        theme_variables=variables,
+        dark=dark,
+        nonce=g.csp_nonce,
+        **context,
+    )
+    return Page(html, status=status, mimetype="text/html")
+
+
+def _error_page(status: int, title: str, message: str) -> NoReturn:
+    abort(_page("error.html", None, status, title=title, message=message))
+
+
+def _parse_list(args: MultiDict[str, str], name: str) -> tuple[str, ...] | None:
+    raw = args.get(name, "")
+    items = tuple(part.strip() for part in raw.split(",") if part.strip())
+    return items or None
+
+
+def _startup_params(args: MultiDict[str, str]) -> StartupParams:
+    """Belvo's startup parameters (facts file 2); a wrong one stops the widget with an error page."""
+    access_mode = args.get("access_mode", "recurrent")
+    if access_mode not in ("single", "recurrent"):
+        _error_page(400, "Parâmetro inválido", 'access_mode deve ser "single" ou "recurrent".')
+    external_id = args.get("external_id")
+    if external_id is not None:
+        if is_valid_cpf(external_id) or is_valid_cnpj(external_id):
+            # Belvo stores null when it detects personal data in external_id (facts file 2).
+            external_id = None
+        elif not _EXTERNAL_ID.fullmatch(external_id):
+            _error_page(
+                400,
+                "Parâmetro inválido",
+                "external_id deve ter ao menos 3 caracteres entre letras, números, - e _.",
+            )
+    return StartupParams(
+        access_mode="single" if access_mode == "single" else "recurrent",
+        external_id=external_id,
+        institutions=_parse_list(args, "institutions"),
+        institution_types=_parse_list(args, "institution_types"),
+        resources=_parse_list(args, "resources"),
+        country_codes=_parse_list(args, "country_codes"),
+        show_close_dialog=args.get("show_close_dialog", "true").lower() != "false",
+        show_abandon_survey=args.get("show_abandon_survey", "true").lower() != "false",
+    )
+
+
+def _listed(params: StartupParams) -> list[Institution]:
+    return filter_institutions(
+        codes=params.institutions,
+        types=params.institution_types,
+        resources=params.resources,
+        country_codes=params.country_codes,
+    )
+
+
+def _outcome_page(config: WidgetConfig, event: WidgetEvent, institution: str | None) -> Response:
+    """The last screen: what happened, then the navigation to the callback URL (if the token has one)."""
+    match event:
+        case SuccessEvent():
+            key = "success"
+        case ExitEvent(error=None):
+            key = "exit"
+        case ExitEvent(error=error) if error is not None:
+            key = error.code
+        case ErrorEvent(code=code) | WarningEvent(code=code):
+            key = code
+    title, message = _OUTCOME_TEXT[key]
+    target = callback_url(config.callback_urls, event) if config.callback_urls else None
+    return _page(
+        "done.html",
+        config,
+        event=event,
+        title=title,
+        message=message,
+        callback=target,
+        institution=INSTITUTIONS[institution] if institution else None,
+    )
+
+
+def _refused(rejected: RejectedToken) -> Response:
+    """An invalid, expired or used token: ACCESS_TOKEN_NOT_VALID on the event URL when we know the
+    token's callbacks; a token we cannot tie to a request of ours has nowhere to go, so a page says so."""
+    token = rejected.token
+    log.info("widget refused token %s: %s", token.jti if token else "(unknown)", rejected.reason)
+    if token is None:
+        _error_page(
+            401,
+            "Token de acesso inválido",
+            "Não foi possível abrir a conexão: o token de acesso não foi informado ou não é válido.",
+        )
+    if token.config.callback_urls is None:
+        _error_page(401, "Sessão expirada", _OUTCOME_TEXT["ACCESS_TOKEN_NOT_VALID"][1])
+    return _outcome_page(token.config, ErrorEvent.access_token_not_valid(), None)
+
+
+@widget.get("/")
+def start() -> Response:
+    emulator = current_emulator()
+    checked = check_access_token(
+        emulator.state, request.args.get("access_token"), emulator.config.signing_key, emulator.now()
+    )
+    if isinstance(checked, RejectedToken):
+        return _refused(checked)
+    token = checked.token
+    params = _startup_params(request.args)
+    session = WidgetSession(id=secrets.token_urlsafe(16), jti=token.jti, params=params)
+    emulator.state.add_session(session)
+    log.info("widget session %s opened for token %s", session.id, token.jti)
+    listed = _listed(params)
+    # One institution left by the startup parameters: the widget goes straight to it (facts file 2).
+    if params.institutions and len(listed) == 1:
+        return _choose(emulator, session, token, listed[0])
+    return redirect(url_for("widget.institutions", sid=session.id), 303)
+
+
+def _active(sid: str) -> tuple[WidgetSession, IssuedToken]:
+    """The session and its token, or a response that ends the request: 404 page for an unknown session,
+    the outcome page for a finished one, ACCESS_TOKEN_NOT_VALID once the token expired or was used."""
+    emulator = current_emulator()
+    session = emulator.state.session(sid)
+    if session is None:
+        _error_page(404, "Sessão não encontrada", "Esta conexão não existe. Volte ao aplicativo e recomece.")
+    if session.outcome is not None:
+        abort(redirect(url_for("widget.done", sid=sid), 303))
+    token = emulator.state.token(session.jti)
+    assert token is not None  # a session is only opened for a token we minted
+    if token.used or emulator.now() >= token.expires_at:
+        abort(_finish(emulator, session, ErrorEvent.access_token_not_valid()))
+    return session, token
+
+
+def _finish(emulator: Emulator, session: WidgetSession, event: WidgetEvent) -> Response:
+    emulator.state.update_session(session.id, lambda s: replace(s, outcome=event, screen="done"))
+    log.info("widget session %s finished: %s", session.id, event.kind)
+    return redirect(url_for("widget.done", sid=session.id), 303)
+
+
+def _set(emulator: Emulator, session: WidgetSession, **changes: Any) -> WidgetSession:
+    return emulator.state.update_session(session.id, lambda s: replace(s, **changes))
+
+
+def _needs_cnpj(config: WidgetConfig, institution: Institution) -> bool:
+    return institution.customer_type == "business" and config.document("CNPJ") is None
+
+
+@widget.get("/s/<sid>/")
+def institutions(sid: str) -> Response:
+    session, token = _active(sid)
+    emulator = current_emulator()
+    warning = session.pending_warning
+    _set(emulator, session, screen="institutions", pending_warning=None)
+    config = token.config
+    return _page(
+        "institutions.html",
+        config,
+        sid=sid,
+        institutions=_listed(session.params),
+        needs_cnpj={i.code for i in INSTITUTIONS.values() if _needs_cnpj(config, i)},
+        warning=warning,
+        warning_url=callback_url(config.callback_urls, warning) if warning and config.callback_urls else None,
+    )
+
+
+@widget.post("/s/<sid>/institution")
+def choose(sid: str) -> Response:
+    session, token = _active(sid)
+    listed = {i.code: i for i in _listed(session.params)}
+    institution = listed.get(request.form.get("institution", ""))
+    if institution is None or _needs_cnpj(token.config, institution):
+        _error_page(400, "Instituição indisponível", "Escolha uma das instituições da lista.")
+    return _choose(current_emulator(), session, token, institution)
+
+
+def _choose(
+    emulator: Emulator, session: WidgetSession, token: IssuedToken, institution: Institution
+) -> Response:
+    match institution.behaviour:
+        case Behaviour.DOWN:
+            return _finish(emulator, session, ExitEvent(INSTITUTION_DOWN, institution.code, None))
+        case Behaviour.BUSY:
+            return _finish(emulator, session, ExitEvent(TOO_MANY_SESSIONS, institution.code, None))
+        case Behaviour.DISABLED:
+            # A warning does not end the flow: the list shows it and notifies the app, which stays.
+            _set(emulator, session, pending_warning=WarningEvent.institution_disabled())
+            return redirect(url_for("widget.institutions", sid=session.id), 303)
+        case Behaviour.SUCCEED:
+            _set(emulator, session, institution=institution.code, consented=False, screen="consent")
+            return redirect(url_for("widget.consent", sid=session.id), 303)
+
+
+@widget.get("/s/<sid>/consent")
+def consent(sid: str) -> Response:
+    session, token = _active(sid)
+    if session.institution is None:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    _set(current_emulator(), session, screen="consent")
+    config = token.config
+    person, company = config.document("CPF"), config.document("CNPJ")
+    preselected = config.default_consent_duration_days
+    return _page(
+        "consent.html",
+        config,
+        sid=sid,
+        institution=INSTITUTIONS[session.institution],
+        permissions=[PERMISSION_LABELS[p] for p in config.permissions],
+        person=person,
+        company=company if INSTITUTIONS[session.institution].customer_type == "business" else None,
+        mask=mask_document,
+        durations=DURATIONS,
+        preselected=preselected if preselected in dict(DURATIONS) else None,
+    )
+
+
+@widget.post("/s/<sid>/consent")
+def accept_consent(sid: str) -> Response:
+    session, _ = _active(sid)
+    if session.institution is None:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    raw = request.form.get("consent_duration", "")
+    days = int(raw) if raw.isdigit() and int(raw) in dict(DURATIONS) else None
+    _set(current_emulator(), session, consented=True, consent_days=days, screen="bank")
+    return redirect(url_for("widget.bank", sid=sid), 303)
+
+
+@widget.get("/s/<sid>/bank")
+def bank(sid: str) -> Response:
+    session, token = _active(sid)
+    if session.institution is None or not session.consented:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    _set(current_emulator(), session, screen="bank")
+    return _page("bank.html", token.config, sid=sid, institution=INSTITUTIONS[session.institution])
+
+
+@widget.post("/s/<sid>/bank")
+def bank_decision(sid: str) -> Response:
+    session, token = _active(sid)
+    emulator = current_emulator()
+    code = session.institution
+    if code is None or not session.consented:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    if request.form.get("decision") != "authorize":
+        return _finish(emulator, session, ExitEvent(ACCESS_DENIED, code, None))
+    config = token.config
+    with emulator.state.locked():
+        # Check and spend the token in one step: two sessions of one token cannot both succeed.
+        if emulator.state.token(token.jti) != token:
+            return _finish(emulator, session, ErrorEvent.access_token_not_valid())
+        emulator.state.mark_token_used(token.jti)
+    link = emulator.create_link(
+        institution=code,
+        access_mode=session.params.access_mode,
+        external_id=session.params.external_id,
+        fetch_resources=config.fetch_resources,
+        stale_in=config.stale_in,
+        credentials_storage=config.credentials_storage,
+        holder=config.identification,
+        consent_days=session.consent_days,
+    )
+    emulator.send_historical_updates(link)
+    return _finish(emulator, session, SuccessEvent(link.id, code))
+
+
+@widget.post("/s/<sid>/close")
+def close(sid: str) -> Response:
+    session, _ = _active(sid)
+    if session.params.show_close_dialog:
+        return redirect(url_for("widget.close_dialog", sid=sid), 303)
+    return _after_close(session)
+
+
+@widget.get("/s/<sid>/close")
+def close_dialog(sid: str) -> Response:
+    session, token = _active(sid)
+    return _page("close.html", token.config, sid=sid, back=url_for(f"widget.{session.screen}", sid=sid))
+
+
+@widget.post("/s/<sid>/close/confirm")
+def close_confirm(sid: str) -> Response:
+    session, _ = _active(sid)
+    return _after_close(session)
+
+
+def _after_close(session: WidgetSession) -> Response:
+    if session.params.show_abandon_survey:
+        return redirect(url_for("widget.survey", sid=session.id), 303)
+    return _exit(session)
+
+
+def _exit(session: WidgetSession) -> Response:
+    # meta_data_step is sent when the user leaves from the initial screen, always "abandon-survey";
+    # meta_data_institution_name once an institution was chosen (facts file 3.2).
+    step = ABANDON_SURVEY if session.screen == "institutions" else None
+    return _finish(current_emulator(), session, ExitEvent(None, session.institution, step))
+
+
+@widget.get("/s/<sid>/survey")
+def survey(sid: str) -> Response:
+    _, token = _active(sid)
+    return _page("survey.html", token.config, sid=sid, reasons=SURVEY_REASONS)
+
+
+@widget.post("/s/<sid>/survey")
+def survey_submit(sid: str) -> Response:
+    session, _ = _active(sid)
+    return _exit(session)
+
+
+@widget.get("/s/<sid>/done")
+def done(sid: str) -> Response:
+    emulator = current_emulator()
+    session = emulator.state.session(sid)
+    if session is None or session.outcome is None:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    token = emulator.state.token(session.jti)
+    assert token is not None
+    return _outcome_page(token.config, session.outcome, session.institution)
