@@ -12,7 +12,7 @@ import requests
 from flask import Flask, request
 from requests.adapters import HTTPAdapter
 
-from server import api, belvo, observability, storage, views
+from server import api, belvo, commands, observability, storage, views
 from server.applinks import load_app_links
 from server.clock import system_clock
 from server.config import load_settings
@@ -44,6 +44,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 
     observability.init_app(app)
+    commands.init_app(app)
     storage.init_app(app, settings.database_url)
     if settings.auto_migrate:
         storage.database(app).upgrade()

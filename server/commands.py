@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import click
 from flask import Flask, current_app
+from flask.cli import with_appcontext
 
 from server.auth import mint_token
 from server.settings import settings
@@ -15,6 +16,7 @@ from server.storage import database
 @click.command("token")
 @click.argument("user_id")
 @click.option("--ttl", default=24 * 3600, show_default=True, help="Lifetime in seconds.")
+@with_appcontext
 def token_command(user_id: str, ttl: int) -> None:
     """Print a bearer token for USER_ID (HS256, signed with APP_JWT_SECRET)."""
     try:
@@ -31,6 +33,7 @@ def db_group() -> None:
 
 @db_group.command("upgrade")
 @click.argument("revision", default="head")
+@with_appcontext
 def upgrade_command(revision: str) -> None:
     """Apply migrations up to REVISION (default: the newest)."""
     database(current_app).upgrade(revision)
