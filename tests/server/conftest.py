@@ -1,0 +1,115 @@
+"""Fixtures for the backend's tests: the app in real mode with Belvo's answers recorded by ``responses``,
+a clock the tests move, and small builders for request bodies and Belvo's tokens."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import jwt
+import pytest
+import responses
+from flask import Flask
+from flask.testing import FlaskClient
+
+from server.storage import database
+from tests.conftest import make_app
+
+BELVO = "https://sandbox.belvo.com"
+SECRET_ID = "belvo-secret-id-0123"
+SECRET_PASSWORD = "belvo-secret-password-4567"
+CPF = "76109277673"
+NAME = "Ralph Bragg"
+
+REAL_BELVO = {
+    "BELVO_SECRET_ID": SECRET_ID,
+    "BELVO_SECRET_PASSWORD": SECRET_PASSWORD,
+    "BELVO_API_URL": BELVO,
+    "APP_JWT_SECRET": "a-test-secret-of-at-least-32-characters",
+    "BELVO_WEBHOOK_AUTH": "Bearer webhook-secret",
+    "TERMS_URL": "https://acme.example/terms",
+    # Belvo's schedule with no waiting, so retries cost nothing.
+    "BELVO_RETRY_SCHEDULE": "0,0,0,0,0",
+}
+
+# Settings this package reads that a developer's environment could set (tests/conftest.py clears the
+# others).
+_WIDGET_ENV = (
+    "TERMS_URL", "BRANDING_JSON", "THEME_JSON", "COLOR_SCHEME", "DEFAULT_CONSENT_DURATION_DAYS",
+    "WIDGET_PURPOSE", "FETCH_RESOURCES", "STALE_IN", "DEFAULT_ACCESS_MODE", "WIDGET_SHOW_CLOSE_DIALOG",
+    "WIDGET_SHOW_ABANDON_SURVEY", "BELVO_SCOPES", "BELVO_CONSENT_PERMISSIONS", "BELVO_CONNECT_TIMEOUT",
+    "BELVO_READ_TIMEOUT", "BELVO_RETRY_SCHEDULE", "BELVO_DEADLINE_SECONDS", "SESSION_RATE_LIMIT_PER_MINUTE",
+    "LOG_LEVEL",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _isolated_widget_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _WIDGET_ENV:
+        monkeypatch.delenv(name, raising=False)
+
+
+@dataclass
+class FakeClock:
+    """The app's clock (``create_app({"CLOCK": clock})``), moved by the test."""
+
+    moment: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
+
+    def __call__(self) -> datetime:
+        return self.moment
+
+    def advance(self, **delta: float) -> None:
+        self.moment += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+def access_token(expires: datetime, **claims: Any) -> str:
+    """A token shaped like Belvo's access token (HS512, Belvo's claims), signed with a key we pretend
+    is Belvo's."""
+    exp = int(expires.timestamp())
+    payload = {"token_type": "access", "exp": exp, "iat": exp - 1200, "environment": "sandbox"}
+    return jwt.encode({**payload, **claims}, "belvo-side-signing-key-" * 3, algorithm="HS512")
+
+
+def token_reply(clock: FakeClock, ttl: timedelta = timedelta(minutes=20)) -> dict[str, str]:
+    return {"access": access_token(clock() + ttl), "refresh": "refresh-token-never-to-be-seen"}
+
+
+def belvo_errors(code: str, request_id: str = "a6e1c493d7a29d91aed4338e6fcf077d") -> list[dict[str, str]]:
+    """Belvo's error array (facts file section 6.1)."""
+    return [{"request_id": request_id, "message": "Belvo says no", "code": code}]
+
+
+def session_body(**extra: Any) -> dict[str, Any]:
+    """A valid ``POST /v1/widget-sessions`` body with one CPF; ``extra`` adds or replaces fields."""
+    return {"identification_info": [{"type": "CPF", "number": CPF, "name": NAME}], **extra}
+
+
+@pytest.fixture
+def belvo() -> Iterator[responses.RequestsMock]:
+    """Belvo, as recorded answers; a request nothing was registered for fails the test."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield mock
+
+
+def real_app(database_url: str, clock: FakeClock, **config: Any) -> Flask:
+    """The backend in real mode (Belvo credentials set) on ``database_url``."""
+    return make_app(database_url, **{**REAL_BELVO, "CLOCK": clock, **config})
+
+
+@pytest.fixture
+def app_real(database_url: str, clock: FakeClock) -> Iterator[Flask]:
+    app = real_app(database_url, clock)
+    yield app
+    database(app).engine.dispose()
+
+
+@pytest.fixture
+def client_real(app_real: Flask) -> FlaskClient:
+    return app_real.test_client()
