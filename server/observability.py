@@ -78,30 +78,19 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, default=str, ensure_ascii=False)
 
 
-# Loggers whose records pass through the redacting filter (filters on a logger do not apply to its
-# children's records, so each one we know of is listed).
-PROTECTED_LOGGERS = (
-    "server",
-    "emulator",
-    "deeplinks",
-    "werkzeug",
-    "gunicorn.access",
-    "gunicorn.error",
-)
-
-
 def configure_logging(level: str) -> None:
-    """Install JSON output on the root logger once, and the redacting filter on our loggers."""
+    """Install one JSON handler on the root logger, filtered through :class:`RedactingFilter`.
+
+    The filter sits on the handler, not on loggers: a logger's filters never see its children's records,
+    and every record, whoever logs it (werkzeug's access log included), leaves through this handler.
+    """
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
         handler = logging.StreamHandler()
         handler.setFormatter(JsonFormatter())
+        handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level)
-    for name in PROTECTED_LOGGERS:
-        logger = logging.getLogger(name)
-        if not any(isinstance(f, RedactingFilter) for f in logger.filters):
-            logger.addFilter(RedactingFilter())
 
 
 def init_app(app: Flask) -> None:

@@ -6,6 +6,7 @@ import json
 import logging
 
 import pytest
+from flask import Flask
 
 from server.observability import JsonFormatter, RedactingFilter, redact
 
@@ -41,3 +42,26 @@ def test_json_formatter_includes_extra_fields_and_redacts_args() -> None:
     assert line["message"] == "minted for [document]"
     assert line["session_id"] == "ws_1"
     assert line["level"] == "info"
+
+
+def test_records_from_any_logger_leave_redacted_with_the_request_id(app: Flask) -> None:
+    handler = next(h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter))
+    lines: list[str] = []
+    capture = logging.Handler()
+    capture.emit = lambda record: lines.append(handler.format(record))  # type: ignore[method-assign]
+    for f in handler.filters:
+        capture.addFilter(f)
+    logging.getLogger().addHandler(capture)
+
+    @app.get("/log-something")
+    def log_something() -> str:
+        logging.getLogger("server.services.deep.child").warning("doc %s", "761.092.776-73")
+        return "ok"
+
+    try:
+        response = app.test_client().get("/log-something")
+    finally:
+        logging.getLogger().removeHandler(capture)
+    [line] = [json.loads(line) for line in lines if "doc" in line]
+    assert line["message"] == "doc [document]"
+    assert line["request_id"] == response.headers["X-Request-Id"]
