@@ -10,13 +10,11 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
@@ -25,13 +23,12 @@ from server.errors import Conflict, Gone, NotFound, RateLimited
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
+from server.storage import insert_ignore
 
 log = logging.getLogger(__name__)
 
 SESSION_ID_PREFIX = "ws_"
 RATE_WINDOW = timedelta(minutes=1)
-
-_INSERTS: dict[str, Callable[..., Any]] = {"sqlite": sqlite.insert, "postgresql": postgresql.insert}
 
 
 def isoformat_z(moment: datetime) -> str:
@@ -60,16 +57,13 @@ def new_external_id(user_id: str) -> str:
 def external_id_for(db: Session, user_id: str) -> str:
     """The user's ``external_id``, created on first use. Concurrent first requests of one user agree on
     one value: the insert ignores a conflicting row and the stored value is read back."""
-    stored = db.scalar(select(AppUser.external_id).where(AppUser.user_id == user_id))
+    query = select(AppUser.external_id).where(AppUser.user_id == user_id)
+    stored = db.scalar(query)
     if stored is not None:
         return stored
-    insert = _INSERTS[db.get_bind().dialect.name]
-    db.execute(
-        insert(AppUser)
-        .values(user_id=user_id, external_id=new_external_id(user_id), created_at=datetime.now(UTC))
-        .on_conflict_do_nothing(index_elements=["user_id"])
-    )
-    return db.scalars(select(AppUser.external_id).where(AppUser.user_id == user_id)).one()
+    values = {"user_id": user_id, "external_id": new_external_id(user_id), "created_at": datetime.now(UTC)}
+    insert_ignore(db, AppUser, values)
+    return db.scalars(query).one()
 
 
 def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSession:

@@ -8,8 +8,8 @@ from typing import Any
 import qrcode
 import qrcode.image.svg
 from flask import Response, current_app
-from flask_smorest import Blueprint
 
+from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import belvo_client
 from server.clock import now
