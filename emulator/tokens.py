@@ -524,6 +524,9 @@ def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, 
     )
 
 
+_NO_TIME_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+
+
 @dataclass(frozen=True)
 class ValidToken:
     token: IssuedToken
@@ -554,7 +557,8 @@ def check_access_token(
     jti = unverified.get("jti")
     known = state.token(jti) if isinstance(jti, str) else None
     try:
-        claims = jwt.decode(raw, key, algorithms=[ALGORITHM], issuer=ISSUER, options={"verify_exp": False})
+        # Time claims are checked below against the emulator's clock (EMULATOR_NOW), not the wall clock.
+        claims = jwt.decode(raw, key, algorithms=[ALGORITHM], issuer=ISSUER, options=_NO_TIME_CHECKS)
     except jwt.PyJWTError:
         return RejectedToken("bad signature", known)
     if claims.get("token_type") != "access":
