@@ -17,6 +17,7 @@ from server.applinks import load_app_links
 from server.clock import system_clock
 from server.config import load_settings
 from server.emulation import mount_emulator
+from server.views import qa
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -57,6 +58,8 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
             api.require_json_body()
 
     views.register(rest)
+    if settings.qa_page:
+        app.register_blueprint(qa.bp)
 
     if settings.emulator_mode:
         emulator_overrides = {k: v for k, v in overrides.items() if k.startswith("EMULATOR_")}

@@ -1,0 +1,79 @@
+"""``/qa``: the page mobile QA opens on a laptop during a test session (on in emulator mode, off by
+default with real Belvo keys; ``QA_PAGE`` decides).
+
+It creates a widget session for a test user and shows the widget URL as a QR code, so a phone's camera
+opens it; and it lists the deeplink fixture corpus with a QR code per deeplink (to fire it on a phone)
+and a button that posts it to ``/v1/deeplinks/parse`` and shows the typed result beside the expected one.
+
+The page acts without a bearer token, for whatever test user is typed in: that is why it only exists in
+development.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, Response, abort, render_template, request
+from marshmallow import ValidationError
+
+from deeplinks.corpus import load_fixtures
+from deeplinks.qr import qr_svg
+from server.api import flatten_messages
+from server.belvo import belvo_client
+from server.clock import now
+from server.errors import ApiError
+from server.schemas import WidgetSessionRequestSchema
+from server.services import sessions
+from server.settings import settings
+from server.storage import get_session
+
+# A plain Flask blueprint: the page is a tool, not part of the API or its OpenAPI document.
+bp = Blueprint("qa", __name__, url_prefix="/qa")
+
+# The Belvo documentation's own example person (facts file section 1.2).
+DEFAULT_FORM = {"user_id": "qa-tester", "cpf": "76109277673", "name": "Ralph Bragg", "institution": ""}
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _fixtures_by_name() -> dict[str, Any]:
+    return {fixture.name: fixture for fixture in load_fixtures()}
+
+
+@bp.get("")
+def page() -> tuple[str, int, dict[str, str]]:
+    return _render(DEFAULT_FORM), 200, NO_STORE
+
+
+@bp.post("/sessions")
+def create_session() -> tuple[str, int, dict[str, str]]:
+    form = {key: request.form.get(key, "").strip() for key in DEFAULT_FORM}
+    body: dict[str, Any] = {
+        "identification_info": [{"type": "CPF", "number": form["cpf"], "name": form["name"]}]
+    }
+    if form["institution"]:
+        body["institutions"] = [form["institution"]]
+    try:
+        session_request = WidgetSessionRequestSchema().load(body)
+        moment = now()
+        session = sessions.create_session(
+            get_session(), belvo_client(), settings(), form["user_id"] or "qa-tester", session_request, moment
+        )
+    except ValidationError as exc:
+        errors = [f"{d.field}: {d.message}" if d.field else d.message for d in flatten_messages(exc.messages)]
+        return _render(form, errors=errors), 422, NO_STORE
+    except ApiError as exc:
+        return _render(form, errors=[f"{exc.code}: {exc}"]), exc.status, NO_STORE
+    created = sessions.created_view(session, moment)
+    return _render(form, session=created, session_qr=qr_svg(created["widget_url"])), 201, NO_STORE
+
+
+@bp.get("/fixtures/<name>.svg")
+def fixture_qr(name: str) -> Response:
+    fixture = _fixtures_by_name().get(name)
+    if fixture is None:
+        abort(404)
+    return Response(qr_svg(fixture.url), mimetype="image/svg+xml")
+
+
+def _render(form: dict[str, str], **context: Any) -> str:
+    return render_template("qa.html", form=form, fixtures=load_fixtures(), **context)
