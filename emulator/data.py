@@ -209,19 +209,17 @@ def generate(link: Link) -> LinkData:
         + ([] if business else [_savings(draw, link, created)])
         + [_credit_card(draw, link, created, business)]
     )
-    end = link.created_at.date()
-    start = end - timedelta(days=365)
     transactions: list[Json] = []
     bills = 0
     for account in accounts:
         builder = _Transactions(draw, account, link.created_at)
         match account["category"]:
             case "CHECKING_ACCOUNT":
-                builder.checking(start, business)
+                builder.checking(business)
             case "SAVINGS_ACCOUNT":
-                builder.savings(start)
+                builder.savings()
             case _:
-                bills += builder.credit_card(start)
+                bills += builder.credit_card()
         transactions += builder.items
     transactions.sort(key=lambda t: (t["transacted_at"], t["id"]), reverse=True)
     return LinkData((owner,), tuple(accounts), tuple(transactions), bills)
@@ -401,6 +399,7 @@ class _Transactions:
         self.fetched_at = fetched_at
         self.created = iso(fetched_at)
         self.end = fetched_at.date()
+        self.start = self.end - timedelta(days=365)  # Belvo's 12 months of history
         self.items: list[Json] = []
 
     def add(
@@ -419,7 +418,7 @@ class _Transactions:
         payment_type: str | None = None,
         mcc: int | None = None,
     ) -> None:
-        if day > self.end:
+        if not self.start <= day <= self.end:
             return
         # Nothing can have happened after the historical update that collected it.
         moment = min(self.draw.moment(day), self.fetched_at - timedelta(minutes=1))
@@ -467,8 +466,8 @@ class _Transactions:
             "number": self.draw.digits(8),
         }
 
-    def _months(self, start: date) -> list[date]:
-        first = start.replace(day=1)
+    def _months(self) -> list[date]:
+        first = self.start.replace(day=1)
         months = []
         while first <= self.end:
             months.append(first)
@@ -478,11 +477,11 @@ class _Transactions:
     def _days(self, month: date, count: int) -> list[date]:
         return sorted(month + timedelta(days=self.draw.rng.randrange(28)) for _ in range(count))
 
-    def checking(self, start: date, business: bool) -> None:
+    def checking(self, business: bool) -> None:
         rng = self.draw.rng
         income = self.draw.amount(25000, 90000) if business else self.draw.amount(3200, 14000)
         employer = rng.choice(_EMPLOYERS)
-        for month in self._months(start):
+        for month in self._months():
             if business:
                 for day in self._days(month, rng.randrange(8, 16)):
                     name = self.draw.person()[0].upper()
@@ -597,8 +596,8 @@ class _Transactions:
                     None,
                 )
 
-    def savings(self, start: date) -> None:
-        for month in self._months(start):
+    def savings(self) -> None:
+        for month in self._months():
             self.add(
                 month + timedelta(days=6),
                 self.draw.amount(300, 1500),
@@ -618,11 +617,11 @@ class _Transactions:
                 "Interest",
             )
 
-    def credit_card(self, start: date) -> int:
+    def credit_card(self) -> int:
         """Add the card's transactions; return how many monthly bills have closed."""
         rng = self.draw.rng
         last4 = self.account["public_identification_value"]
-        months = self._months(start)
+        months = self._months()
         for month in months:
             closed = month.year * 12 + month.month < self.end.year * 12 + self.end.month
             due = (month + timedelta(days=40)).replace(day=10)

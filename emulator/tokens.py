@@ -23,6 +23,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 import jwt
+from jwt.types import Options
 
 from emulator.documents import is_valid_cnpj, is_valid_cpf
 from emulator.errors import ErrorItem, RequestInvalid
@@ -524,7 +525,7 @@ def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, 
     )
 
 
-_NO_TIME_CHECKS = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
+_NO_TIME_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
 @dataclass(frozen=True)

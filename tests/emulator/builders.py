@@ -68,7 +68,7 @@ def mint(client: FlaskClient, body: dict[str, Any] | None = None) -> str:
     """An access token from the emulator's own ``/api/token/``."""
     response = client.post("/api/token/", json=body or token_request())
     assert response.status_code == 200, response.json
-    access: str = response.json["access"]  # type: ignore[index]
+    access: str = response.json["access"]
     return access
 
 
@@ -123,3 +123,17 @@ class Widget:
         links = hrefs(self.screen().text, "callback-link")
         assert len(links) == 1, links
         return links[0]
+
+
+def create_link(client: FlaskClient, **fields: Any) -> dict[str, Any]:
+    """A link made through ``POST /_control/links`` (no browser); ``fields`` override the defaults."""
+    body = {
+        "external_id": "ext-1",
+        "institution": "ofmockbank_br_retail",
+        "identification_info": [{"type": "CPF", "number": CPF, "name": NAME}],
+        **fields,
+    }
+    response = client.post("/_control/links", json=body)
+    assert response.status_code == 201, response.json
+    link: dict[str, Any] = response.json
+    return link
