@@ -18,6 +18,7 @@ from server.errors import (
     ApiError,
     ErrorDetail,
     InvalidRequest,
+    NotFound,
     Unprocessable,
     UnsupportedMediaType,
 )
@@ -159,6 +160,13 @@ def init_app(app: Flask) -> Api:
             return error_response(_from_http_exception(exc))
         log.exception("unhandled error")
         return error_response(ApiError("Internal error; quote the request id to support"))
+
+    @app.url_value_preprocessor
+    def _no_nul_in_path(_endpoint: str | None, values: dict[str, Any] | None) -> None:
+        # `/v1/widget-sessions/%00`: PostgreSQL refuses NUL in text, so the lookup would be a 500. No id of
+        # ours contains one; the resource simply does not exist.
+        if values and any("\x00" in str(value) for value in values.values()):
+            raise NotFound("No such resource")
 
     @app.get("/docs")
     def docs() -> str:

@@ -99,7 +99,8 @@ def insert_ignore(db: Session, model: type[DeclarativeBase], values: Mapping[str
             statement = sqlite.insert(model).values(dict(values)).on_conflict_do_nothing()
         case other:
             raise RuntimeError(f"insert_ignore supports postgresql and sqlite, not {other}")
-    result: CursorResult[Any] = db.execute(statement)  # type: ignore[assignment]
+    # rowcount is kept for INSERTs only when asked (SQLAlchemy keeps it for UPDATE and DELETE).
+    result: CursorResult[Any] = db.execute(statement.execution_options(preserve_rowcount=True))  # type: ignore[assignment]
     return result.rowcount == 1
 
 

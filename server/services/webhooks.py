@@ -57,6 +57,8 @@ RECEIVED: Final = "received"
 PROCESSED: Final = "processed"
 IGNORED: Final = "ignored"
 
+#: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
+_EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
 _NEW_DATA: Final = re.compile(r"new_[a-z_]+_available")
 #: Consent fields kept from a consent webhook: what My Belvo Portal's renew URL needs (facts file 4.5).
 _CONSENT_FIELDS: Final = (
@@ -211,7 +213,7 @@ def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime)
     external_id = row.payload.get("external_id")
     user_id = (
         db.scalar(select(AppUser.user_id).where(AppUser.external_id == external_id))
-        if isinstance(external_id, str)
+        if isinstance(external_id, str) and _EXTERNAL_ID.fullmatch(external_id)
         else None
     )
     if user_id is None:
@@ -243,11 +245,11 @@ def _finish(db: Session, row: WebhookEvent, status: str, note: str | None, now: 
 
 
 def received_ids(db: Session, older_than: datetime) -> list[str]:
-    """Webhooks stored before ``older_than`` and still waiting to be applied, oldest first."""
+    """Webhooks stored at or before ``older_than`` and still waiting to be applied, oldest first."""
     return list(
         db.scalars(
             select(WebhookEvent.webhook_id)
-            .where(WebhookEvent.status == RECEIVED, WebhookEvent.received_at < older_than)
+            .where(WebhookEvent.status == RECEIVED, WebhookEvent.received_at <= older_than)
             .order_by(WebhookEvent.received_at)
         )
     )
