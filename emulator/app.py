@@ -46,6 +46,7 @@ class Emulator:
         )
         self._data_lock = threading.Lock()
         self._data: dict[str, LinkData] = {}
+        self.now()  # a clock returning naive datetimes fails here, at start-up, not mid-request
 
     def now(self) -> datetime:
         moment = self.config.now()

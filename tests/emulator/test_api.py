@@ -133,23 +133,6 @@ def test_pages_link_to_each_other_with_absolute_urls(emu_client: FlaskClient) ->
     assert emu_client.get(f"/api/transactions/?link={link['id']}&page=99", headers=basic()).status_code == 404
 
 
-def test_page_size_is_capped_at_1000(emu_client: FlaskClient) -> None:
-    for _ in range(2):
-        create_link(emu_client)
-
-    page = emu_client.get("/api/transactions/?link__in=x&page_size=5000", headers=basic())
-    everything = emu_client.get("/api/accounts/?page_size=5000", headers=basic()).json
-    links = [link["id"] for link in emu_client.get("/api/links/", headers=basic()).json["results"]]
-    both = emu_client.get(
-        f"/api/transactions/?link={links[0]}&page_size=5000", headers=basic()
-    ).json  # one link: under 1000 rows, all on one page
-
-    assert page.status_code == 400  # link__in does not replace the required link
-    assert everything["count"] == 6
-    assert both["next"] is None
-    assert len(both["results"]) == both["count"] <= 1000
-
-
 def test_fields_and_omit_shape_the_results(emu_client: FlaskClient) -> None:
     link = create_link(emu_client)
 
