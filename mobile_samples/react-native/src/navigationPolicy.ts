@@ -53,11 +53,11 @@ export function splitUri(uri: string): UriParts {
     host = (separator < 0 ? hostPort : hostPort.slice(0, separator)).replace(/^\[(.*)\]$/, "$1").toLowerCase();
     rawPort = separator < 0 ? null : hostPort.slice(separator + 1);
   }
-  const port = rawPort !== null && rawPort !== "" ? Number(rawPort) : scheme === null ? undefined : DEFAULT_PORTS[scheme];
-  const origin =
-    scheme === null || host === null || host === "" || (rawPort !== null && !/^[0-9]*$/.test(rawPort))
-      ? null
-      : `${scheme}://${host}:${port ?? ""}`;
+  // An explicit port is 0-65535 in digits; anything else makes the URL no web origin at all.
+  const explicitPort = rawPort !== null && /^[0-9]+$/.test(rawPort) && Number(rawPort) <= 65535 ? Number(rawPort) : null;
+  const portIsValid = rawPort === null || rawPort === "" || explicitPort !== null;
+  const port = explicitPort ?? (scheme === null ? undefined : DEFAULT_PORTS[scheme]);
+  const origin = scheme === null || host === null || host === "" || !portIsValid ? null : `${scheme}://${host}:${port ?? ""}`;
   return { scheme, authority, host, path: match[3] ?? "", origin };
 }
 

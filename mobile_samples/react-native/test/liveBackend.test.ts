@@ -89,14 +89,34 @@ test("after the app was killed, a callback that never reached the backend is del
   assert.equal(await store.load(), null);
 });
 
-test("after the app was killed, a pending session is picked up again, not shown as finished", async () => {
+test("after the app was killed, a pending session reopens the widget", async () => {
   const { session } = await new WidgetFlow(client, new InMemoryPendingSessionStore()).start(request);
   const store = new InMemoryPendingSessionStore();
   await store.save({ sessionId: session.id, undeliveredCallback: null });
   const screen = await new WidgetFlow(client, store).resume();
-  assert.ok(screen?.kind === "widget" || screen?.kind === "start-again", `got ${screen?.kind}`);
+  assert.ok(screen?.kind === "widget", `got ${screen?.kind}`);
   assert.equal(screen.session.id, session.id);
-  assert.equal(screen.session.status, "pending");
+});
+
+test("a callback URL the OS opens the app with is forwarded to the backend", async () => {
+  const flow = new WidgetFlow(client, new InMemoryPendingSessionStore());
+  const { session } = await flow.start(request);
+  const screen = await flow.openedWith(exitDeeplink(session));
+  assert.ok(screen?.kind === "outcome", `got ${screen?.kind}`);
+  assert.equal(screen.session.status, "exited");
+});
+
+test("any other link the OS opens the app with resumes the pending session", async () => {
+  const flow = new WidgetFlow(client, new InMemoryPendingSessionStore());
+  const { session } = await flow.start(request);
+  const screen = await flow.openedWith("https://links.example.com/belvo/app2app?state=x");
+  assert.ok(screen?.kind === "widget", `got ${screen?.kind}`);
+  assert.equal(screen.session.id, session.id);
+});
+
+test("with nothing pending, a link the OS opens the app with is ignored", async () => {
+  const flow = new WidgetFlow(client, new InMemoryPendingSessionStore());
+  assert.equal(await flow.openedWith("ofdaapp://belvo/exit?meta_data_step=abandon-survey"), null);
 });
 
 test("a malformed callback is refused by the backend with invalid_deeplink", async () => {

@@ -30,16 +30,15 @@ data class UriParts(
     /** The lowercased host without userinfo, port or IPv6 brackets; "" for an empty authority. */
     val host: String? = hostPort?.let { if (portSeparator < 0) it else it.substring(0, portSeparator) }?.removeSurrounding("[", "]")?.lowercase()
 
+    // An explicit port is 0-65535 in digits; anything else makes the URL no web origin at all.
+    private val explicitPort: Int? = rawPort?.takeIf { PORT.matches(it) }?.toIntOrNull()?.takeIf { it <= 65535 }
+    private val portIsValid: Boolean = rawPort.isNullOrEmpty() || explicitPort != null
+
     /** The explicit port, else the scheme's default (80/443 for http/https); null when neither. */
-    val port: Int? = rawPort?.takeIf { it.isNotEmpty() }?.toIntOrNull() ?: DEFAULT_PORTS[scheme]
+    val port: Int? = explicitPort ?: DEFAULT_PORTS[scheme]
 
     /** `scheme://host:port`, to compare web origins; null without a host or with a malformed port. */
-    val origin: String?
-        get() = when {
-            scheme == null || host.isNullOrEmpty() -> null
-            rawPort != null && !PORT.matches(rawPort) -> null
-            else -> "$scheme://$host:${port ?: ""}"
-        }
+    val origin: String? = if (scheme == null || host.isNullOrEmpty() || !portIsValid) null else "$scheme://$host:${port ?: ""}"
 
     companion object {
         private val RFC3986 = Regex("^(?:([^:/?#]+):)?(?://([^/?#]*))?([^?#]*)(?:\\?([^#]*))?(?:#(.*))?$", RegexOption.DOT_MATCHES_ALL)

@@ -76,14 +76,29 @@ object LiveBackendTests {
             expectEqual(null, store.load(), "pending session after the outcome")
         }
 
-        checks.check("after process death, a pending session is picked up again, not shown as finished") {
+        checks.check("after process death, a pending session reopens the widget") {
             val session = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST).session
             val store = InMemoryPendingSessionStore().apply { save(PendingSession(session.id)) }
-            when (val screen = WidgetFlow(client, store).resume()) {
-                is Screen.Widget -> expectEqual(session.id, screen.session.id, "reopened session")
-                is Screen.StartAgain -> expectEqual(WidgetSession.PENDING, screen.session.status, "status")
-                else -> throw CheckFailure("expected the widget again or a fresh start, got $screen")
-            }
+            val screen = WidgetFlow(client, store).resume()
+            expectEqual(session.id, (screen as? Screen.Widget)?.session?.id, "reopened session (screen $screen)")
+        }
+
+        checks.check("a callback URL the OS opens the app with is forwarded to the backend") {
+            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val session = flow.start(SESSION_REQUEST).session
+            val screen = flow.openedWith(exitDeeplink(session))
+            expectEqual("exited", (screen as? Screen.Outcome)?.session?.status, "status (screen $screen)")
+        }
+
+        checks.check("any other link the OS opens the app with resumes the pending session") {
+            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val session = flow.start(SESSION_REQUEST).session
+            val screen = flow.openedWith("https://links.example.com/belvo/app2app?state=x")
+            expectEqual(session.id, (screen as? Screen.Widget)?.session?.id, "reopened session (screen $screen)")
+        }
+
+        checks.check("with nothing pending, a link the OS opens the app with is ignored") {
+            expectEqual(null, WidgetFlow(client, InMemoryPendingSessionStore()).openedWith("ofdaapp://belvo/exit?meta_data_step=abandon-survey"), "screen")
         }
 
         checks.check("a malformed callback is refused by the backend with invalid_deeplink") {

@@ -1,0 +1,132 @@
+"""Fixtures for the mobile samples' checks: a copy of the corpus with one expectation broken, and a
+running `ofda run` (backend plus embedded emulator) for the samples' backend clients."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tests.mobile_samples.toolchains import CORPUS
+
+
+@dataclass(frozen=True)
+class BrokenCorpus:
+    """A corpus copy in which exactly one case expects the wrong thing."""
+
+    directory: Path
+    file: str
+    name: str
+
+
+@pytest.fixture
+def broken_corpus(tmp_path: Path) -> BrokenCorpus:
+    """The corpus with the first success case's expected institution changed: every platform's check
+    must fail on it, which shows each one really reads the corpus."""
+    directory = tmp_path / "fixtures"
+    shutil.copytree(CORPUS, directory)
+    for path in sorted(directory.glob("*.json")):
+        cases = json.loads(path.read_text(encoding="utf-8"))
+        for case in cases:
+            if case.get("expect", {}).get("type") == "success":
+                case["expect"]["institution"] += "_broken"
+                path.write_text(json.dumps(cases, indent=2, ensure_ascii=False), encoding="utf-8")
+                return BrokenCorpus(directory, path.name, str(case["name"]))
+    pytest.fail("expected a success case in the corpus to break")
+
+
+@dataclass(frozen=True)
+class LiveBackend:
+    """A running `ofda run` and a way to mint bearer tokens for it."""
+
+    base_url: str
+    env: dict[str, str]
+
+    def token(self, user_id: str) -> str:
+        """A bearer token for `user_id` (`ofda token USER_ID`)."""
+        completed = subprocess.run(
+            [str(_ofda()), "token", user_id],
+            env=self.env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        return completed.stdout.strip()
+
+
+def _ofda() -> Path:
+    # The console script installed beside this interpreter (the project's venv).
+    return Path(sys.executable).with_name("ofda")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310 (loopback)
+            return bool(response.status == 200)
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+@pytest.fixture(scope="session")
+def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBackend]:
+    """`ofda run` on a free loopback port with a throwaway SQLite database, in emulator mode (no
+    Belvo credentials). Skipped only while the backend package does not exist yet."""
+    try:
+        from server import create_app  # noqa: F401 (only the presence is checked)
+    except ImportError:
+        pytest.skip("the backend (server.create_app) does not exist yet")
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    workdir = tmp_path_factory.mktemp("ofda-run")
+    # Emulator mode: no Belvo settings or callback overrides from the developer's shell.
+    inherited = ("BELVO_", "CALLBACK_", "FLASK_", "DATABASE_URL", "PUBLIC_BASE_URL")
+    env = {key: value for key, value in os.environ.items() if not key.startswith(inherited)}
+    env.update(
+        DATABASE_URL=f"sqlite:///{workdir / 'live.sqlite3'}",
+        PUBLIC_BASE_URL=base_url,
+        APP_JWT_SECRET=secrets.token_hex(32),
+        # Each platform's suite creates about ten sessions in a few seconds.
+        SESSION_RATE_LIMIT_PER_MINUTE="1000",
+    )
+    log_path = workdir / "ofda-run.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(_ofda()), "run", "--host", "127.0.0.1", "--port", str(port)],
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _healthy(base_url):
+            if process.poll() is not None or time.monotonic() > deadline:
+                pytest.fail(f"`ofda run` did not become healthy:\n{log_path.read_text()[-3000:]}")
+            time.sleep(0.2)
+        yield LiveBackend(base_url, env)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()

@@ -1,0 +1,30 @@
+"""The React Native sample: its TypeScript core compiled by tsc (strict) and tested with Node's test
+runner against the deeplink corpus, the shared navigation cases and a running `ofda run`; its screen
+type-checked against the real react-native and react-native-webview types."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.mobile_samples.conftest import LiveBackend
+from tests.mobile_samples.toolchains import CORPUS, corpus_env, run_node_tests, typecheck_react_native_app
+
+pytestmark = pytest.mark.mobile
+
+
+def test_the_typescript_parser_and_navigation_policy_pass_the_shared_corpus() -> None:
+    result = run_node_tests("corpus.test.js", corpus_env(CORPUS))
+    assert result.returncode == 0, result.summary()
+    assert "# fail 0" in result.output, result.summary()
+
+
+def test_the_react_native_screen_type_checks_against_the_real_webview_types() -> None:
+    result = typecheck_react_native_app()
+    assert result.returncode == 0, result.summary()
+
+
+def test_the_typescript_client_and_flow_work_against_a_running_backend(live_backend: LiveBackend) -> None:
+    env = {"OFDA_BASE_URL": live_backend.base_url, "OFDA_TOKEN": live_backend.token("typescript-sample-user")}
+    result = run_node_tests("liveBackend.test.js", env)
+    assert result.returncode == 0, result.summary()
+    assert "# fail 0" in result.output, result.summary()
