@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 from flask import url_for
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from server.api import Blueprint
 from server.auth import authenticated, current_user_id
@@ -179,14 +179,15 @@ DATA_DOC = (
     "Belvo's envelope `{count, next, previous, results}` is passed through; `next` and `previous` are "
     "this endpoint's URLs. `409 resource_not_ready` until Belvo's `historical_update` webhook for the "
     "resource has arrived (Belvo: read data only after it). Someone else's link: `404`. Belvo "
-    "unreachable: `503` with `Retry-After`."
+    "unreachable: `503` with `Retry-After`. Unknown query parameters are `422`: a misspelt filter must not "
+    "silently return everything."
 )
 
 
 @bp.get("/<link_id>/accounts")
 @bp.doc(security=BEARER, description=DATA_DOC)
 @authenticated
-@bp.arguments(PageQuerySchema, location="query")
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
 @bp.response(200, PageSchema)
 def accounts(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The link's accounts, one page at a time."""
@@ -196,7 +197,7 @@ def accounts(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[
 @bp.get("/<link_id>/owners")
 @bp.doc(security=BEARER, description=DATA_DOC)
 @authenticated
-@bp.arguments(PageQuerySchema, location="query")
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
 @bp.response(200, PageSchema)
 def owners(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The link's owners: names and documents, for their owner's eyes only."""
@@ -206,7 +207,7 @@ def owners(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[st
 @bp.get("/<link_id>/transactions")
 @bp.doc(security=BEARER, description=DATA_DOC)
 @authenticated
-@bp.arguments(TransactionsQuerySchema, location="query")
+@bp.arguments(TransactionsQuerySchema, location="query", unknown=RAISE)
 @bp.response(200, PageSchema)
 def transactions(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The link's transactions, filtered by value date or account."""
