@@ -24,6 +24,18 @@ MAX_LENGTH: Final = 4096
 _RAW_FORBIDDEN: Final = re.compile(r"[^A-Za-z0-9\-._~:/?@!$&'()*+,;=%]")
 _BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SPLIT: Final = re.compile(r"(?:([^:/?]*):)?(?://([^/?]*))?([^?]*)(?:\?(.*))?", re.DOTALL)
+# The whole grammar in one pass for the usual, well-formed URL (RFC 3986 with the limits above):
+# scheme ":" ( "//" host [ ":" port ] [ "/" path ] | path not starting with "//" ) [ "?" query ].
+_PATH_CHARACTERS: Final = r"[A-Za-z0-9\-._~:/@!$&'()*+,;=%]"
+_WELL_FORMED: Final = re.compile(
+    r"([A-Za-z][A-Za-z0-9+.\-]*):"
+    r"(?://([A-Za-z0-9._~\-]*)(?::([0-9]*))?(/"
+    + _PATH_CHARACTERS
+    + r"*)?|(?!//)("
+    + _PATH_CHARACTERS
+    + r"*))"
+    r"(?:\?([A-Za-z0-9\-._~:/?@!$&'()*+,;=%]*))?"
+)
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _HOST: Final = re.compile(r"[A-Za-z0-9._~\-]*")
 _PORT: Final = re.compile(r"[0-9]{1,5}")
@@ -71,36 +83,20 @@ def split_url(url: object, field: str = "url") -> UrlParts:
         raise _invalid(f"expected the URL as a string; got {type(url).__name__}", field)
     if len(url) > MAX_LENGTH:
         raise _invalid(f"expected at most {MAX_LENGTH} characters; got {len(url)}", field)
-    bad = _RAW_FORBIDDEN.search(url)
-    if bad is not None:
-        if bad.group() == "#":
-            raise _invalid(f"expected no fragment ('#...') in a Belvo deeplink; got {shown(url)}", field)
-        raise _invalid(
-            f"expected only characters allowed raw in a URL (RFC 3986), others percent-encoded; "
-            f"got {bad.group()!r} at position {bad.start()}",
-            field,
-        )
-    bad = _BAD_ESCAPE.search(url)
-    if bad is not None:
-        raise _invalid(
-            f"expected '%' followed by two hex digits; got {shown(url[bad.start() : bad.start() + 3])}"
-            f" at position {bad.start()}",
-            field,
-        )
-    match = _SPLIT.fullmatch(url)
-    assert match is not None  # every group of _SPLIT is optional, so it matches any string
-    scheme, authority, path, query = match.groups()
-    if scheme is None:
-        raise _invalid(f"expected a URL with a scheme, like 'myapp://success?...'; got {shown(url)}", field)
-    if _SCHEME.fullmatch(scheme) is None:
-        raise _invalid(
-            f"expected a scheme of a letter then letters, digits, '+', '-' or '.' (RFC 3986); "
-            f"got {shown(scheme)}",
-            field,
-        )
+    match = _WELL_FORMED.fullmatch(url)
+    if match is None:
+        raise _diagnose(url, field)
+    scheme, host, port, path_after_host, path, query = match.groups()
+    if "%" in url:
+        _check_escapes(url, field)
     scheme = scheme.lower()
-    if authority is not None:
-        authority = _check_authority(authority, scheme, field)
+    authority = None
+    if host is not None:
+        authority = host.lower()
+        path = path_after_host or ""
+        if port is not None:
+            _check_port(scheme, port, f"{host}:{port}", field)
+            authority = f"{authority}:{port}"
     if "." in path or "%2" in path:
         for segment in path.split("/"):
             if segment.lower() in _DOT_SEGMENTS:
@@ -108,19 +104,61 @@ def split_url(url: object, field: str = "url") -> UrlParts:
     return UrlParts(scheme, authority, path, query)
 
 
-def _check_authority(authority: str, scheme: str, field: str) -> str:
-    if "@" in authority:
-        # `myapp://success@evil` names the host `evil` to RFC 3986 but `success` to a naive reader.
-        raise _invalid(f"expected no user information ('...@') in the host; got {shown(authority)}", field)
-    host, colon, port = authority.partition(":")
-    if _HOST.fullmatch(host) is None:
-        raise _invalid(f"expected a host of letters, digits, '.', '_', '~' or '-'; got {shown(host)}", field)
-    if colon:
-        if scheme not in _PORT_SCHEMES:
-            raise _invalid(f"expected a port only on http(s) URLs; got {shown(authority)}", field)
-        if _PORT.fullmatch(port) is None or int(port) > 65535:
-            raise _invalid(f"expected a port from 0 to 65535; got {shown(port)}", field)
-    return authority.lower()
+def _check_escapes(url: str, field: str) -> None:
+    bad = _BAD_ESCAPE.search(url)
+    if bad is not None:
+        raise _invalid(
+            f"expected '%' followed by two hex digits; got {shown(url[bad.start() : bad.start() + 3])}"
+            f" at position {bad.start()}",
+            field,
+        )
+
+
+def _check_port(scheme: str, port: str, authority: str, field: str) -> None:
+    if scheme not in _PORT_SCHEMES:
+        raise _invalid(f"expected a port only on http(s) URLs; got {shown(authority)}", field)
+    if _PORT.fullmatch(port) is None or int(port) > 65535:
+        raise _invalid(f"expected a port from 0 to 65535; got {shown(port)}", field)
+
+
+def _diagnose(url: str, field: str) -> DeeplinkError:
+    """The error naming the first rule a URL that `_WELL_FORMED` refused breaks."""
+    bad = _RAW_FORBIDDEN.search(url)
+    if bad is not None:
+        if bad.group() == "#":
+            return _invalid(f"expected no fragment ('#...') in a Belvo deeplink; got {shown(url)}", field)
+        return _invalid(
+            f"expected only characters allowed raw in a URL (RFC 3986), others percent-encoded; "
+            f"got {bad.group()!r} at position {bad.start()}",
+            field,
+        )
+    match = _SPLIT.fullmatch(url)
+    assert match is not None  # every group of _SPLIT is optional, so it matches any string
+    scheme, authority, _, _ = match.groups()
+    if scheme is None:
+        return _invalid(f"expected a URL with a scheme, like 'myapp://success?...'; got {shown(url)}", field)
+    if _SCHEME.fullmatch(scheme) is None:
+        return _invalid(
+            f"expected a scheme of a letter then letters, digits, '+', '-' or '.' (RFC 3986); "
+            f"got {shown(scheme)}",
+            field,
+        )
+    if authority is not None:
+        if "@" in authority:
+            # `myapp://success@evil` names the host `evil` to RFC 3986 but `success` to a naive reader.
+            return _invalid(
+                f"expected no user information ('...@') in the host; got {shown(authority)}", field
+            )
+        host, _, port = authority.partition(":")
+        if _HOST.fullmatch(host) is None:
+            return _invalid(
+                f"expected a host of letters, digits, '.', '_', '~' or '-'; got {shown(host)}", field
+            )
+        try:
+            _check_port(scheme.lower(), port, authority, field)
+        except DeeplinkError as error:
+            return error
+    return _invalid(f"expected a URL like 'myapp://success?...'; got {shown(url)}", field)
 
 
 def decode_component(raw: str, field: str, what: str | None = None) -> str:
@@ -172,8 +210,12 @@ def decode_query(query: str | None) -> list[tuple[str, str]]:
         name, _, value = item.partition("=")
         if not name:
             raise _invalid(f"expected a parameter name before '='; got {shown(item)}", "url")
-        name = decode_component(name, "url", "a parameter name")
-        pairs.append((name, decode_component(value, name)))
+        # The checks inline the common case (nothing to decode): this loop is parse's hot path.
+        if "%" in name or "+" in name:
+            name = decode_component(name, "url", "a parameter name")
+        if "%" in value or "+" in value:
+            value = decode_component(value, name)
+        pairs.append((name, value))
     return pairs
 
 

@@ -172,6 +172,12 @@ missing ['event'], unknown []
     """
     if isinstance(value, CallbackUrls):
         return value
+    if isinstance(value, Mapping) and len(value) == 3:
+        try:
+            # The usual case, a well-formed mapping already seen: one cache look-up.
+            return _cached_callback_urls(value["success"], value["exit"], value["event"])
+        except (KeyError, TypeError):
+            pass  # a key missing or a value unhashable: described below
     if not isinstance(value, Mapping):
         raise DeeplinkError(
             INVALID_DEEPLINK,

@@ -54,6 +54,8 @@ def _invalid(message: str, field_name: str | None) -> DeeplinkError:
 
 
 def _check_text(name: str, value: object, *, optional: bool = False) -> None:
+    if type(value) is str and value and FORBIDDEN_TEXT.search(value) is None:
+        return  # the usual case, checked first: events are made on parse's hot path
     if value is None and optional:
         return
     if not isinstance(value, str):
@@ -66,9 +68,15 @@ def _check_text(name: str, value: object, *, optional: bool = False) -> None:
         raise _invalid(f"expected no control or bidi characters in {name}; got {bad.group()!r}", name)
 
 
+_NO_EXTRA: Final[Mapping[str, str]] = MappingProxyType({})
+
+
 def _freeze_extra(event: object, extra: object, reserved: frozenset[str]) -> None:
-    if not isinstance(extra, Mapping):
+    if type(extra) is not dict and not isinstance(extra, Mapping):  # dict first: the ABC check is slow
         raise _invalid(f"expected extra as a mapping; got {type(extra).__name__}", "extra")
+    if not extra:
+        object.__setattr__(event, "extra", _NO_EXTRA)
+        return
     for name, value in extra.items():
         _check_text("extra parameter name", name)
         if name in reserved:
