@@ -8,9 +8,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import requests
 from flask import Flask, request
-from requests.adapters import HTTPAdapter
 
 from server import api, belvo, commands, observability, storage, views
 from server.applinks import load_app_links
@@ -67,9 +65,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         emulator_overrides.setdefault("EMULATOR_NOW", app.extensions["ofda.clock"])
         belvo_session = mount_emulator(app, settings, emulator_overrides)
     else:
-        belvo_session = requests.Session()
-        # Connection pooling: one TLS handshake per worker thread, not per request.
-        belvo_session.mount("https://", HTTPAdapter(pool_connections=4, pool_maxsize=32))
+        belvo_session = belvo.pooled_session(settings.belvo_api_url)
     app.extensions["ofda.belvo_session"] = belvo_session
     belvo.init_app(app)
     return app

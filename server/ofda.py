@@ -218,7 +218,7 @@ class TokenRequest:
 
     def payload(self) -> dict[str, Any]:
         """The JSON body, as Belvo documents it."""
-        body: dict[str, Any] = TokenRequestSchema().dump(self)
+        body: dict[str, Any] = _TOKEN_REQUEST_SCHEMA.dump(self)
         return body
 
 
@@ -416,6 +416,11 @@ class TokenRequestSchema(_WireSchema):
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> TokenRequest:
         return TokenRequest(**{**data, "fetch_resources": tuple(data["fetch_resources"])})
+
+
+# Built once: a schema instance costs a deep copy of its fields (over a millisecond with the nested ones),
+# and dumping with it is thread-safe.
+_TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
 
 
 # -- the hosted widget URL (facts file section 2) --------------------------------------------------------

@@ -83,7 +83,10 @@ class WidgetSessionRequestSchema(Schema):
         metadata={"description": "How long Belvo keeps the data after the last retrieval, e.g. 300d."},
     )
     purpose = fields.String(
-        validate=[validate.Length(min=1, max=PURPOSE_MAX_LENGTH), _display_text],
+        validate=[
+            validate.Length(min=1, max=PURPOSE_MAX_LENGTH, error="Expected {min} to {max} characters"),
+            _display_text,
+        ],
         metadata={"description": f"The consent's purpose text, at most {PURPOSE_MAX_LENGTH} characters."},
     )
     locale = fields.String(

@@ -47,6 +47,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         # WAL lets readers run beside the one writer (threaded workers, webhook deliveries).
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        # SQLite's recommended pairing with WAL: no fsync per commit (4+ ms each, on the path of every
+        # widget session), still no corruption; only a power loss can drop the last commits.
+        cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()

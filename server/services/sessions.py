@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
@@ -75,9 +75,9 @@ def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSessi
     return session
 
 
-def session_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
-    """The JSON the API returns for a session (``WidgetSessionSchema``). The widget URL carries Belvo's
-    access token, so it is shown only while the session can still be used."""
+def created_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
+    """The ``201`` answer to a new session: the contract's keys only (threat model C9). The widget URL
+    carries Belvo's access token, so it is shown only while the session can still be used."""
     status = session.effective_status(now)
     return {
         "id": session.id,
@@ -86,18 +86,17 @@ def session_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
         "expires_at": isoformat_z(session.expires_at),
         "external_id": session.external_id,
         "callback_urls": session.callback_urls,
+    }
+
+
+def session_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
+    """The JSON the API returns for a session (``WidgetSessionSchema``)."""
+    return {
+        **created_view(session, now),
         "created_at": isoformat_z(session.created_at),
         "link_id": session.link_id,
         "institution": session.institution,
         "events": [event.event for event in session.events],
-    }
-
-
-def created_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
-    """The ``201`` answer: the contract's keys only (threat model C9)."""
-    view = session_view(session, now)
-    return {
-        key: view[key] for key in ("id", "status", "widget_url", "expires_at", "external_id", "callback_urls")
     }
 
 
@@ -151,14 +150,13 @@ def startup_options(config: Settings, request: SessionRequest) -> StartupOptions
 def check_rate_limit(db: Session, user_id: str, limit: int, now: datetime) -> None:
     """At most ``limit`` sessions per user per minute, counted in the database (threat model C1);
     ``429`` with the seconds until the oldest one leaves the window."""
-    recent = db.scalars(
-        select(WidgetSession.created_at)
-        .where(WidgetSession.user_id == user_id, WidgetSession.created_at > now - RATE_WINDOW)
-        .order_by(WidgetSession.created_at)
-        .limit(limit)
-    ).all()
-    if len(recent) >= limit:
-        wait = (recent[0] + RATE_WINDOW - now).total_seconds()
+    count, oldest = db.execute(
+        select(func.count(), func.min(WidgetSession.created_at)).where(
+            WidgetSession.user_id == user_id, WidgetSession.created_at > now - RATE_WINDOW
+        )
+    ).one()
+    if count >= limit:
+        wait = (oldest + RATE_WINDOW - now).total_seconds()
         raise RateLimited(
             f"At most {limit} widget sessions per minute; try again later",
             retry_after=max(1, math.ceil(wait)),

@@ -1,0 +1,384 @@
+"""Benchmark: ``POST /v1/widget-sessions`` under gunicorn, next to a baseline built the way Belvo's own
+Python SDK would do it, both calling the same upstream that answers ``/api/token/`` after a fixed delay.
+
+    .venv/bin/python bench/sessions.py [--delay-ms 50] [--duration 5] [--clients 1,8,32]
+
+Everything runs on 127.0.0.1 and stops by itself:
+
+- *upstream*: a small threaded HTTP server standing in for Belvo (``GET /api/`` at once, ``POST
+  /api/token/`` after ``--delay-ms``), in its own process;
+- *backend*: ``server:create_app()`` in real mode pointed at the upstream, under gunicorn (gthread), with
+  its SQLite database (or ``--database-url``) migrated first;
+- *baseline*: a minimal Flask endpoint under the same gunicorn settings that, per request, does what
+  ``belvo.Client(...)`` + ``client.WidgetToken.create(...)`` do (facts file section 5.1): a new
+  ``requests.Session`` with Basic auth, the login ``GET /api/``, then ``POST /api/token/``. No validation,
+  no database, no authentication: the least a backend could do.
+
+For each number of concurrent clients (one keep-alive connection each) it prints throughput, p50/p99
+latency and the *overhead* (latency minus the injected upstream delay), and the backend/baseline ratios.
+The target is a backend overhead p99 under 10 ms at 8 clients.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+VENV_BIN = Path(sys.executable).parent
+SECRET_ID, SECRET_PASSWORD = "bench-secret-id", "bench-secret-password"
+APP_JWT_SECRET = "bench-app-jwt-secret-of-32-characters-or-more"  # noqa: S105 (a local benchmark)
+CPF_BODY = {"identification_info": [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]}
+STARTUP_TIMEOUT = 30.0
+REQUEST_TIMEOUT = 30.0
+
+
+# -- the upstream stand-in ---------------------------------------------------------------------------------
+
+
+def serve_upstream(port: int, delay: float) -> None:
+    """Belvo's token endpoint after ``delay`` seconds; the login check at once. HTTP/1.1 keep-alive."""
+    import jwt
+
+    exp = datetime.now(UTC) + timedelta(days=1)
+    reply = json.dumps(
+        {
+            "refresh": "bench-refresh-token",
+            "access": jwt.encode({"token_type": "access", "exp": exp}, "bench-belvo-key-" * 4, "HS512"),
+        }
+    ).encode()
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+        # One send per response and no Nagle: otherwise the body waits for the client's delayed ACK
+        # (~40 ms), which would swamp everything measured here.
+        disable_nagle_algorithm = True
+        wbufsize = 64 * 1024
+
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self) -> None:
+            self._answer(b"{}")
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            time.sleep(delay)
+            self._answer(reply)
+
+        def log_message(self, *args: Any) -> None:
+            """Quiet: a line per request would cost more than the request."""
+
+    class Server(ThreadingHTTPServer):
+        daemon_threads = True
+        request_queue_size = 256  # the baseline opens a new connection per request
+
+    Server(("127.0.0.1", port), Handler).serve_forever()
+
+
+# -- the baseline ------------------------------------------------------------------------------------------
+
+
+def baseline_app() -> Any:
+    """A Flask app minting widget tokens the way belvo-python 0.39.1 does (new client per request)."""
+    import requests
+    from flask import Flask, jsonify
+
+    app = Flask("baseline")
+    api_url = os.environ["BELVO_API_URL"]
+
+    @app.get("/healthz")
+    def healthz() -> Any:
+        return {"status": "ok"}
+
+    @app.post("/token")
+    def token() -> Any:
+        session = requests.Session()
+        session.auth = (SECRET_ID, SECRET_PASSWORD)
+        session.headers.update({"User-Agent": "belvo-python (0.39.1)", "Content-Type": "application/json"})
+        session.get(f"{api_url}/api/", timeout=5).raise_for_status()  # Client(...) logs in first
+        body = {"id": SECRET_ID, "password": SECRET_PASSWORD, "scopes": "read_institutions,write_links"}
+        reply = session.post(f"{api_url}/api/token/", json=body)  # the SDK sets no timeout on POSTs
+        session.close()
+        return jsonify(reply.json()), 201
+
+    return app
+
+
+# -- processes ---------------------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def wait_until_up(port: int, path: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while time.monotonic() < deadline:
+        try:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=1)
+            connection.request("GET", path)
+            if connection.getresponse().status == 200:
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"nothing answered GET {path} on port {port} within {STARTUP_TIMEOUT:.0f} s")
+
+
+@contextmanager
+def process(args: Sequence[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterator[None]:
+    """Run ``args`` for the duration of the block; stop it (and only it) afterwards."""
+    with log.open("w") as output:
+        child = subprocess.Popen(args, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
+    try:
+        yield
+    finally:
+        child.send_signal(signal.SIGTERM)
+        try:
+            child.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
+
+
+def gunicorn(app: str, port: int, workers: int, threads: int) -> list[str]:
+    return [
+        str(VENV_BIN / "gunicorn"),
+        "--worker-class=gthread",
+        f"--workers={workers}",
+        f"--threads={threads}",
+        f"--bind=127.0.0.1:{port}",
+        "--backlog=256",
+        app,
+    ]
+
+
+# -- the load ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Result:
+    target: str
+    clients: int
+    latencies: tuple[float, ...]
+    errors: int
+    seconds: float
+
+    @property
+    def throughput(self) -> float:
+        return len(self.latencies) / self.seconds
+
+    def percentile(self, p: int) -> float:
+        return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
+
+
+def drive(
+    port: int, path: str, headers_for: Callable[[int], dict[str, str]], clients: int, seconds: float
+) -> Result:
+    """``clients`` threads, each on its own keep-alive connection, posting for ``seconds``."""
+    body = json.dumps(CPF_BODY)
+    latencies: list[float] = []
+    errors = [0]
+    lock = threading.Lock()
+    start = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(index: int) -> None:
+        headers = {"Content-Type": "application/json", **headers_for(index)}
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        mine: list[float] = []
+        failed = 0
+        start.wait()
+        while time.perf_counter() < stop_at[0]:
+            began = time.perf_counter()
+            try:
+                connection.request("POST", path, body=body, headers=headers)
+                response = connection.getresponse()
+                response.read()
+                ok = response.status == 201
+            except OSError:
+                connection.close()
+                ok = False
+            if ok:
+                mine.append(time.perf_counter() - began)
+            else:
+                failed += 1
+        connection.close()
+        with lock:
+            latencies.extend(mine)
+            errors[0] += failed
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter()
+    stop_at[0] = began + seconds
+    start.wait()
+    for thread in threads:
+        thread.join(seconds + REQUEST_TIMEOUT)
+    elapsed = time.perf_counter() - began
+    return Result("", clients, tuple(latencies), errors[0], elapsed)
+
+
+def bearer_headers(count: int) -> Callable[[int], dict[str, str]]:
+    from server.auth import mint_token
+    from server.config import Secret
+
+    tokens = [mint_token(f"bench-user-{i}", Secret(APP_JWT_SECRET), timedelta(hours=1)) for i in range(count)]
+    return lambda index: {"Authorization": f"Bearer {tokens[index]}"}
+
+
+# -- main --------------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--delay-ms", type=float, default=50.0, help="upstream delay on /api/token/")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement")
+    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each measurement")
+    parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
+    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per worker (both servers)")
+    parser.add_argument("--database-url", help="the backend's database (default: a temporary SQLite file)")
+    parser.add_argument("--serve-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_upstream:
+        serve_upstream(args.serve_upstream, args.delay_ms / 1000)
+        return
+
+    concurrency = [int(n) for n in args.clients.split(",")]
+    delay = args.delay_ms / 1000
+    with tempfile.TemporaryDirectory(prefix="bench-sessions-") as tmp, ExitStack() as stack:
+        workdir = Path(tmp)
+        upstream_port, backend_port, baseline_port = free_port(), free_port(), free_port()
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith(("BELVO_", "DATABASE_URL"))},
+            "BELVO_API_URL": f"http://127.0.0.1:{upstream_port}",
+            "BELVO_SECRET_ID": SECRET_ID,
+            "BELVO_SECRET_PASSWORD": SECRET_PASSWORD,
+            "BELVO_WEBHOOK_AUTH": "Bearer bench-webhook-secret",
+            "APP_JWT_SECRET": APP_JWT_SECRET,
+            "TERMS_URL": "https://example.com/terms",
+            "DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
+            "SESSION_RATE_LIMIT_PER_MINUTE": "1000000",
+        }
+        upstream_cmd = [
+            sys.executable,
+            __file__,
+            "--serve-upstream",
+            str(upstream_port),
+            "--delay-ms",
+            str(args.delay_ms),
+        ]
+        stack.enter_context(process(upstream_cmd, env, workdir / "upstream.log"))
+        wait_until_up(upstream_port, "/api/")
+
+        subprocess.run(
+            [str(VENV_BIN / "ofda"), "db", "upgrade"],
+            env=env,
+            cwd=REPO,
+            check=True,
+            capture_output=True,
+            timeout=60,
+        )
+        stack.enter_context(
+            process(
+                gunicorn("server:create_app()", backend_port, args.workers, args.threads),
+                env,
+                workdir / "backend.log",
+            )
+        )
+        stack.enter_context(
+            process(
+                gunicorn("sessions:baseline_app()", baseline_port, args.workers, args.threads),
+                env,
+                workdir / "baseline.log",
+                cwd=REPO / "bench",
+            )
+        )
+        wait_until_up(backend_port, "/readyz")
+        wait_until_up(baseline_port, "/healthz")
+
+        headers = bearer_headers(max(concurrency))
+        targets = {
+            "backend": (backend_port, "/v1/widget-sessions", headers),
+            "baseline": (baseline_port, "/token", lambda _i: {}),
+        }
+        results: list[Result] = []
+        for clients in concurrency:
+            for name, (port, path, headers_for) in targets.items():
+                drive(port, path, headers_for, clients, args.warmup)
+                measured = drive(port, path, headers_for, clients, args.duration)
+                results.append(Result(name, clients, measured.latencies, measured.errors, measured.seconds))
+        report(results, delay, args)
+
+
+def report(results: Sequence[Result], delay: float, args: argparse.Namespace) -> None:
+    delay_ms = delay * 1000
+    print(
+        f"POST /v1/widget-sessions vs Belvo-SDK-style baseline; upstream delay {delay_ms:.0f} ms; "
+        f"gunicorn gthread {args.workers} workers x {args.threads} threads; {args.duration:.0f} s per run; "
+        f"{os.cpu_count()} CPUs\n"
+    )
+    columns = ("clients", "requests", "errors", "req/s", "p50 ms", "p99 ms", "overhead p50", "overhead p99")
+    widths = (7, 8, 6, 8, 8, 8, 12, 12)
+    header = f"{'target':<9} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
+    print(header)
+    print("-" * len(header))
+    for r in results:
+        if not r.latencies:
+            print(f"{r.target:<9} {r.clients:>7} {0:>8} {r.errors:>6}  (no successful request)")
+            continue
+        p50, p99 = r.percentile(50), r.percentile(99)
+        print(
+            f"{r.target:<9} {r.clients:>7} {len(r.latencies):>8} {r.errors:>6} {r.throughput:>8.1f} "
+            f"{p50:>8.2f} {p99:>8.2f} {p50 - delay_ms:>12.2f} {p99 - delay_ms:>12.2f}"
+        )
+    print("\nbackend / baseline, same run:")
+    by_key = {(r.target, r.clients): r for r in results if r.latencies}
+    for clients in sorted({r.clients for r in results}):
+        ours, theirs = by_key.get(("backend", clients)), by_key.get(("baseline", clients))
+        if ours is None or theirs is None:
+            continue
+        overhead_ratio = (ours.percentile(99) - delay_ms) / max(theirs.percentile(99) - delay_ms, 1e-9)
+        print(
+            f"  {clients:>2} clients: throughput x{ours.throughput / theirs.throughput:.2f}, "
+            f"overhead p99 x{overhead_ratio:.2f} ({ours.percentile(99) - delay_ms:.2f} ms vs "
+            f"{theirs.percentile(99) - delay_ms:.2f} ms)"
+        )
+    target = by_key.get(("backend", 8))
+    if target is not None:
+        overhead = target.percentile(99) - delay_ms
+        verdict = "met" if overhead < 10 else "NOT met"
+        print(f"\ntarget (backend overhead p99 < 10 ms at 8 clients): {overhead:.2f} ms, {verdict}")
+
+
+if __name__ == "__main__":
+    main()
