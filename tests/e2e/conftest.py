@@ -1,0 +1,59 @@
+"""The whole backend (emulator mode) served on a real port, for Debian's Chromium to open its widget.
+
+The browser fixtures (``browser``, ``mobile_page``) and helpers come from ``tests/emulator/conftest.py``.
+The backend must know its own address before it starts (``PUBLIC_BASE_URL`` goes into widget URLs), so the
+port is bound first and the server takes over that socket: no race for a "free" port.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from flask import Flask
+from werkzeug.serving import make_server
+
+from emulator.app import emulator_of
+from emulator.serving import QueryFreeRequestHandler
+from server.services.webhooks import webhook_worker
+from server.storage import database
+from tests.conftest import make_app
+from tests.emulator.conftest import browser, mobile_page  # noqa: F401 (fixtures shared with the emulator's tests)
+
+
+@dataclass(frozen=True)
+class Backend:
+    app: Flask
+    url: str  # e.g. http://127.0.0.1:41234
+
+    def settle(self) -> None:
+        """Wait until the emulator's webhooks are delivered and the backend has applied them."""
+        assert emulator_of(self.app.extensions["ofda.emulator"]).webhooks.drain()
+        webhook_worker(self.app).drain()
+
+
+@pytest.fixture
+def backend(database_url: str) -> Iterator[Backend]:
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}"
+    app = make_app(database_url, PUBLIC_BASE_URL=url, EMULATOR_WEBHOOK_RETRY_SCHEDULE=[0, 0])
+    server = make_server(
+        "127.0.0.1", 0, app, threaded=True, request_handler=QueryFreeRequestHandler, fd=listener.fileno()
+    )
+    thread = threading.Thread(target=server.serve_forever, name="e2e-backend", daemon=True)
+    thread.start()
+    try:
+        yield Backend(app, url)
+    finally:
+        server.shutdown()
+        thread.join(timeout=5)
+        server.server_close()
+        listener.close()
+        webhook_worker(app).drain()
+        emulator_of(app.extensions["ofda.emulator"]).webhooks.close()
+        database(app).engine.dispose()
