@@ -23,6 +23,18 @@ from __future__ import annotations
 from deeplinks import codes
 from deeplinks.builder import build
 from deeplinks.callbacks import DEFAULT_CALLBACK_URLS, CallbackUrls
+from deeplinks.codes import (
+    ERROR_ACCESS_TOKEN_NOT_VALID,
+    ERROR_MESSAGES,
+    EXIT_INSTITUTION_DOWN,
+    EXIT_LOGIN_ERROR,
+    EXIT_MESSAGES,
+    EXIT_TOO_MANY_SESSIONS,
+    EXIT_UNEXPECTED_ERROR,
+    STEP_ABANDON_SURVEY,
+    WARNING_INSTITUTION_DISABLED,
+    WARNING_MESSAGES,
+)
 from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError
 from deeplinks.events import (
     ErrorEvent,
@@ -37,8 +49,18 @@ from deeplinks.parser import parse
 
 __all__ = [
     "DEFAULT_CALLBACK_URLS",
+    "ERROR_ACCESS_TOKEN_NOT_VALID",
+    "ERROR_MESSAGES",
+    "EXIT_INSTITUTION_DOWN",
+    "EXIT_LOGIN_ERROR",
+    "EXIT_MESSAGES",
+    "EXIT_TOO_MANY_SESSIONS",
+    "EXIT_UNEXPECTED_ERROR",
     "INVALID_DEEPLINK",
+    "STEP_ABANDON_SURVEY",
     "UNKNOWN_EVENT",
+    "WARNING_INSTITUTION_DISABLED",
+    "WARNING_MESSAGES",
     "CallbackUrls",
     "DeeplinkError",
     "ErrorEvent",

@@ -1,9 +1,10 @@
 """URL splitting and query decoding shared by `parse` and `CallbackUrls`.
 
 Written on regular expressions instead of `urllib.parse.urlsplit`, which silently strips leading
-C0 characters and removes tabs and newlines (CVE-2023-24329, bpo-43882), rejects `_` in schemes
-only by treating the whole URL as a path, and passes `%zz` through `parse_qsl` untouched (threat
-model, section E). Every rule below answers with a `DeeplinkError` naming the rule.
+C0 characters and removes tabs and newlines (CVE-2023-24329, bpo-43882), reads
+`your_deeplink_here://x` as a relative path instead of refusing its scheme, and whose `parse_qsl`
+passes `%zz` through untouched (threat model, section E). Every rule here answers with a
+`DeeplinkError` that names it.
 """
 
 from __future__ import annotations
@@ -24,17 +25,16 @@ MAX_LENGTH: Final = 4096
 _RAW_FORBIDDEN: Final = re.compile(r"[^A-Za-z0-9\-._~:/?@!$&'()*+,;=%]")
 _BAD_ESCAPE: Final = re.compile(r"%(?![0-9A-Fa-f]{2})")
 _SPLIT: Final = re.compile(r"(?:([^:/?]*):)?(?://([^/?]*))?([^?]*)(?:\?(.*))?", re.DOTALL)
-# The whole grammar in one pass for the usual, well-formed URL (RFC 3986 with the limits above):
-# scheme ":" ( "//" host [ ":" port ] [ "/" path ] | path not starting with "//" ) [ "?" query ].
-_PATH_CHARACTERS: Final = r"[A-Za-z0-9\-._~:/@!$&'()*+,;=%]"
+
+# The whole grammar in one pass, for the usual well-formed URL (RFC 3986 within the limits above);
+# a URL it refuses goes to `_diagnose`, which finds the rule it breaks.
+_SEGMENT_CHARACTERS: Final = r"A-Za-z0-9\-._~!$&'()*+,;=%:@"
+_PATH: Final = rf"[{_SEGMENT_CHARACTERS}/]*"
 _WELL_FORMED: Final = re.compile(
-    r"([A-Za-z][A-Za-z0-9+.\-]*):"
-    r"(?://([A-Za-z0-9._~\-]*)(?::([0-9]*))?(/"
-    + _PATH_CHARACTERS
-    + r"*)?|(?!//)("
-    + _PATH_CHARACTERS
-    + r"*))"
-    r"(?:\?([A-Za-z0-9\-._~:/?@!$&'()*+,;=%]*))?"
+    r"([A-Za-z][A-Za-z0-9+.\-]*):"  # scheme ":"
+    rf"(?://([A-Za-z0-9._~\-]*)(?::([0-9]*))?(/{_PATH})?"  # "//" host [":" port] ["/" path]
+    rf"|(?!//)({_PATH}))"  # or a path that does not start with "//"
+    rf"(?:\?([{_SEGMENT_CHARACTERS}/?]*))?"  # ["?" query]
 )
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _HOST: Final = re.compile(r"[A-Za-z0-9._~\-]*")

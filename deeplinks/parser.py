@@ -55,6 +55,10 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     or else its host. On the `event` callback, `error` makes an ErrorEvent and `warning` a
     WarningEvent.
 
+    URLs named `error` or `warning` are read by their query keys too. A callback URL may carry its
+    own query (`...?sid=42`): a URL is on it only when it repeats those parameters, which are then
+    not reported in `extra`; the callback naming the most parameters wins.
+
     Query values are percent-decoded once, `+` meaning a space. Parameters the event does not
     define go to `extra`; a repeated one keeps its first value, as Android's
     `Uri.getQueryParameter` and `URLSearchParams.get` do, while a parameter the event defines,
@@ -62,6 +66,14 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     An empty value counts as absent. A message without its code
     (`last_encountered_error_message` without `last_encountered_error_code`, `warning_message` on
     an error) is `invalid_deeplink`: Belvo sends the message only with the code.
+
+    Also `invalid_deeplink` (threat model E): over 4096 characters; characters RFC 3986 does not
+    allow raw (controls, spaces, non-ASCII, and any of " < > \\ ^ ` { | } [ ]); a fragment (Belvo never sends one);
+    user information (`myapp://success@evil`); a port, except on http(s); `.`/`..` path
+    segments; a bad percent escape; bytes that are not UTF-8, or decode to controls or bidi
+    overrides; a `link` that is not a UUID with hyphens (returned lowercase). A URL on a scheme
+    that can never be a callback (`javascript:`, `data:`, `file:`, `intent:`, ...) is
+    `unknown_event`.
 
     >>> event = parse("myapp://success?link=CB65F82C-DC93-4D3E-8270-9A27528397F5&institution=x_br")
     >>> event.link_id, event.institution
