@@ -68,12 +68,12 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     an error) is `invalid_deeplink`: Belvo sends the message only with the code.
 
     Also `invalid_deeplink` (threat model E): over 4096 characters; characters RFC 3986 does not
-    allow raw (controls, spaces, non-ASCII, and any of " < > \\ ^ ` { | } [ ]); a fragment (Belvo never sends one);
-    user information (`myapp://success@evil`); a port, except on http(s); `.`/`..` path
-    segments; a bad percent escape; bytes that are not UTF-8, or decode to controls or bidi
-    overrides; a `link` that is not a UUID with hyphens (returned lowercase). A URL on a scheme
-    that can never be a callback (`javascript:`, `data:`, `file:`, `intent:`, ...) is
-    `unknown_event`.
+    allow raw (controls, spaces, non-ASCII, and any of " < > \\ ^ ` { | } [ ]); a fragment
+    (Belvo never sends one); user information (`myapp://success@evil`); a port, except on
+    http(s); `.`/`..` path segments; a bad percent escape; bytes that are not UTF-8, or decode to
+    controls or bidi overrides; a `link` that is not a UUID with hyphens (returned lowercase).
+    A URL on a scheme that can never be a callback (`javascript:`, `data:`, `file:`, `intent:`,
+    ...) is `unknown_event`.
 
     >>> event = parse("myapp://success?link=CB65F82C-DC93-4D3E-8270-9A27528397F5&institution=x_br")
     >>> event.link_id, event.institution
