@@ -38,7 +38,8 @@ NO_STORE = {"Cache-Control": "no-store"}
 @bp.post("")
 @bp.doc(security=BEARER)
 @authenticated
-@bp.arguments(WidgetSessionRequestSchema, location="json")
+# An instance, not the class: webargs would build a schema (and its nested ones) on every request.
+@bp.arguments(WidgetSessionRequestSchema(), location="json")
 @bp.response(201, WidgetSessionCreatedSchema)
 def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict[str, str]]:
     """Create a widget session and return the hosted widget URL to open in a webview.

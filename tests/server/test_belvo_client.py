@@ -21,6 +21,7 @@ from server.belvo import (
     BelvoNotFound,
     BelvoUnavailable,
     as_api_error,
+    pooled_session,
 )
 from server.config import RetryPolicy, Secret
 from tests.server.conftest import BELVO, SECRET_ID, SECRET_PASSWORD, access_token, belvo_errors
@@ -271,3 +272,27 @@ def test_failures_are_logged_with_belvos_request_id_and_no_body(
     everything = " ".join(str(r.__dict__) for r in caplog.records)
     assert SECRET_PASSWORD not in everything
     assert "Ralph Bragg" not in everything
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "CURL_CA_BUNDLE"):
+        for spelling in (name, name.upper()):
+            monkeypatch.delenv(spelling, raising=False)
+
+
+def test_the_pooled_session_reads_proxy_and_ca_settings_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
+    session = pooled_session(BELVO)
+    assert session.proxies["https"] == "http://proxy.internal:3128"
+    assert session.verify == "/etc/ssl/company-ca.pem"
+    # Nothing is read from the environment per request any more.
+    assert session.trust_env is False
+    assert session.get_adapter(BELVO).poolmanager.connection_pool_kw["maxsize"] == 32
+
+
+def test_a_host_in_no_proxy_goes_direct(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
+    monkeypatch.setenv("NO_PROXY", "sandbox.belvo.com")
+    assert pooled_session(BELVO).proxies == {}
