@@ -1,0 +1,119 @@
+"""The parts of the samples no compiler here can build (the Android app, the iOS app's plist files,
+the React Native screen's props), checked statically for what threat model G asks of them: verified
+App Links / universal links, no cleartext in release, a WebView with no bridge into the app, no file
+access, and nothing persisted from the widget page."""
+
+from __future__ import annotations
+
+import plistlib
+import re
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+import tree_sitter
+
+from tests.mobile_samples.toolchains import MOBILE
+
+pytestmark = pytest.mark.mobile
+
+ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
+ANDROID_APP = MOBILE / "android" / "app" / "src"
+IOS_APP = MOBILE / "ios" / "OFDASample"
+RN_SCREEN = MOBILE / "react-native" / "src" / "WidgetScreen.tsx"
+
+
+def _xml(path: Path) -> ET.Element:
+    return ET.parse(path).getroot()  # noqa: S314 (the repository's own files)
+
+
+def _calls(source: str, function: str) -> bool:
+    """Whether `source` calls `function` (a mention in a comment does not count)."""
+    return re.search(rf"\b{function}\s*\(", source) is not None
+
+
+def _android(element: ET.Element, name: str) -> str | None:
+    return element.get(ANDROID_NS + name)
+
+
+def _intent_filters(manifest: ET.Element) -> list[ET.Element]:
+    return manifest.findall("./application/activity/intent-filter")
+
+
+def test_android_app_links_are_verified_https_under_the_backends_app_link_paths() -> None:
+    manifest = _xml(ANDROID_APP / "main" / "AndroidManifest.xml")
+    app_links = [f for f in _intent_filters(manifest) if _android(f, "autoVerify") == "true"]
+    assert len(app_links) == 1
+    data = app_links[0].findall("data")
+    assert [_android(d, "scheme") for d in data] == ["https"]
+    # The backend serves assetlinks.json for APP_LINK_PATHS, /belvo/* by default.
+    assert [_android(d, "pathPrefix") for d in data] == ["/belvo/"]
+    categories = {_android(c, "name") for c in app_links[0].findall("category")}
+    assert "android.intent.category.BROWSABLE" in categories
+
+
+def test_android_release_builds_refuse_cleartext_and_backups() -> None:
+    manifest = _xml(ANDROID_APP / "main" / "AndroidManifest.xml")
+    application = manifest.find("application")
+    assert application is not None
+    assert _android(application, "allowBackup") == "false"
+    assert _android(application, "networkSecurityConfig") == "@xml/network_security_config"
+    release = _xml(ANDROID_APP / "main" / "res" / "xml" / "network_security_config.xml")
+    base = release.find("base-config")
+    assert base is not None
+    assert base.get("cleartextTrafficPermitted") == "false"
+
+
+def test_android_webview_has_no_bridge_and_no_file_or_content_access() -> None:
+    activity = (
+        ANDROID_APP / "main" / "java" / "com" / "example" / "ofda" / "sample" / "WidgetActivity.kt"
+    ).read_text()
+    assert not _calls(activity, "addJavascriptInterface")
+    for setting in (
+        "allowFileAccess = false",
+        "allowContentAccess = false",
+        "setSupportMultipleWindows(false)",
+    ):
+        assert setting in activity
+    # Everything the page stored goes when the session ends.
+    for cleanup in ("clearCache(true)", "WebStorage.getInstance().deleteAllData()", "removeAllCookies"):
+        assert cleanup in activity
+
+
+def test_android_app_kotlin_files_parse() -> None:
+    tree_sitter_kotlin = pytest.importorskip("tree_sitter_kotlin", reason="tree-sitter-kotlin (dev extra)")
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_kotlin.language()))
+    files = sorted(ANDROID_APP.rglob("*.kt")) + sorted((MOBILE / "android").glob("**/*.gradle.kts"))
+    assert files
+
+    def has_error(path: Path) -> bool:
+        return bool(parser.parse(path.read_bytes()).root_node.has_error)
+
+    assert [str(path.relative_to(MOBILE)) for path in files if has_error(path)] == []
+
+
+def test_ios_registers_the_callback_scheme_and_universal_links() -> None:
+    info = plistlib.loads((IOS_APP / "Info.plist").read_bytes())
+    schemes = [scheme for url_type in info["CFBundleURLTypes"] for scheme in url_type["CFBundleURLSchemes"]]
+    assert schemes == ["$(OFDA_CALLBACK_SCHEME)"]
+    entitlements = plistlib.loads((IOS_APP / "OFDASample.entitlements").read_bytes())
+    assert entitlements["com.apple.developer.associated-domains"] == ["applinks:$(OFDA_APP_LINK_HOST)"]
+
+
+def test_ios_webview_keeps_nothing_and_has_no_bridge() -> None:
+    controller = (IOS_APP / "WidgetViewController.swift").read_text()
+    assert "websiteDataStore = .nonPersistent()" in controller
+    for bridge in ("addScriptMessageHandler", "WKUserScript", "evaluateJavaScript"):
+        assert not _calls(controller, bridge)
+    assert "decidePolicyFor navigationAction" in controller
+
+
+def test_react_native_webview_sends_every_navigation_to_the_policy_and_has_no_bridge() -> None:
+    screen = RN_SCREEN.read_text()
+    # react-native-webview hands URLs outside originWhitelist straight to Linking.openURL.
+    assert 'originWhitelist={["*"]}' in screen
+    assert "onShouldStartLoadWithRequest={onShouldStartLoadWithRequest}" in screen
+    for bridge in ("onMessage", "injectedJavaScript"):
+        assert re.search(rf"\b{bridge}\s*[=:]", screen) is None
+    for setting in ("incognito: true", "allowFileAccess: false", "allowUniversalAccessFromFileURLs: false"):
+        assert setting in screen
