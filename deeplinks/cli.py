@@ -3,7 +3,7 @@ iOS simulator or a backend, and print QR codes of it for phones.
 
     deeplinks parse URL [--callback-urls JSON]
     deeplinks fixtures [--kind KIND] [--json]
-    deeplinks replay [NAME ...] --to android --package PKG | --to ios | --to server BASE_URL [--dry-run]
+    deeplinks replay [NAME ...] --to android [--package PKG] | --to ios | --to server BASE_URL [--dry-run]
     deeplinks qr URL | --fixture NAME -o FILE.svg|FILE.png
     deeplinks qr --sheet -o sheet.html
 
@@ -71,7 +71,9 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument(
         "--to", nargs="+", required=True, metavar="TARGET", help="android | ios | server BASE_URL"
     )
-    replay.add_argument("--package", help="the Android app's package, e.g. com.example.app")
+    replay.add_argument(
+        "--package", help="the Android app to open the URLs in, e.g. com.example.app (default: any)"
+    )
     replay.add_argument("--device", default="booted", help="the iOS simulator (default: booted)")
     replay.add_argument("--kind", choices=KINDS, help="only fixtures of this kind")
     replay.add_argument(
@@ -145,8 +147,6 @@ def _target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> replay
     args.names = [*args.names, *rest]  # names may follow --to's values
     match target:
         case "android":
-            if not args.package:
-                parser.error("--to android: expected --package, the app's package name")
             return replaying.Android(args.package, args.timeout)
         case "ios":
             return replaying.Ios(args.device, args.timeout)

@@ -67,16 +67,19 @@ def _fits_command_line(url: str) -> bool:
 
 @dataclass(frozen=True)
 class Android:
-    """`adb shell am start -W -a android.intent.action.VIEW -d URL PACKAGE`."""
+    """`adb shell am start -W -a android.intent.action.VIEW -d URL [PACKAGE]`; without a package,
+    Android picks the app whose intent filter takes the URL (or asks, if several do)."""
 
-    package: str
+    package: str | None = None
     timeout: float = 30.0
 
     def carries(self, url: str) -> bool:
         return _fits_command_line(url)
 
     def command(self, shot: Shot) -> list[str]:
-        remote = ["am", "start", "-W", "-a", VIEW_ACTION, "-d", shot.url, self.package]
+        remote = ["am", "start", "-W", "-a", VIEW_ACTION, "-d", shot.url]
+        if self.package:
+            remote.append(self.package)
         return ["adb", "shell", shlex.join(remote)]
 
     def run(self, shot: Shot) -> Outcome:

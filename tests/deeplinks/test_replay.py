@@ -12,7 +12,6 @@ import os
 import shlex
 import socket
 import subprocess
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -43,19 +42,17 @@ APP_CALLBACKS = {
     "event": "exampleapp://belvo/event",
 }
 
-FAKE_ADB = """
-import subprocess, sys
-if sys.argv[1:2] != ["shell"]:
-    sys.exit("fake adb: only 'adb shell' is supported")
-# adb joins its arguments with spaces; the device's shell runs the result.
-sys.exit(subprocess.run(["sh", "-c", " ".join(sys.argv[2:])]).returncode)
+# Shell scripts, not Python: the whole-corpus test starts a few hundred of them.
+FAKE_ADB = """#!/bin/sh
+# adb joins the arguments of `adb shell` with spaces; the device's shell runs the result.
+[ "$1" = shell ] || { echo "fake adb: only 'adb shell' is supported" >&2; exit 1; }
+shift
+exec sh -c "$*"
 """
-FAKE_RECORDER = """
-import json, os, sys
-with open(os.environ["FAKE_LOG"], "a", encoding="utf-8") as log:
-    log.write(json.dumps(sys.argv[1:]) + "\\n")
-print(os.environ.get("FAKE_OUTPUT", "Status: ok"))
-sys.exit(int(os.environ.get("FAKE_STATUS", "0")))
+FAKE_RECORDER = """#!/bin/sh
+printf '%s\\0' "$@" "--end-of-call--" >> "$FAKE_LOG"
+printf '%s\\n' "${FAKE_OUTPUT:-Status: ok}"
+exit "${FAKE_STATUS:-0}"
 """
 
 
@@ -63,12 +60,12 @@ class Tools:
     """Fake adb/am/xcrun on PATH; `calls()` gives the argv each recorder received."""
 
     def __init__(self, directory: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-        self.log = directory / "calls.jsonl"
+        self.log = directory / "calls"
         self.bin = directory / "bin"
         self.bin.mkdir()
         for name, source in [("adb", FAKE_ADB), ("am", FAKE_RECORDER), ("xcrun", FAKE_RECORDER)]:
             path = self.bin / name
-            path.write_text(f"#!{sys.executable}\n{source}", encoding="utf-8")
+            path.write_text(source, encoding="utf-8")
             path.chmod(0o755)
         monkeypatch.setenv("PATH", f"{self.bin}{os.pathsep}{os.environ['PATH']}")
         monkeypatch.setenv("FAKE_LOG", str(self.log))
@@ -76,7 +73,13 @@ class Tools:
     def calls(self) -> list[list[str]]:
         if not self.log.exists():
             return []
-        return [json.loads(line) for line in self.log.read_text(encoding="utf-8").splitlines()]
+        calls: list[list[str]] = [[]]
+        for argument in self.log.read_bytes().decode().split("\0")[:-1]:
+            if argument == "--end-of-call--":
+                calls.append([])
+            else:
+                calls[-1].append(argument)
+        return calls[:-1]
 
     def urls(self, flag: str | None = "-d") -> list[str]:
         return [call[call.index(flag) + 1] if flag else call[-1] for call in self.calls()]
@@ -146,6 +149,23 @@ def test_android_failure_is_an_error_line_or_a_non_zero_exit(
 def test_names_may_follow_the_target(tools: Tools, capsys: pytest.CaptureFixture[str]) -> None:
     status, lines, _ = replay(capsys, "--to", "android", "seed-warning", "--package", "x.y")
     assert (status, lines[-1]) == (0, "1 replayed, 1 passed, 0 failed")
+    assert tools.calls()[0][-1] == "x.y"
+
+
+def test_dry_run_of_the_whole_corpus_without_a_package_runs_in_bash(
+    tools: Tools, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status = main(["replay", "--to", "android", "--dry-run"])
+    out, err = capsys.readouterr()
+    assert status == 0
+    subprocess.run(["bash"], input=out, text=True, check=True, capture_output=True)
+    replayable = [fixture.url for fixture in FIXTURES.values() if "\x00" not in fixture.url]
+    assert tools.urls() == replayable
+    assert all(call[-2] == "-d" for call in tools.calls())  # no package after the URL
+    assert err.splitlines()[-2:] == [
+        f"# dry run: {len(replayable)} commands printed, none run",
+        "0 replayed, 0 passed, 0 failed",
+    ]
 
 
 def test_ios_replay_opens_each_url_on_the_booted_simulator(
@@ -201,7 +221,6 @@ def test_a_missing_tool_stops_the_replay(
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--to", "android"], "--to android: expected --package"),
         (["--to", "windows"], "--to: expected android, ios or server BASE_URL; got 'windows'"),
         (["--to", "server"], "--to server: expected the backend's base URL"),
         (["--to", "server", "seed-exit"], "--to server: expected the backend's base URL"),
@@ -253,7 +272,7 @@ def backend() -> Iterator[Callable[[Answer], str]]:
                 pass
 
         server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, daemon=True).start()
+        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
         servers.append(server)
         return f"http://127.0.0.1:{server.server_address[1]}"
 
