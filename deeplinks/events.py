@@ -15,7 +15,7 @@ True
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, TypeAlias
@@ -230,15 +230,12 @@ class WarningEvent(_CodedEvent):
 Event: TypeAlias = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent
 """Any deeplink event; `match` on it to branch."""
 
-EVENT_TYPES: Final[Mapping[str, Callable[[Mapping[str, Any]], Event]]] = MappingProxyType(
-    {
-        SuccessEvent.type: SuccessEvent.from_dict,
-        ExitEvent.type: ExitEvent.from_dict,
-        ErrorEvent.type: ErrorEvent.from_dict,
-        WarningEvent.type: WarningEvent.from_dict,
-    }
+EventClass: TypeAlias = type[SuccessEvent] | type[ExitEvent] | type[ErrorEvent] | type[WarningEvent]
+
+EVENT_CLASSES: Final[Mapping[str, EventClass]] = MappingProxyType(
+    {cls.type: cls for cls in (SuccessEvent, ExitEvent, ErrorEvent, WarningEvent)}
 )
-"""Event JSON `type` to the function reading that JSON (the registry `from_dict` dispatches on)."""
+"""Event JSON `type` to its class: the registry `from_dict` dispatches on."""
 
 
 def from_dict(data: Mapping[str, Any]) -> Event:
@@ -254,14 +251,14 @@ def from_dict(data: Mapping[str, Any]) -> Event:
     if not isinstance(data, Mapping):
         raise _invalid(f"expected an event object; got {type(data).__name__}", None)
     kind = data.get("type")
-    reader = EVENT_TYPES.get(kind) if isinstance(kind, str) else None
-    if reader is None:
+    cls = EVENT_CLASSES.get(kind) if isinstance(kind, str) else None
+    if cls is None:
         raise DeeplinkError(
             UNKNOWN_EVENT,
             f"expected type success, exit, error or warning; got {kind!r}",
             "type",
         )
-    return reader(data)
+    return cls.from_dict(data)
 
 
 def _expect_keys(data: Mapping[str, Any], keys: tuple[str, ...], prefix: str = "") -> None:
