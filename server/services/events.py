@@ -42,6 +42,8 @@ log = logging.getLogger(__name__)
 #: (threat model A5): a link made through this session cannot be older than the session, give or take
 #: the two servers' clock difference.
 CLOCK_SKEW: Final = timedelta(minutes=2)
+#: ``widget_sessions.institution`` is ``VARCHAR(128)``; Belvo's codes are far shorter.
+MAX_INSTITUTION_LENGTH: Final = 128
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,10 @@ def post_event(
             _verify(session, event, link)
             changes = {"status": SessionStatus.SUCCEEDED, "link_id": link.id, "institution": link.institution}
         case ExitEvent(institution=institution):
-            changes = {"status": SessionStatus.EXITED, "institution": institution}
+            # What the app says the user picked: kept if it can be an institution code (the event itself,
+            # recorded whole, keeps the value as sent).
+            fits = institution is not None and len(institution) <= MAX_INSTITUTION_LENGTH
+            changes = {"status": SessionStatus.EXITED, "institution": institution if fits else None}
         case ErrorEvent():
             changes = {"status": SessionStatus.FAILED}
         case WarningEvent():

@@ -70,18 +70,18 @@ class BelvoLink:
 
     @classmethod
     def from_belvo(cls, body: Mapping[str, Any]) -> BelvoLink:
-        link_id, institution = body.get("id"), body.get("institution")
-        if not isinstance(link_id, str) or not isinstance(institution, str) or not institution:
+        link_id, institution = body.get("id"), _text(body.get("institution"), 128)
+        if not isinstance(link_id, str) or len(link_id) != 36 or institution is None:
             raise BelvoBadResponse(
-                "expected a link object with string 'id' and 'institution' from /api/links/{id}/"
+                "expected a link object with a UUID 'id' and an institution code from /api/links/{id}/"
             )
         fetch = body.get("fetch_resources")
         return cls(
             id=link_id.lower(),
             institution=institution,
-            external_id=_text(body.get("external_id")),
-            access_mode=_text(body.get("access_mode")),
-            status=_text(body.get("status")),
+            external_id=_text(body.get("external_id"), 64),
+            access_mode=_text(body.get("access_mode"), 16),
+            status=_text(body.get("status"), 32),
             fetch_resources=tuple(r.upper() for r in fetch if isinstance(r, str))
             if isinstance(fetch, list)
             else (),
@@ -89,8 +89,10 @@ class BelvoLink:
         )
 
 
-def _text(value: object) -> str | None:
-    return value if isinstance(value, str) and value else None
+def _text(value: object, max_length: int) -> str | None:
+    """A non-empty string that fits its column (the lengths of ``links``), else None: an external_id
+    too long to be ours is as good as none."""
+    return value if isinstance(value, str) and 0 < len(value) <= max_length else None
 
 
 def _timestamp(value: object) -> datetime | None:

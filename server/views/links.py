@@ -140,8 +140,9 @@ def list_links() -> dict[str, Any]:
 @authenticated
 @bp.response(200, LinkSchema)
 def get_link(link_id: str) -> dict[str, Any]:
-    """One of the user's links, with which resources are ready and the consent state. Someone else's
-    link is `404`, as is a link that does not exist."""
+    """One of the user's links: which resources are ready, and the consent state.
+
+    Someone else's link is `404`, as is a link that does not exist."""
     return links.link_view(links.owned_link(get_session(), link_id, current_user_id()))
 
 

@@ -245,6 +245,17 @@ def test_exit_and_error_complete_the_session_without_a_link(flow: Flow, event: A
     assert flow.count(Link) == 0
 
 
+def test_an_exit_naming_an_absurdly_long_institution_is_recorded_not_a_500(flow: Flow) -> None:
+    session = flow.create_session("alice")
+    event = ExitEvent(institution="x" * 300)
+
+    response = flow.post_event("alice", session["id"], deeplink(session, event))
+
+    assert response.status_code == 200
+    assert response.get_json()["session"]["institution"] is None
+    assert response.get_json()["session"]["events"] == [event.to_dict()]
+
+
 def test_a_warning_is_recorded_and_keeps_the_session_pending(flow: Flow) -> None:
     session = flow.create_session("alice")
 
