@@ -91,7 +91,9 @@ def test_it_needs_no_token_and_json_only(client: FlaskClient) -> None:
 
 
 def test_json_nested_deeper_than_the_decoder_goes_is_400_not_500(client: FlaskClient) -> None:
-    response = client.post("/v1/deeplinks/parse", data='{"url": ' + "[" * 50_000, content_type="application/json")
+    response = client.post(
+        "/v1/deeplinks/parse", data='{"url": ' + "[" * 50_000, content_type="application/json"
+    )
 
     assert response.status_code == 400
     assert response.get_json()["errors"][0]["code"] == "invalid_request"
