@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -113,6 +114,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (SelectionError, QrTooLongError, replaying.ReplayError) as error:
         print(f"deeplinks {args.command}: {error}", file=sys.stderr)
         return USAGE_ERROR
+    except BrokenPipeError:
+        # The reader went away (`deeplinks fixtures | head`): stop quietly, as other commands do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
     return status
 
 

@@ -96,14 +96,15 @@ class Fixture:
 
 
 def load_fixtures(kind: str | None = None, directory: Path | None = None) -> list[Fixture]:
-    """Every case of `directory/*.json` (default: the corpus shipped in the package), in file and
-    array order, optionally only those of one `kind` (see `KINDS`). A malformed file raises
+    """Every case of `directory/*.json` (default: the corpus shipped in the package), file by file
+    (success.json, exit.json, error.json, warning.json, malformed.json, then any other in name
+    order), optionally only those of one `kind` (see `KINDS`). A malformed file raises
     `CorpusError` naming the file and case."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"expected a kind among {', '.join(KINDS)}; got {kind!r}")
     fixtures: list[Fixture] = []
     seen: dict[str, str] = {}
-    for path in sorted((directory or FIXTURES_DIRECTORY).glob("*.json")):
+    for path in sorted((directory or FIXTURES_DIRECTORY).glob("*.json"), key=_file_order):
         cases = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(cases, list):
             raise CorpusError(f"{path.name}: expected a JSON array of cases")
@@ -116,6 +117,11 @@ def load_fixtures(kind: str | None = None, directory: Path | None = None) -> lis
             if kind is None or fixture.kind == kind:
                 fixtures.append(fixture)
     return fixtures
+
+
+def _file_order(path: Path) -> tuple[int, str]:
+    """Files named after a kind first, in the order of `KINDS` (success first), then the rest."""
+    return (KINDS.index(path.stem) if path.stem in KINDS else len(KINDS), path.name)
 
 
 def _fixture(case: object, where: str) -> Fixture:

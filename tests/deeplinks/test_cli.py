@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from importlib.metadata import entry_points
@@ -108,3 +109,17 @@ def test_python_m_deeplinks_and_the_console_script_entry_point() -> None:
     assert json.loads(result.stdout)["error"]["code"] == "login_error"
     (script,) = [point for point in entry_points(group="console_scripts") if point.name == "deeplinks"]
     assert script.value == "deeplinks.cli:main"
+
+
+def test_output_cut_short_by_the_reader_ends_quietly() -> None:
+    # As `deeplinks fixtures | head` once head has exited: the pipe has no reader left.
+    read, write = os.pipe()
+    os.close(read)
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "deeplinks", "fixtures"], stdout=write,
+            stderr=subprocess.PIPE, text=True, check=False,
+        )  # fmt: skip
+    finally:
+        os.close(write)
+    assert (result.returncode, result.stderr) == (1, "")

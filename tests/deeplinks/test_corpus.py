@@ -48,7 +48,12 @@ def test_expected_event_survives_build_and_parse(fixture: Fixture) -> None:
 
 
 def test_loaded_fixtures_write_back_as_the_files_hold_them() -> None:
-    assert [fixture.to_dict() for fixture in FIXTURES] == list(RAW_CASES.values())
+    assert {fixture.name: fixture.to_dict() for fixture in FIXTURES} == RAW_CASES
+
+
+def test_fixtures_come_kind_by_kind_success_first() -> None:
+    kinds = [fixture.kind for fixture in FIXTURES]
+    assert sorted(kinds, key=KINDS.index) == kinds
 
 
 def test_corpus_has_every_kind_and_at_least_40_malformed_cases() -> None:
