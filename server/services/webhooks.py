@@ -269,20 +269,24 @@ def process_stored(app: Flask, webhook_id: str) -> str | None:
             return None
 
 
+#: One pool for the process: an app per process in production, but many apps in a test run, which must
+#: not each keep threads alive. Threads start on the first webhook (so also after a pre-fork import).
+_POOL: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhooks")
+
+
 class WebhookWorker:
-    """Applies stored webhooks on a small thread pool, so the endpoint answers Belvo at once.
+    """Applies an app's stored webhooks on a small thread pool, so the endpoint answers Belvo at once.
 
     ``drain()`` waits until everything submitted so far is done: tests call it instead of sleeping.
     """
 
-    def __init__(self, app: Flask, max_workers: int = 2) -> None:
+    def __init__(self, app: Flask) -> None:
         self._app = app
-        self._executor = ThreadPoolExecutor(max_workers=max_workers, thread_name_prefix="webhooks")
         self._lock = threading.Lock()
         self._pending: set[Future[str | None]] = set()
 
     def submit(self, webhook_id: str) -> None:
-        future = self._executor.submit(process_stored, self._app, webhook_id)
+        future = _POOL.submit(process_stored, self._app, webhook_id)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
