@@ -107,6 +107,7 @@ class WarningEvent:
 
 
 WidgetEvent = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent
+FinalEvent = SuccessEvent | ExitEvent | ErrorEvent  # what ends a widget session
 
 
 def callback_url(urls: CallbackUrls, event: WidgetEvent) -> str:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Literal
 
-from emulator.events import CallbackUrls, WarningEvent, WidgetEvent
+from emulator.events import CallbackUrls, FinalEvent, WarningEvent
 
 IdentificationType = Literal["CPF", "CNPJ"]
 Screen = Literal["institutions", "consent", "bank", "done"]
@@ -111,7 +111,7 @@ class WidgetSession:
     consented: bool = False
     consent_days: int | None = None
     pending_warning: WarningEvent | None = None
-    outcome: WidgetEvent | None = None
+    outcome: FinalEvent | None = None
 
 
 @dataclass(frozen=True)

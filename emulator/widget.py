@@ -33,9 +33,9 @@ from emulator.events import (
     TOO_MANY_SESSIONS,
     ErrorEvent,
     ExitEvent,
+    FinalEvent,
     SuccessEvent,
     WarningEvent,
-    WidgetEvent,
     callback_url,
 )
 from emulator.institutions import INSTITUTIONS, Behaviour, Institution, filter_institutions
@@ -172,7 +172,7 @@ def _listed(params: StartupParams) -> list[Institution]:
     )
 
 
-def _outcome_page(config: WidgetConfig, event: WidgetEvent, institution: str | None) -> Response:
+def _outcome_page(config: WidgetConfig, event: FinalEvent, institution: str | None) -> Response:
     """The last screen: what happened, then the navigation to the callback URL (if the token has one)."""
     match event:
         case SuccessEvent():
@@ -181,7 +181,7 @@ def _outcome_page(config: WidgetConfig, event: WidgetEvent, institution: str | N
             key = "exit"
         case ExitEvent(error=error) if error is not None:
             key = error.code
-        case ErrorEvent(code=code) | WarningEvent(code=code):
+        case ErrorEvent(code=code):
             key = code
     title, message = _OUTCOME_TEXT[key]
     target = callback_url(config.callback_urls, event) if config.callback_urls else None
@@ -248,7 +248,7 @@ def _active(sid: str) -> tuple[WidgetSession, IssuedToken]:
     return session, token
 
 
-def _finish(emulator: Emulator, session: WidgetSession, event: WidgetEvent) -> Response:
+def _finish(emulator: Emulator, session: WidgetSession, event: FinalEvent) -> Response:
     emulator.state.update_session(session.id, lambda s: replace(s, outcome=event, screen="done"))
     log.info("widget session %s finished: %s", session.id, event.kind)
     return redirect(url_for("widget.done", sid=session.id), 303)
