@@ -117,8 +117,9 @@ def fresh_app(database_url: str | None, directory: Path, name: str, belvo_delay_
             "LOG_LEVEL": "WARNING",
         }
     )
-    fault = {"match": "/api/links/", "status": None, "delay_ms": belvo_delay_ms, "times": -1}
-    assert app.test_client().post("/sandbox/_control/faults", json=fault).status_code == 201
+    if belvo_delay_ms > 0:
+        fault = {"match": "/api/links/", "status": None, "delay_ms": belvo_delay_ms, "times": -1}
+        assert app.test_client().post("/sandbox/_control/faults", json=fault).status_code == 201
     return app
 
 
