@@ -19,9 +19,13 @@ const asyncStorageStore: PendingSessionStore = {
     const raw = await AsyncStorage.getItem(PENDING_KEY);
     if (raw === null) return null;
     const value: unknown = JSON.parse(raw);
-    if (typeof value !== "object" || value === null || typeof (value as PendingSession).sessionId !== "string") return null;
+    if (typeof value !== "object" || value === null || typeof (value as PendingSession).sessionId !== "string")
+      return null;
     const pending = value as PendingSession;
-    return { sessionId: pending.sessionId, undeliveredCallback: typeof pending.undeliveredCallback === "string" ? pending.undeliveredCallback : null };
+    return {
+      sessionId: pending.sessionId,
+      undeliveredCallback: typeof pending.undeliveredCallback === "string" ? pending.undeliveredCallback : null,
+    };
   },
   async save(pending: PendingSession): Promise<void> {
     await AsyncStorage.setItem(PENDING_KEY, JSON.stringify(pending));

@@ -14,7 +14,11 @@ interface Props {
   readonly request: SessionRequest;
 }
 
-type State = { readonly kind: "idle" } | { readonly kind: "busy" } | { readonly kind: "failed"; readonly message: string } | Screen;
+type State =
+  | { readonly kind: "idle" }
+  | { readonly kind: "busy" }
+  | { readonly kind: "failed"; readonly message: string }
+  | Screen;
 
 /**
  * The hosted widget in a WebView that loads only the widget's origin, hands the session's callback
@@ -25,15 +29,18 @@ export function WidgetScreen({ flow, request }: Props): React.JSX.Element {
   const [state, setState] = useState<State>({ kind: "busy" });
   const [note, setNote] = useState<string | null>(null);
 
-  const run = useCallback(async (step: () => Promise<Screen | null>) => {
-    setState({ kind: "busy" });
-    try {
-      setState((await step()) ?? { kind: "idle" });
-    } catch (error) {
-      // The message names an HTTP status and error code, never a URL: widget URLs carry the token.
-      setState({ kind: "failed", message: error instanceof Error ? error.message : "unexpected failure" });
-    }
-  }, [flow, request]);
+  const run = useCallback(
+    async (step: () => Promise<Screen | null>) => {
+      setState({ kind: "busy" });
+      try {
+        setState((await step()) ?? { kind: "idle" });
+      } catch (error) {
+        // The message names an HTTP status and error code, never a URL: widget URLs carry the token.
+        setState({ kind: "failed", message: error instanceof Error ? error.message : "unexpected failure" });
+      }
+    },
+    [flow, request],
+  );
 
   // On launch: pick up a pending session (after the app was killed). Links the OS
   // opens the app with (App Links / universal links, e.g. back from the bank) go to the flow too.
@@ -45,7 +52,8 @@ export function WidgetScreen({ flow, request }: Props): React.JSX.Element {
 
   const session = state.kind === "widget" || state.kind === "keep-widget" ? state.session : null;
   const policy = useMemo(
-    () => (session?.widgetUrl && session.callbackUrls ? new NavigationPolicy(session.widgetUrl, session.callbackUrls) : null),
+    () =>
+      session?.widgetUrl && session.callbackUrls ? new NavigationPolicy(session.widgetUrl, session.callbackUrls) : null,
     [session],
   );
 
@@ -78,17 +86,36 @@ export function WidgetScreen({ flow, request }: Props): React.JSX.Element {
     case "busy":
       return <ActivityIndicator style={styles.fill} />;
     case "failed":
-      return <Message text={`Could not reach the backend: ${state.message}`} action="Try again" onPress={() => void run(() => flow.resume())} />;
+      return (
+        <Message
+          text={`Could not reach the backend: ${state.message}`}
+          action="Try again"
+          onPress={() => void run(() => flow.resume())}
+        />
+      );
     case "retry-later":
-      return <Message text={`Your bank's answer is saved and will be sent again: ${state.reason}`} action="Send again" onPress={() => void run(() => flow.resume())} />;
+      return (
+        <Message
+          text={`Your bank's answer is saved and will be sent again: ${state.reason}`}
+          action="Send again"
+          onPress={() => void run(() => flow.resume())}
+        />
+      );
     case "start-again":
       return <Message text="This connection cannot be resumed." action="Start again" onPress={start} />;
     case "outcome":
-      return <Message text={outcomeText(state.session.status, state.event)} action="Done" onPress={() => setState({ kind: "idle" })} />;
+      return (
+        <Message
+          text={outcomeText(state.session.status, state.event)}
+          action="Done"
+          onPress={() => setState({ kind: "idle" })}
+        />
+      );
     case "keep-widget":
     case "widget": {
       const widgetUrl = state.session.widgetUrl;
-      if (widgetUrl === null || policy === null) return <Message text="This connection cannot be resumed." action="Start again" onPress={start} />;
+      if (widgetUrl === null || policy === null)
+        return <Message text="This connection cannot be resumed." action="Start again" onPress={start} />;
       return (
         <SafeAreaView style={styles.fill}>
           {note !== null && <Text style={styles.note}>{note}</Text>}
@@ -152,9 +179,13 @@ function outcomeText(status: string, event: DeeplinkEvent | null): string {
     case "succeeded":
       return "Your bank account is connected.";
     case "exited":
-      return event?.type === "exit" && event.error !== null ? `You left the connection: ${event.error.message ?? event.error.code}` : "You left the connection.";
+      return event?.type === "exit" && event.error !== null
+        ? `You left the connection: ${event.error.message ?? event.error.code}`
+        : "You left the connection.";
     case "failed":
-      return event?.type === "error" ? `The connection failed: ${event.message ?? event.code}` : "The connection failed.";
+      return event?.type === "error"
+        ? `The connection failed: ${event.message ?? event.code}`
+        : "The connection failed.";
     case "expired":
       return "The connection took too long and expired.";
     default:

@@ -2,7 +2,11 @@ import type { CallbackUrlsJson, DeeplinkEvent } from "./deeplinks";
 
 /** `POST /v1/widget-sessions`'s body (contract section 4): `identification_info` and optional fields. */
 export interface SessionRequest {
-  readonly identification_info: ReadonlyArray<{ readonly type: "CPF" | "CNPJ"; readonly number: string; readonly name: string }>;
+  readonly identification_info: ReadonlyArray<{
+    readonly type: "CPF" | "CNPJ";
+    readonly number: string;
+    readonly name: string;
+  }>;
   readonly access_mode?: "single" | "recurrent";
   readonly institutions?: readonly string[];
   readonly institution_types?: readonly string[];
@@ -76,7 +80,8 @@ export function eventFromJson(value: unknown): DeeplinkEvent {
 }
 
 export function sessionFromJson(value: unknown): WidgetSession {
-  if (!isRecord(value) || typeof value.id !== "string" || typeof value.status !== "string") throw malformed("a widget session with id and status");
+  if (!isRecord(value) || typeof value.id !== "string" || typeof value.status !== "string")
+    throw malformed("a widget session with id and status");
   const callbacks = value.callback_urls;
   const events = Array.isArray(value.events) ? value.events : [];
   return {
@@ -113,7 +118,9 @@ export class BackendClient {
 
   /** The backend parses, verifies and records `deeplink` for the session. */
   async postEvent(sessionId: string, deeplink: string): Promise<EventVerdict> {
-    const body = await this.call("POST", `/v1/widget-sessions/${encodeURIComponent(sessionId)}/events`, { url: deeplink });
+    const body = await this.call("POST", `/v1/widget-sessions/${encodeURIComponent(sessionId)}/events`, {
+      url: deeplink,
+    });
     if (!isRecord(body)) throw malformed("an object with event and session");
     return { event: eventFromJson(body.event), session: sessionFromJson(body.session) };
   }
@@ -138,7 +145,13 @@ export class BackendClient {
       try {
         json = text === "" ? null : JSON.parse(text);
       } catch {
-        throw new BackendError(response.status, "invalid_response", `expected a JSON body from ${method} ${path}`, null, null);
+        throw new BackendError(
+          response.status,
+          "invalid_response",
+          `expected a JSON body from ${method} ${path}`,
+          null,
+          null,
+        );
       }
       if (!response.ok) {
         const first = isRecord(json) && Array.isArray(json.errors) && isRecord(json.errors[0]) ? json.errors[0] : {};
@@ -147,7 +160,9 @@ export class BackendClient {
           response.status,
           typeof first.code === "string" ? first.code : `http_${response.status}`,
           typeof first.message === "string" ? first.message : "no error body",
-          isRecord(json) && typeof json.request_id === "string" ? json.request_id : response.headers.get("X-Request-Id"),
+          isRecord(json) && typeof json.request_id === "string"
+            ? json.request_id
+            : response.headers.get("X-Request-Id"),
           Number.isNaN(retryAfter) ? null : retryAfter,
         );
       }

@@ -100,7 +100,15 @@ const KIND_BY_NAME: ReadonlyMap<string, Kind> = new Map<string, Kind>([
   ["warning", "event"],
 ]);
 
-const NEVER_CALLBACK_SCHEMES: ReadonlySet<string> = new Set(["javascript", "vbscript", "data", "file", "blob", "about", "intent"]);
+const NEVER_CALLBACK_SCHEMES: ReadonlySet<string> = new Set([
+  "javascript",
+  "vbscript",
+  "data",
+  "file",
+  "blob",
+  "about",
+  "intent",
+]);
 // Characters allowed raw: RFC 3986's unreserved and reserved ones and '%', less '[', ']' (IPv6 hosts,
 // never a callback) and '#' (a fragment). Everything else must arrive percent-encoded.
 const RAW_FORBIDDEN = /[^A-Za-z0-9\-._~:/?@!$&'()*+,;=%]/;
@@ -143,7 +151,9 @@ function splitUrl(url: string, field: string): DeeplinkUrl {
   const bad = RAW_FORBIDDEN.exec(url);
   if (bad !== null) {
     if (bad[0] === "#") fail("no fragment ('#...') in a Belvo deeplink");
-    fail(`only characters allowed raw in a URL (RFC 3986), got U+${bad[0].charCodeAt(0).toString(16).padStart(4, "0")} at position ${bad.index}`);
+    fail(
+      `only characters allowed raw in a URL (RFC 3986), got U+${bad[0].charCodeAt(0).toString(16).padStart(4, "0")} at position ${bad.index}`,
+    );
   }
   const escape = BAD_ESCAPE.exec(url);
   if (escape !== null) fail(`'%' followed by two hex digits at position ${escape.index}`);
@@ -155,7 +165,10 @@ function splitUrl(url: string, field: string): DeeplinkUrl {
   const scheme = rawScheme.toLowerCase();
   const authority = rawAuthority === undefined ? null : checkAuthority(rawAuthority, scheme, fail);
   const path = rawPath ?? "";
-  if ((path.includes(".") || path.includes("%2")) && path.split("/").some((segment) => DOT_SEGMENTS.has(segment.toLowerCase()))) {
+  if (
+    (path.includes(".") || path.includes("%2")) &&
+    path.split("/").some((segment) => DOT_SEGMENTS.has(segment.toLowerCase()))
+  ) {
     fail("a path without '.' or '..' segments");
   }
   return { scheme, authority, path, query: query ?? null };
@@ -197,7 +210,7 @@ function decodeComponent(raw: string, field: string): string {
   if (!text.includes("%")) return text;
   // Escapes were checked by splitUrl; every other character is ASCII.
   const bytes: number[] = [];
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     if (text[i] === "%") {
       bytes.push(parseInt(text.slice(i + 1, i + 3), 16));
       i += 3;
@@ -208,14 +221,15 @@ function decodeComponent(raw: string, field: string): string {
   }
   const decoded = strictUtf8(bytes) ?? invalid(`UTF-8 after percent-decoding ${field}`);
   const bad = FORBIDDEN_TEXT.exec(decoded);
-  if (bad !== null) invalid(`no control or bidi characters in ${field}, got U+${bad[0].charCodeAt(0).toString(16).padStart(4, "0")}`);
+  if (bad !== null)
+    invalid(`no control or bidi characters in ${field}, got U+${bad[0].charCodeAt(0).toString(16).padStart(4, "0")}`);
   return decoded;
 }
 
 /** Well-formed UTF-8 only (Unicode table 3-7: no overlong forms, surrogates or values past U+10FFFF); null otherwise. */
 export function strictUtf8(bytes: readonly number[]): string | null {
   let out = "";
-  for (let i = 0; i < bytes.length; ) {
+  for (let i = 0; i < bytes.length;) {
     const b0 = bytes[i] ?? 0;
     let length: number;
     let min: number;
@@ -249,7 +263,8 @@ interface Route {
 
 const samePairs = (a: Pairs, b: Pairs): boolean =>
   a.length === b.length && a.every(([n, v]) => b.some(([m, w]) => n === m && v === w));
-const carries = (pairs: Pairs, wanted: Pairs): boolean => wanted.every(([n, v]) => pairs.some(([m, w]) => n === m && v === w));
+const carries = (pairs: Pairs, wanted: Pairs): boolean =>
+  wanted.every(([n, v]) => pairs.some(([m, w]) => n === m && v === w));
 
 /**
  * The session's callback URLs, checked when made. A URL is on one when scheme, authority and path
@@ -271,13 +286,16 @@ export class CallbackUrls {
 
   /** From JSON: an object with exactly the keys success, exit and event, each a string. */
   static fromJson(value: unknown): CallbackUrls {
-    if (typeof value !== "object" || value === null || Array.isArray(value)) return invalid("callback_urls as an object with success, exit, event");
+    if (typeof value !== "object" || value === null || Array.isArray(value))
+      return invalid("callback_urls as an object with success, exit, event");
     const record = value as Record<string, unknown>;
     const kinds = ["success", "exit", "event"];
     const missing = kinds.filter((k) => !(k in record));
     const unknownKeys = Object.keys(record).filter((k) => !kinds.includes(k));
     if (missing.length > 0 || unknownKeys.length > 0) {
-      invalid(`callback_urls with the keys success, exit, event; missing [${missing.join(", ")}], unknown [${unknownKeys.join(", ")}]`);
+      invalid(
+        `callback_urls with the keys success, exit, event; missing [${missing.join(", ")}], unknown [${unknownKeys.join(", ")}]`,
+      );
     }
     const [success, exit, event] = kinds.map((k) => {
       const url = record[k];
@@ -294,10 +312,12 @@ export class CallbackUrls {
   route(url: DeeplinkUrl, pairs: Pairs): Route | null {
     const path = url.path === "" ? "/" : url.path;
     const candidates = this.routes.filter(
-      (r) => r.scheme === url.scheme && r.authority === (url.authority ?? "") && r.path === path && carries(pairs, r.query),
+      (r) =>
+        r.scheme === url.scheme && r.authority === (url.authority ?? "") && r.path === path && carries(pairs, r.query),
     );
     let best: Route | null = null;
-    for (const candidate of candidates) if (best === null || candidate.query.length > best.query.length) best = candidate;
+    for (const candidate of candidates)
+      if (best === null || candidate.query.length > best.query.length) best = candidate;
     if (best === null) return null;
     const tied = candidates.find((c) => c !== best && c.query.length === best.query.length);
     if (tied !== undefined) invalid(`the URL on one callback URL, it is on both ${best.kind} and ${tied.kind}`);
@@ -308,27 +328,44 @@ export class CallbackUrls {
 function makeRoute(kind: Kind, url: string): Route {
   const field = `callback_urls.${kind}`;
   const parts = splitUrl(url, field);
-  if (NEVER_CALLBACK_SCHEMES.has(parts.scheme)) invalid(`an app or https callback URL, got scheme '${parts.scheme}' (${field})`);
+  if (NEVER_CALLBACK_SCHEMES.has(parts.scheme))
+    invalid(`an app or https callback URL, got scheme '${parts.scheme}' (${field})`);
   const pairs = decodeQuery(parts.query);
   const names = pairs.map(([name]) => name);
   const clash =
     names.filter((n) => RESERVED[kind].has(n)).sort()[0] ?? names.filter((n, i) => names.indexOf(n) !== i).sort()[0];
   if (clash !== undefined) {
-    invalid(`the ${kind} callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '${clash}'`);
+    invalid(
+      `the ${kind} callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '${clash}'`,
+    );
   }
   // A callback's own query is a set: a parameter given twice was refused above.
-  return { kind, url, scheme: parts.scheme, authority: parts.authority ?? "", path: parts.path === "" ? "/" : parts.path, query: pairs };
+  return {
+    kind,
+    url,
+    scheme: parts.scheme,
+    authority: parts.authority ?? "",
+    path: parts.path === "" ? "/" : parts.path,
+    query: pairs,
+  };
 }
 
 function kindByName(url: DeeplinkUrl): Kind {
   if (NEVER_CALLBACK_SCHEMES.has(url.scheme)) unknown(`an app or https deeplink, got scheme '${url.scheme}'`);
   const trimmed = url.path.replace(/\/+$/, "");
   const name = trimmed.slice(trimmed.lastIndexOf("/") + 1) || hostOf(url);
-  return KIND_BY_NAME.get(name) ?? unknown(`the last path segment or the host to be success, exit, error, warning or event, got '${name}'`);
+  return (
+    KIND_BY_NAME.get(name) ??
+    unknown(`the last path segment or the host to be success, exit, error, warning or event, got '${name}'`)
+  );
 }
 
 /** The event's own non-empty values and `extra` (first value wins); an own parameter given twice is invalid. */
-function collect(pairs: Pairs, known: ReadonlySet<string>, consumed: ReadonlySet<string>): [Map<string, string>, Record<string, string>] {
+function collect(
+  pairs: Pairs,
+  known: ReadonlySet<string>,
+  consumed: ReadonlySet<string>,
+): [Map<string, string>, Record<string, string>] {
   const values = new Map<string, string>();
   const extra: Record<string, string> = {};
   const seen = new Set<string>();
@@ -358,7 +395,8 @@ function exit(pairs: Pairs, consumed: ReadonlySet<string>): ExitEvent {
   const code = values.get("last_encountered_error_code") ?? null;
   const message = values.get("last_encountered_error_message") ?? null;
   // Belvo sends the message only with its code.
-  if (code === null && message !== null) invalid("last_encountered_error_code with last_encountered_error_message, got only the message");
+  if (code === null && message !== null)
+    invalid("last_encountered_error_code with last_encountered_error_message, got only the message");
   return {
     type: "exit",
     error: code === null ? null : { code, message },
@@ -381,7 +419,9 @@ function coded(pairs: Pairs, consumed: ReadonlySet<string>): ErrorEvent | Warnin
     if (values.has("error_message")) invalid("no error_message on a deeplink carrying warning");
     return { type: "warning", code: warning, message: values.get("warning_message") ?? null, extra };
   }
-  return unknown(`error or warning on an event deeplink, got parameters [${[...values.keys()].sort().concat(Object.keys(extra)).join(", ")}]`);
+  return unknown(
+    `error or warning on an event deeplink, got parameters [${[...values.keys()].sort().concat(Object.keys(extra)).join(", ")}]`,
+  );
 }
 
 /**
@@ -406,7 +446,9 @@ export function parse(url: string, callbackUrls?: CallbackUrls | CallbackUrlsJso
     } else if (callbacks.schemes.has(parts.scheme)) {
       kind = kindByName(parts);
     } else {
-      return unknown(`a URL on the callback URLs (${[...callbacks.schemes].sort().join(", ")}://...), got scheme '${parts.scheme}'`);
+      return unknown(
+        `a URL on the callback URLs (${[...callbacks.schemes].sort().join(", ")}://...), got scheme '${parts.scheme}'`,
+      );
     }
   }
   switch (kind) {

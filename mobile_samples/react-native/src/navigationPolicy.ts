@@ -48,16 +48,20 @@ export function splitUri(uri: string): UriParts {
   let rawPort: string | null = null;
   if (hostPort !== null) {
     const separator = hostPort.startsWith("[")
-      ? (hostPort.indexOf("]:") < 0 ? -1 : hostPort.indexOf("]:") + 1)
+      ? hostPort.indexOf("]:") < 0
+        ? -1
+        : hostPort.indexOf("]:") + 1
       : hostPort.lastIndexOf(":");
     host = (separator < 0 ? hostPort : hostPort.slice(0, separator)).replace(/^\[(.*)\]$/, "$1").toLowerCase();
     rawPort = separator < 0 ? null : hostPort.slice(separator + 1);
   }
   // An explicit port is 0-65535 in digits; anything else makes the URL no web origin at all.
-  const explicitPort = rawPort !== null && /^[0-9]+$/.test(rawPort) && Number(rawPort) <= 65535 ? Number(rawPort) : null;
+  const explicitPort =
+    rawPort !== null && /^[0-9]+$/.test(rawPort) && Number(rawPort) <= 65535 ? Number(rawPort) : null;
   const portIsValid = rawPort === null || rawPort === "" || explicitPort !== null;
   const port = explicitPort ?? (scheme === null ? undefined : DEFAULT_PORTS[scheme]);
-  const origin = scheme === null || host === null || host === "" || !portIsValid ? null : `${scheme}://${host}:${port ?? ""}`;
+  const origin =
+    scheme === null || host === null || host === "" || !portIsValid ? null : `${scheme}://${host}:${port ?? ""}`;
   return { scheme, authority, host, path: match[3] ?? "", origin };
 }
 
@@ -74,12 +78,17 @@ export class CallbackMatcher {
 
   constructor(callbackUrls: CallbackUrlsJson) {
     this.callbacks = [callbackUrls.success, callbackUrls.exit, callbackUrls.event].map(splitUri);
-    this.customSchemes = new Set(this.callbacks.flatMap((c) => (c.scheme === null || WEB_SCHEMES.has(c.scheme) ? [] : [c.scheme])));
+    this.customSchemes = new Set(
+      this.callbacks.flatMap((c) => (c.scheme === null || WEB_SCHEMES.has(c.scheme) ? [] : [c.scheme])),
+    );
   }
 
   matches(url: string | UriParts): boolean {
     const parts = typeof url === "string" ? splitUri(url) : url;
-    return (parts.scheme !== null && this.customSchemes.has(parts.scheme)) || this.callbacks.some((c) => sameEndpoint(parts, c));
+    return (
+      (parts.scheme !== null && this.customSchemes.has(parts.scheme)) ||
+      this.callbacks.some((c) => sameEndpoint(parts, c))
+    );
   }
 }
 
@@ -128,6 +137,9 @@ export class NavigationPolicy {
     if (this.callbacks.matches(parts)) return { action: "forward", url };
     if (parts.origin !== null && parts.origin === this.widgetOrigin) return { action: "load" };
     if (parts.scheme === "https" && parts.origin !== null) return { action: "external", url };
-    return { action: "block", reason: `scheme '${parts.scheme ?? "none"}' is neither the widget's origin, a callback nor https` };
+    return {
+      action: "block",
+      reason: `scheme '${parts.scheme ?? "none"}' is neither the widget's origin, a callback nor https`,
+    };
   }
 }

@@ -40,7 +40,12 @@ export type Screen =
   /** Open the widget: load the session's widget URL in a WebView governed by `policy`. */
   | { readonly kind: "widget"; readonly session: WidgetSession; readonly policy: NavigationPolicy }
   /** The session goes on: keep the widget open. The backend took the callback (`event`, a warning) or refused it (`refusedCode`). */
-  | { readonly kind: "keep-widget"; readonly session: WidgetSession; readonly event: DeeplinkEvent | null; readonly refusedCode: string | null }
+  | {
+      readonly kind: "keep-widget";
+      readonly session: WidgetSession;
+      readonly event: DeeplinkEvent | null;
+      readonly refusedCode: string | null;
+    }
   /** The session is over; show the backend's verdict. */
   | { readonly kind: "outcome"; readonly session: WidgetSession; readonly event: DeeplinkEvent | null }
   /** Still pending but it cannot be reopened here (no widget URL came back): start a new one. */
@@ -79,12 +84,16 @@ export class WidgetFlow {
     try {
       verdict = await this.client.postEvent(pending.sessionId, callbackUrl);
     } catch (error) {
-      if (!(error instanceof BackendError)) return { kind: "retry-later", sessionId: pending.sessionId, reason: "the backend could not be reached" };
-      if (error.retryable) return { kind: "retry-later", sessionId: pending.sessionId, reason: `${error.code} (HTTP ${error.status})` };
+      if (!(error instanceof BackendError))
+        return { kind: "retry-later", sessionId: pending.sessionId, reason: "the backend could not be reached" };
+      if (error.retryable)
+        return { kind: "retry-later", sessionId: pending.sessionId, reason: `${error.code} (HTTP ${error.status})` };
       // A final refusal (e.g. link_not_owned, session_expired): the session's state says what now.
       await this.store.save({ ...pending, undeliveredCallback: null });
       const session = await this.client.getSession(pending.sessionId);
-      return isFinished(session) ? this.screenFor(session, null) : { kind: "keep-widget", session, event: null, refusedCode: error.code };
+      return isFinished(session)
+        ? this.screenFor(session, null)
+        : { kind: "keep-widget", session, event: null, refusedCode: error.code };
     }
     await this.store.save({ ...pending, undeliveredCallback: null });
     return this.screenFor(verdict.session, verdict.event);
@@ -108,7 +117,11 @@ export class WidgetFlow {
     const pending = await this.store.load();
     if (pending === null) return null;
     const session = await this.client.getSession(pending.sessionId);
-    if (!isFinished(session) && session.callbackUrls !== null && new CallbackMatcher(session.callbackUrls).matches(url)) {
+    if (
+      !isFinished(session) &&
+      session.callbackUrls !== null &&
+      new CallbackMatcher(session.callbackUrls).matches(url)
+    ) {
       return this.forward(url);
     }
     return this.resume();
@@ -130,7 +143,13 @@ export class WidgetFlow {
 
 function widget(session: WidgetSession): Screen & { kind: "widget" } {
   if (session.widgetUrl === null || session.callbackUrls === null) {
-    throw new BackendError(200, "invalid_response", "expected widget_url and callback_urls on a new session", null, null);
+    throw new BackendError(
+      200,
+      "invalid_response",
+      "expected widget_url and callback_urls on a new session",
+      null,
+      null,
+    );
   }
   return { kind: "widget", session, policy: new NavigationPolicy(session.widgetUrl, session.callbackUrls) };
 }

@@ -34,7 +34,9 @@ interface NavigationGroup {
 }
 
 const fixturesDir = requiredEnv("OFDA_FIXTURES_DIR");
-const fixtureFiles = readdirSync(fixturesDir).filter((f) => f.endsWith(".json")).sort();
+const fixtureFiles = readdirSync(fixturesDir)
+  .filter((f) => f.endsWith(".json"))
+  .sort();
 
 test("the corpus directory holds *.json fixture files", () => {
   assert.ok(fixtureFiles.length > 0, `expected fixture files in ${fixturesDir}`);
@@ -55,7 +57,8 @@ for (const file of fixtureFiles) {
           outcome = { error: error.code, message: error.message };
         }
         if ("expect" in c) assert.deepStrictEqual(outcome, c.expect);
-        else if ("expect_error" in c) assert.equal((outcome as { error?: string }).error, c.expect_error, `got ${JSON.stringify(outcome)}`);
+        else if ("expect_error" in c)
+          assert.equal((outcome as { error?: string }).error, c.expect_error, `got ${JSON.stringify(outcome)}`);
         else assert.fail("expected the case to have 'expect' or 'expect_error'");
       });
       if ("expect" in c) {

@@ -122,11 +122,14 @@ test("with nothing pending, a link the OS opens the app with is ignored", async 
 test("a malformed callback is refused by the backend with invalid_deeplink", async () => {
   const session = await client.createSession(request);
   assert.ok(session.callbackUrls);
-  await assert.rejects(client.postEvent(session.id, `${session.callbackUrls.success}?link=not-a-uuid&institution=x`), (error: unknown) => {
-    assert.ok(error instanceof BackendError);
-    assert.equal(`${error.status} ${error.code}`, "422 invalid_deeplink");
-    return true;
-  });
+  await assert.rejects(
+    client.postEvent(session.id, `${session.callbackUrls.success}?link=not-a-uuid&institution=x`),
+    (error: unknown) => {
+      assert.ok(error instanceof BackendError);
+      assert.equal(`${error.status} ${error.code}`, "422 invalid_deeplink");
+      return true;
+    },
+  );
 });
 
 test("a wrong bearer token is refused with unauthenticated", async () => {

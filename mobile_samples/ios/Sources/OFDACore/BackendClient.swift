@@ -17,7 +17,10 @@ public struct BackendError: Error, CustomStringConvertible {
     public var description: String { "HTTP \(status) \(code): \(message)" + (requestID.map { " (request \($0))" } ?? "") }
 
     static func malformed(_ expected: String) -> BackendError {
-        BackendError(status: 200, code: "invalid_response", message: "expected \(expected) in the backend's answer", requestID: nil, retryAfterSeconds: nil)
+        BackendError(
+            status: 200, code: "invalid_response", message: "expected \(expected) in the backend's answer",
+            requestID: nil, retryAfterSeconds: nil
+        )
     }
 }
 

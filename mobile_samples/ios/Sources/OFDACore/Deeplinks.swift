@@ -108,7 +108,8 @@ public enum Deeplinks {
             } else if callbacks.schemes.contains(parts.scheme) {
                 kind = try kindByName(parts)
             } else {
-                throw DeeplinkError.unknown("a URL on the callback URLs (\(callbacks.schemes.sorted().joined(separator: ", "))://...), got scheme '\(parts.scheme)'")
+                let schemes = callbacks.schemes.sorted().joined(separator: ", ")
+                throw DeeplinkError.unknown("a URL on the callback URLs (\(schemes)://...), got scheme '\(parts.scheme)'")
             }
         } else {
             kind = try kindByName(parts)
@@ -152,7 +153,9 @@ public enum Deeplinks {
     }
 
     /// The event's own non-empty values and `extra` (first value wins); an own parameter given twice is invalid.
-    private static func collect(_ pairs: [(String, String)], _ known: Set<String>, _ consumed: Set<String>) throws -> ([String: String], [String: String]) {
+    private static func collect(
+        _ pairs: [(String, String)], _ known: Set<String>, _ consumed: Set<String>
+    ) throws -> ([String: String], [String: String]) {
         var values: [String: String] = [:]
         var extra: [String: String] = [:]
         var seen: Set<String> = []
@@ -203,7 +206,8 @@ public enum Deeplinks {
             if values["error_message"] != nil { throw DeeplinkError.invalid("no error_message on a deeplink carrying warning") }
             return .warning(code: warning, message: values["warning_message"], extra: extra)
         case (nil, nil):
-            throw DeeplinkError.unknown("error or warning on an event deeplink, got parameters \(values.keys.sorted() + extra.keys.sorted())")
+            let names = values.keys.sorted() + extra.keys.sorted()
+            throw DeeplinkError.unknown("error or warning on an event deeplink, got parameters \(names)")
         }
     }
 
@@ -232,7 +236,9 @@ struct DeeplinkURL {
 
     static func isHex(_ s: Unicode.Scalar) -> Bool { ("0"..."9").contains(s) || ("a"..."f").contains(s) || ("A"..."F").contains(s) }
 
-    private static func isAlphaNumeric(_ s: Unicode.Scalar) -> Bool { ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s) }
+    private static func isAlphaNumeric(_ s: Unicode.Scalar) -> Bool {
+        ("a"..."z").contains(s) || ("A"..."Z").contains(s) || ("0"..."9").contains(s)
+    }
 
     // Characters allowed raw: RFC 3986's unreserved and reserved ones and '%', less '[', ']' (IPv6
     // hosts, never a callback) and '#' (a fragment). Everything else must arrive percent-encoded.
@@ -244,7 +250,8 @@ struct DeeplinkURL {
         if scalars.count > Deeplinks.maxLength { throw invalid("at most \(Deeplinks.maxLength) characters, got \(scalars.count)") }
         if let bad = scalars.firstIndex(where: { !allowedRaw($0) }) {
             if scalars[bad] == "#" { throw invalid("no fragment ('#...') in a Belvo deeplink") }
-            throw invalid("only characters allowed raw in a URL (RFC 3986), got U+\(String(scalars[bad].value, radix: 16, uppercase: true)) at position \(bad)")
+            let code = String(scalars[bad].value, radix: 16, uppercase: true)
+            throw invalid("only characters allowed raw in a URL (RFC 3986), got U+\(code) at position \(bad)")
         }
         for (i, s) in scalars.enumerated() where s == "%" {
             if !(i + 2 < scalars.count && isHex(scalars[i + 1]) && isHex(scalars[i + 2])) {
@@ -291,7 +298,8 @@ struct DeeplinkURL {
         if pieces.count == 2 {
             let port = pieces[1]
             if !portSchemes.contains(scheme) { throw invalid("a port only on http(s) URLs") }
-            guard (1...5).contains(port.count), port.unicodeScalars.allSatisfy({ ("0"..."9").contains($0) }), let number = Int(port), number <= 65535 else {
+            let digits = port.unicodeScalars.allSatisfy { ("0"..."9").contains($0) }
+            guard (1...5).contains(port.count), digits, let number = Int(port), number <= 65535 else {
                 throw invalid("a port from 0 to 65535, got '\(port)'")
             }
         }
@@ -444,9 +452,14 @@ public struct CallbackUrls: Equatable {
         let names = pairs.map { $0.0 }
         let repeated = Set(names.filter { name in names.filter { $0 == name }.count > 1 })
         if let clash = Set(names).intersection(reserved).sorted().first ?? repeated.sorted().first {
-            throw DeeplinkError.invalid("the \(kind) callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '\(clash)'")
+            throw DeeplinkError.invalid(
+                "the \(kind) callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '\(clash)'"
+            )
         }
-        return Route(kind: kind, url: url, scheme: parts.scheme, authority: parts.authority ?? "", path: parts.path.isEmpty ? "/" : parts.path, query: pairs)
+        return Route(
+            kind: kind, url: url, scheme: parts.scheme, authority: parts.authority ?? "",
+            path: parts.path.isEmpty ? "/" : parts.path, query: pairs
+        )
     }
 
     /// The callback `parts` is on, or nil; the most specific one (whose own query names the most parameters) wins.

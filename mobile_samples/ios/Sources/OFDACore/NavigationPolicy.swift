@@ -37,8 +37,9 @@ public struct URIParts: Equatable {
         if let colon = rest.firstIndex(where: { ":/?".contains($0) }), rest[colon] == ":", colon != rest.startIndex {
             let candidate = rest[..<colon]
             let scalars = Array(candidate.unicodeScalars)
-            let valid = scalars.first.map { ("a"..."z").contains($0) || ("A"..."Z").contains($0) } == true
-                && scalars.allSatisfy { ("a"..."z").contains($0) || ("A"..."Z").contains($0) || ("0"..."9").contains($0) || "+.-".unicodeScalars.contains($0) }
+            func isLetter(_ s: Unicode.Scalar) -> Bool { ("a"..."z").contains(s) || ("A"..."Z").contains(s) }
+            let valid = scalars.first.map(isLetter) == true
+                && scalars.allSatisfy { isLetter($0) || ("0"..."9").contains($0) || "+.-".unicodeScalars.contains($0) }
             // A "scheme" that is not a valid one (e.g. `a b:`) means the whole string is a relative path.
             if valid {
                 scheme = candidate.lowercased()
@@ -134,7 +135,8 @@ public struct NavigationPolicy {
 
     public func decide(_ url: String) -> Navigation {
         // The characters the parser refuses outright: a URL carrying them is not something to load or forward.
-        if url.isEmpty || url.utf16.count > Deeplinks.maxLength || url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7F }) {
+        let malformed = url.unicodeScalars.contains { $0.value <= 0x20 || $0.value == 0x7F }
+        if url.isEmpty || url.utf16.count > Deeplinks.maxLength || malformed {
             return .block(reason: "not a well-formed URL")
         }
         let parts = URIParts(url)

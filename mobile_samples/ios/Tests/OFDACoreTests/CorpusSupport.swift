@@ -32,7 +32,8 @@ extension XCTestCase {
         }
         // NSDictionary equality compares strings as they are, not by Swift's canonical equivalence.
         XCTAssertEqual(NSDictionary(dictionary: event.json), expected, file: file, line: line)
-        XCTAssertEqual(try DeeplinkEvent(json: expected as? [String: Any]), event, "the backend's event JSON reads back", file: file, line: line)
+        let readBack = try? DeeplinkEvent(json: expected as? [String: Any])
+        XCTAssertEqual(readBack, event, "the backend's event JSON reads back", file: file, line: line)
     }
 
     /// Asks the policy about `url` and compares with `expect`: load, forward, external or block.

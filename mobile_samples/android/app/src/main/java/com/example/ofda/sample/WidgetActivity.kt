@@ -193,7 +193,8 @@ class WidgetActivity : Activity() {
     private fun outcomeText(status: String, event: DeeplinkEvent?): String =
         when (status) {
             "succeeded" -> "Your bank account is connected."
-            "exited" -> (event as? ExitEvent)?.error?.let { "You left the connection: ${it.message ?: it.code}" } ?: "You left the connection."
+            "exited" -> (event as? ExitEvent)?.error?.let { "You left the connection: ${it.message ?: it.code}" }
+                ?: "You left the connection."
             "failed" -> (event as? ErrorEvent)?.let { "The connection failed: ${it.message ?: it.code}" } ?: "The connection failed."
             "expired" -> "The connection took too long and expired."
             else -> "The connection is $status."

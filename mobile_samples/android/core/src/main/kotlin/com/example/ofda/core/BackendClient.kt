@@ -60,7 +60,8 @@ class BackendClient(
                 throw BackendException(status, "invalid_response", "expected a JSON body from $method $path: ${e.message}", null, null)
             }
             if (status !in 200..299) {
-                throw BackendException.fromErrorBody(status, json, connection.getHeaderField("X-Request-Id"), connection.getHeaderField("Retry-After"))
+                val requestId = connection.getHeaderField("X-Request-Id")
+                throw BackendException.fromErrorBody(status, json, requestId, connection.getHeaderField("Retry-After"))
             }
             return json
         } finally {
@@ -107,7 +108,10 @@ class WidgetSession(
 /** `POST .../events`'s answer: the backend's reading of the deeplink, and the session after it. */
 data class EventVerdict(val event: DeeplinkEvent, val session: WidgetSession)
 
-/** A non-2xx answer (network failures stay java.io.IOException), with the contract's first error (section 2). [retryAfterSeconds] comes from `Retry-After`. */
+/**
+ * A non-2xx answer, with the contract's first error (section 2); [retryAfterSeconds] comes from
+ * `Retry-After`. Network failures stay java.io.IOException.
+ */
 class BackendException(
     val status: Int,
     val code: String,

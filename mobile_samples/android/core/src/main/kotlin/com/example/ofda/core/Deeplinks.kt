@@ -33,7 +33,10 @@ object Deeplinks {
                 when {
                     route != null -> route.kind to route.keys
                     parts.scheme in callbackUrls.schemes -> kindByName(parts) to emptySet()
-                    else -> unknown("a URL on the callback URLs (${callbackUrls.schemes.sorted().joinToString()}://...), got scheme '${parts.scheme}'")
+                    else -> {
+                        val schemes = callbackUrls.schemes.sorted().joinToString()
+                        unknown("a URL on the callback URLs ($schemes://...), got scheme '${parts.scheme}'")
+                    }
                 }
             }
         }
@@ -60,7 +63,11 @@ object Deeplinks {
     }
 
     /** The event's own non-empty values and `extra` (first value wins); an own parameter given twice is invalid. */
-    private fun collect(pairs: List<Pair<String, String>>, known: Set<String>, consumed: Set<String>): Pair<Map<String, String>, Map<String, String>> {
+    private fun collect(
+        pairs: List<Pair<String, String>>,
+        known: Set<String>,
+        consumed: Set<String>,
+    ): Pair<Map<String, String>, Map<String, String>> {
         val values = LinkedHashMap<String, String>()
         val extra = LinkedHashMap<String, String>()
         val seen = HashSet<String>()
@@ -88,7 +95,9 @@ object Deeplinks {
         val code = values["last_encountered_error_code"]
         val message = values["last_encountered_error_message"]
         // Belvo sends the message only with its code.
-        if (code == null && message != null) invalid("last_encountered_error_code with last_encountered_error_message, got only the message")
+        if (code == null && message != null) {
+            invalid("last_encountered_error_code with last_encountered_error_message, got only the message")
+        }
         return ExitEvent(code?.let { ExitError(it, message) }, values["meta_data_institution_name"], values["meta_data_step"], extra)
     }
 
@@ -229,7 +238,9 @@ internal object Query {
         } catch (e: java.nio.charset.CharacterCodingException) {
             Deeplinks.invalid("UTF-8 after percent-decoding $field")
         }
-        decoded.firstOrNull(::forbiddenText)?.let { Deeplinks.invalid("no control or bidi characters in $field, got U+%04X".format(it.code)) }
+        decoded.firstOrNull(::forbiddenText)?.let {
+            Deeplinks.invalid("no control or bidi characters in $field, got U+%04X".format(it.code))
+        }
         return decoded
     }
 
@@ -244,7 +255,14 @@ internal object Query {
  * and it carries every parameter of that callback URL's own query.
  */
 class CallbackUrls(val success: String, val exit: String, val event: String) {
-    internal class Route(val kind: Deeplinks.Kind, val url: String, val scheme: String, val authority: String, val path: String, val query: Set<Pair<String, String>>) {
+    internal class Route(
+        val kind: Deeplinks.Kind,
+        val url: String,
+        val scheme: String,
+        val authority: String,
+        val path: String,
+        val query: Set<Pair<String, String>>,
+    ) {
         val keys: Set<String> get() = query.mapTo(HashSet()) { it.first }
         val place get() = listOf(scheme, authority, path, query)
     }
@@ -258,7 +276,9 @@ class CallbackUrls(val success: String, val exit: String, val event: String) {
     init {
         for ((i, a) in routes.withIndex()) {
             for (b in routes.drop(i + 1)) {
-                if (a.place == b.place) Deeplinks.invalid("distinct callback URLs, ${a.kind.label} and ${b.kind.label} are the same: '${a.url}'")
+                if (a.place == b.place) {
+                    Deeplinks.invalid("distinct callback URLs, ${a.kind.label} and ${b.kind.label} are the same: '${a.url}'")
+                }
             }
         }
     }
@@ -294,11 +314,18 @@ class CallbackUrls(val success: String, val exit: String, val event: String) {
         private fun route(kind: Deeplinks.Kind, name: String, url: String, reserved: Set<String>): Route {
             val field = "callback_urls.$name"
             val parts = DeeplinkUrl.split(url, field)
-            if (parts.scheme in DeeplinkUrl.NEVER_CALLBACK_SCHEMES) Deeplinks.invalid("an app or https callback URL, got scheme '${parts.scheme}' ($field)")
+            if (parts.scheme in DeeplinkUrl.NEVER_CALLBACK_SCHEMES) {
+                Deeplinks.invalid("an app or https callback URL, got scheme '${parts.scheme}' ($field)")
+            }
             val pairs = Query.decode(parts.query)
             val names = pairs.map { it.first }
-            val clash = (names.toSet() intersect reserved).minOrNull() ?: names.groupingBy { it }.eachCount().filterValues { it > 1 }.keys.minOrNull()
-            if (clash != null) Deeplinks.invalid("the $name callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '$clash'")
+            val repeated = names.groupingBy { it }.eachCount().filterValues { it > 1 }.keys
+            val clash = (names.toSet() intersect reserved).minOrNull() ?: repeated.minOrNull()
+            if (clash != null) {
+                Deeplinks.invalid(
+                    "the $name callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '$clash'",
+                )
+            }
             return Route(kind, url, parts.scheme, parts.authority.orEmpty(), parts.path.ifEmpty { "/" }, pairs.toSet())
         }
 
@@ -308,7 +335,9 @@ class CallbackUrls(val success: String, val exit: String, val event: String) {
             val kinds = listOf("success", "exit", "event")
             val missing = kinds.filter { it !in map }
             val unknown = map.keys.filter { it !in kinds }
-            if (missing.isNotEmpty() || unknown.isNotEmpty()) Deeplinks.invalid("callback_urls with the keys success, exit, event; missing $missing, unknown $unknown")
+            if (missing.isNotEmpty() || unknown.isNotEmpty()) {
+                Deeplinks.invalid("callback_urls with the keys success, exit, event; missing $missing, unknown $unknown")
+            }
             val urls = kinds.map { map[it] as? String ?: Deeplinks.invalid("callback_urls.$it as a string") }
             return CallbackUrls(urls[0], urls[1], urls[2])
         }
@@ -332,7 +361,9 @@ sealed interface DeeplinkEvent {
                 "success" -> SuccessEvent(required("link_id"), required("institution"), extra)
                 "exit" -> ExitEvent(
                     error = (map["error"] as? Map<*, *>)?.let { error ->
-                        ExitError(error["code"] as? String ?: throw IllegalArgumentException("expected a string error.code in an exit event"), error["message"] as? String)
+                        val code = error["code"] as? String
+                            ?: throw IllegalArgumentException("expected a string error.code in an exit event")
+                        ExitError(code, error["message"] as? String)
                     },
                     institution = text("institution"),
                     step = text("step"),
@@ -375,7 +406,12 @@ data class ExitEvent(
 
     companion object {
         // The flattened names of Belvo's example URL (facts file 3.2, decision 5).
-        internal val PARAMETERS = setOf("last_encountered_error_code", "last_encountered_error_message", "meta_data_institution_name", "meta_data_step")
+        internal val PARAMETERS = setOf(
+            "last_encountered_error_code",
+            "last_encountered_error_message",
+            "meta_data_institution_name",
+            "meta_data_step",
+        )
     }
 }
 

@@ -24,11 +24,18 @@ data class UriParts(
 ) {
     // userinfo ends at the last '@' (RFC 3986 section 3.2.1); an IPv6 literal keeps its ':' inside [].
     private val hostPort: String? = authority?.substringAfterLast('@')
-    private val portSeparator: Int = hostPort?.let { hp -> if (hp.startsWith("[")) hp.indexOf("]:").let { if (it < 0) -1 else it + 1 } else hp.lastIndexOf(':') } ?: -1
+    private val portSeparator: Int = when {
+        hostPort == null -> -1
+        hostPort.startsWith("[") -> hostPort.indexOf("]:").let { if (it < 0) -1 else it + 1 }
+        else -> hostPort.lastIndexOf(':')
+    }
     private val rawPort: String? = if (portSeparator < 0) null else hostPort!!.substring(portSeparator + 1)
 
     /** The lowercased host without userinfo, port or IPv6 brackets; "" for an empty authority. */
-    val host: String? = hostPort?.let { if (portSeparator < 0) it else it.substring(0, portSeparator) }?.removeSurrounding("[", "]")?.lowercase()
+    val host: String? = hostPort
+        ?.let { if (portSeparator < 0) it else it.substring(0, portSeparator) }
+        ?.removeSurrounding("[", "]")
+        ?.lowercase()
 
     // An explicit port is 0-65535 in digits; anything else makes the URL no web origin at all.
     private val explicitPort: Int? = rawPort?.takeIf { PORT.matches(it) }?.toIntOrNull()?.takeIf { it <= 65535 }

@@ -60,7 +60,8 @@ object LiveBackendTests {
         checks.check("a warning keeps the session pending and the widget open") {
             val flow = WidgetFlow(client, InMemoryPendingSessionStore())
             val widget = flow.start(SESSION_REQUEST)
-            val event = widget.session.callbackUrls!!.event + "?warning=institution_disabled&warning_message=The%20institution%20is%20temporarily%20unavailable."
+            val event = widget.session.callbackUrls!!.event +
+                "?warning=institution_disabled&warning_message=The%20institution%20is%20temporarily%20unavailable."
             val screen = flow.forward(event)
             screen as? Screen.KeepWidget ?: throw CheckFailure("expected KeepWidget, got $screen")
             expectEqual(WidgetSession.PENDING, screen.session.status, "status")
@@ -98,12 +99,14 @@ object LiveBackendTests {
         }
 
         checks.check("with nothing pending, a link the OS opens the app with is ignored") {
-            expectEqual(null, WidgetFlow(client, InMemoryPendingSessionStore()).openedWith("ofdaapp://belvo/exit?meta_data_step=abandon-survey"), "screen")
+            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            expectEqual(null, flow.openedWith("ofdaapp://belvo/exit?meta_data_step=abandon-survey"), "screen")
         }
 
         checks.check("a malformed callback is refused by the backend with invalid_deeplink") {
             val session = client.createSession(SESSION_REQUEST)
-            val error = runCatching { client.postEvent(session.id, session.callbackUrls!!.success + "?link=not-a-uuid&institution=x") }.exceptionOrNull()
+            val malformed = session.callbackUrls!!.success + "?link=not-a-uuid&institution=x"
+            val error = runCatching { client.postEvent(session.id, malformed) }.exceptionOrNull()
             expectEqual("422 invalid_deeplink", (error as? BackendException)?.let { "${it.status} ${it.code}" }, "refusal ($error)")
         }
 
