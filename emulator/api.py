@@ -92,7 +92,11 @@ def root() -> Response:
 
 @api.post("/token/")
 def token() -> Response:
-    body = request.get_json(silent=True)
+    # Like Belvo's Django REST framework API: a JSON body whatever its content type, or a form (enough
+    # for the flat SDK request; the OFDA request's nested ``widget`` needs JSON).
+    body = request.get_json(force=True, silent=True)
+    if body is None and request.form:
+        body = request.form.to_dict()
     if not isinstance(body, dict):
         raise RequestInvalid((ErrorItem("parse_error", "JSON parse error: expected a JSON object."),))
     # The secret keys go in the body (facts file 1.1); the SDKs send Basic auth too, used when the

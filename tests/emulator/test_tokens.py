@@ -218,7 +218,14 @@ def test_a_business_sends_a_cpf_and_a_cnpj(emu_client: FlaskClient) -> None:
 
 
 def test_a_body_that_is_not_a_json_object_is_a_parse_error(emu_client: FlaskClient) -> None:
-    response = emu_client.post("/api/token/", data="id=x", content_type="application/x-www-form-urlencoded")
+    for body in ("{not json", "[1, 2]"):
+        response = emu_client.post("/api/token/", data=body, content_type="application/json")
 
-    assert response.status_code == 400
-    assert response.json[0]["code"] == "parse_error"
+        assert response.status_code == 400
+        assert response.json[0]["code"] == "parse_error"
+
+
+def test_a_form_encoded_sdk_request_is_understood(emu_client: FlaskClient) -> None:
+    response = emu_client.post("/api/token/", data=sdk_token_request())
+
+    assert response.status_code == 200
