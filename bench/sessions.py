@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import http.client
+import itertools
 import json
 import os
 import signal
@@ -151,12 +152,12 @@ def wait_until_up(port: int, path: str) -> None:
 
 
 @contextmanager
-def process(args: Sequence[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterator[None]:
-    """Run ``args`` for the duration of the block; stop it (and only it) afterwards."""
+def process(args: Sequence[str], env: dict[str, str], log: Path, cwd: Path = REPO) -> Iterator[int]:
+    """Run ``args`` for the duration of the block (its pid is the value); stop it, and only it, after."""
     with log.open("w") as output:
         child = subprocess.Popen(args, env=env, cwd=cwd, stdout=output, stderr=subprocess.STDOUT)
     try:
-        yield
+        yield child.pid
     finally:
         child.send_signal(signal.SIGTERM)
         try:
@@ -182,12 +183,21 @@ def gunicorn(app: str, port: int, workers: int, threads: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Load:
+    latencies: tuple[float, ...]
+    errors: int
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Result:
     target: str
     clients: int
     latencies: tuple[float, ...]
     errors: int
     seconds: float
+    #: CPU time the server's workers spent, per successful request.
+    cpu_ms: float
 
     @property
     def throughput(self) -> float:
@@ -197,9 +207,19 @@ class Result:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
+def cpu_seconds(master_pid: int) -> float:
+    """User + system CPU time of a gunicorn master's workers so far (Linux /proc)."""
+    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+    total = 0
+    for pid in children:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 def drive(
     port: int, path: str, headers_for: Callable[[int], dict[str, str]], clients: int, seconds: float
-) -> Result:
+) -> Load:
     """``clients`` threads, each on its own keep-alive connection, posting for ``seconds``."""
     body = json.dumps(CPF_BODY)
     latencies: list[float] = []
@@ -209,12 +229,12 @@ def drive(
     stop_at = [0.0]
 
     def client(index: int) -> None:
-        headers = {"Content-Type": "application/json", **headers_for(index)}
         connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
         mine: list[float] = []
         failed = 0
         start.wait()
         while time.perf_counter() < stop_at[0]:
+            headers = {"Content-Type": "application/json", **headers_for(index)}
             began = time.perf_counter()
             try:
                 connection.request("POST", path, body=body, headers=headers)
@@ -242,15 +262,18 @@ def drive(
     for thread in threads:
         thread.join(seconds + REQUEST_TIMEOUT)
     elapsed = time.perf_counter() - began
-    return Result("", clients, tuple(latencies), errors[0], elapsed)
+    return Load(tuple(latencies), errors[0], elapsed)
 
 
-def bearer_headers(count: int) -> Callable[[int], dict[str, str]]:
+def bearer_headers(users: int) -> Callable[[int], dict[str, str]]:
+    """Tokens of ``users`` app users, handed out round-robin: like real traffic, each user asks for a
+    session now and then, under the backend's default rate limit (10 per user per minute)."""
     from server.auth import mint_token
     from server.config import Secret
 
-    tokens = [mint_token(f"bench-user-{i}", Secret(APP_JWT_SECRET), timedelta(hours=1)) for i in range(count)]
-    return lambda index: {"Authorization": f"Bearer {tokens[index]}"}
+    tokens = [mint_token(f"bench-user-{i}", Secret(APP_JWT_SECRET), timedelta(hours=1)) for i in range(users)]
+    turn = itertools.count()
+    return lambda _client: {"Authorization": f"Bearer {tokens[next(turn) % users]}"}
 
 
 # -- main --------------------------------------------------------------------------------------------------
@@ -266,6 +289,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per worker (both servers)")
+    parser.add_argument("--users", type=int, default=5000, help="app users taking turns (rate limit: 10/min)")
     parser.add_argument("--database-url", help="the backend's database (default: a temporary SQLite file)")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -287,7 +311,6 @@ def main() -> None:
             "APP_JWT_SECRET": APP_JWT_SECRET,
             "TERMS_URL": "https://example.com/terms",
             "DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
-            "SESSION_RATE_LIMIT_PER_MINUTE": "1000000",
         }
         upstream_cmd = [
             sys.executable,
@@ -308,14 +331,14 @@ def main() -> None:
             capture_output=True,
             timeout=60,
         )
-        stack.enter_context(
+        backend_pid = stack.enter_context(
             process(
                 gunicorn("server:create_app()", backend_port, args.workers, args.threads),
                 env,
                 workdir / "backend.log",
             )
         )
-        stack.enter_context(
+        baseline_pid = stack.enter_context(
             process(
                 gunicorn("sessions:baseline_app()", baseline_port, args.workers, args.threads),
                 env,
@@ -326,17 +349,18 @@ def main() -> None:
         wait_until_up(backend_port, "/readyz")
         wait_until_up(baseline_port, "/healthz")
 
-        headers = bearer_headers(max(concurrency))
         targets = {
-            "backend": (backend_port, "/v1/widget-sessions", headers),
-            "baseline": (baseline_port, "/token", lambda _i: {}),
+            "backend": (backend_pid, backend_port, "/v1/widget-sessions", bearer_headers(args.users)),
+            "baseline": (baseline_pid, baseline_port, "/token", lambda _client: {}),
         }
         results: list[Result] = []
         for clients in concurrency:
-            for name, (port, path, headers_for) in targets.items():
+            for name, (pid, port, path, headers_for) in targets.items():
                 drive(port, path, headers_for, clients, args.warmup)
-                measured = drive(port, path, headers_for, clients, args.duration)
-                results.append(Result(name, clients, measured.latencies, measured.errors, measured.seconds))
+                cpu_before = cpu_seconds(pid)
+                load = drive(port, path, headers_for, clients, args.duration)
+                cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / max(len(load.latencies), 1)
+                results.append(Result(name, clients, load.latencies, load.errors, load.seconds, cpu_ms))
         report(results, delay, args)
 
 
@@ -348,7 +372,8 @@ def report(results: Sequence[Result], delay: float, args: argparse.Namespace) ->
         f"{os.cpu_count()} CPUs\n"
     )
     columns = ("clients", "requests", "errors", "req/s", "p50 ms", "p99 ms", "overhead p50", "overhead p99")
-    widths = (7, 8, 6, 8, 8, 8, 12, 12)
+    columns += ("CPU ms/req",)
+    widths = (7, 8, 6, 8, 8, 8, 12, 12, 10)
     header = f"{'target':<9} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
     print(header)
     print("-" * len(header))
@@ -359,7 +384,7 @@ def report(results: Sequence[Result], delay: float, args: argparse.Namespace) ->
         p50, p99 = r.percentile(50), r.percentile(99)
         print(
             f"{r.target:<9} {r.clients:>7} {len(r.latencies):>8} {r.errors:>6} {r.throughput:>8.1f} "
-            f"{p50:>8.2f} {p99:>8.2f} {p50 - delay_ms:>12.2f} {p99 - delay_ms:>12.2f}"
+            f"{p50:>8.2f} {p99:>8.2f} {p50 - delay_ms:>12.2f} {p99 - delay_ms:>12.2f} {r.cpu_ms:>10.2f}"
         )
     print("\nbackend / baseline, same run:")
     by_key = {(r.target, r.clients): r for r in results if r.latencies}

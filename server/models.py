@@ -64,6 +64,8 @@ class AppUser(Base):
 
 class WidgetSession(Base):
     __tablename__ = "widget_sessions"
+    # The per-user rate limit reads a user's sessions of the last minute on every new session.
+    __table_args__ = (Index("ix_widget_sessions_user_created", "user_id", "created_at"),)
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)

@@ -12,9 +12,9 @@ import math
 import secrets
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
@@ -147,20 +147,27 @@ def startup_options(config: Settings, request: SessionRequest) -> StartupOptions
     )
 
 
-def check_rate_limit(db: Session, user_id: str, limit: int, now: datetime) -> None:
-    """At most ``limit`` sessions per user per minute, counted in the database (threat model C1);
-    ``429`` with the seconds until the oldest one leaves the window."""
-    count, oldest = db.execute(
-        select(func.count(), func.min(WidgetSession.created_at)).where(
-            WidgetSession.user_id == user_id, WidgetSession.created_at > now - RATE_WINDOW
-        )
-    ).one()
-    if count >= limit:
-        wait = (oldest + RATE_WINDOW - now).total_seconds()
+def admit(db: Session, user_id: str, limit: int, now: datetime) -> str | None:
+    """Refuse a new session past ``limit`` per user per minute, counted in the database (threat model
+    C1): ``429`` with the seconds until a slot frees up. Otherwise the user's ``external_id``, or
+    ``None`` for a new user, read in the same round trip (an index serves both; at most ``limit`` rows
+    are touched)."""
+    window = (
+        select(WidgetSession.created_at)
+        .where(WidgetSession.user_id == user_id, WidgetSession.created_at > now - RATE_WINDOW)
+        .order_by(WidgetSession.created_at.desc())
+    )
+    # The limit-th most recent session of the window: while it exists, the user is at the limit, and a
+    # slot frees up when it leaves the window.
+    nth_latest = window.offset(limit - 1).limit(1).scalar_subquery()
+    external_id = select(AppUser.external_id).where(AppUser.user_id == user_id).scalar_subquery()
+    stored, blocking = db.execute(select(external_id, nth_latest)).one()
+    if blocking is not None:
         raise RateLimited(
             f"At most {limit} widget sessions per minute; try again later",
-            retry_after=max(1, math.ceil(wait)),
+            retry_after=max(1, math.ceil((blocking + RATE_WINDOW - now).total_seconds())),
         )
+    return cast(str | None, stored)
 
 
 def create_session(
@@ -172,7 +179,7 @@ def create_session(
     now: datetime,
 ) -> WidgetSession:
     """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it."""
-    check_rate_limit(db, user_id, config.session_rate_limit, now)
+    stored_external_id = admit(db, user_id, config.session_rate_limit, now)
     db.rollback()  # end the read transaction: no connection is held while Belvo answers
 
     try:
@@ -180,33 +187,35 @@ def create_session(
     except BelvoError as exc:
         raise as_api_error(exc) from exc
 
-    external_id = external_id_for(db, user_id)
+    external_id = stored_external_id or external_id_for(db, user_id)
     options = startup_options(config, request)
-    session = WidgetSession(
-        id=SESSION_ID_PREFIX + secrets.token_urlsafe(24),
-        user_id=user_id,
-        external_id=external_id,
-        status=SessionStatus.PENDING,
-        widget_url=widget_url(config.belvo_widget_url, token.access, external_id, options),
-        callback_urls=config.callback_urls.to_dict(),
-        options={
+    values: dict[str, Any] = {
+        "id": SESSION_ID_PREFIX + secrets.token_urlsafe(24),
+        "user_id": user_id,
+        "external_id": external_id,
+        "status": SessionStatus.PENDING.value,
+        "widget_url": widget_url(config.belvo_widget_url, token.access, external_id, options),
+        "callback_urls": config.callback_urls.to_dict(),
+        "options": {
             "access_mode": options.access_mode,
             "institutions": list(options.institutions),
             "institution_types": list(options.institution_types),
             "resources": list(options.resources),
             "fetch_resources": list(request.fetch_resources or config.widget.fetch_resources),
         },
-        created_at=now,
-        expires_at=token.expires_at,
-    )
-    db.add(session)
+        "created_at": now,
+        "expires_at": token.expires_at,
+        "completed_at": None,
+    }
+    # A bulk INSERT skips the unit of work's bookkeeping (a third of this request's database time).
+    db.execute(insert(WidgetSession), [values])
     db.commit()
     log.info(
         "widget session created",
         extra={
-            "session_id": session.id,
+            "session_id": values["id"],
             "external_id": external_id,
             "expires_at": isoformat_z(token.expires_at),
         },
     )
-    return session
+    return WidgetSession(**values)
