@@ -10,7 +10,7 @@ from flask import current_app, request
 from marshmallow import INCLUDE, Schema, fields, validate
 from sqlalchemy.exc import SQLAlchemyError
 
-from server.api import Blueprint
+from server.api import Blueprint, require_json_body
 from server.clock import now
 from server.errors import PayloadTooLarge, Unauthenticated, Unavailable
 from server.services import webhooks
@@ -64,6 +64,7 @@ def _authenticate_belvo() -> None:
     request.max_content_length = webhooks.MAX_BODY_BYTES
     if (request.content_length or 0) > webhooks.MAX_BODY_BYTES:
         raise PayloadTooLarge(f"Expected a webhook body of at most {webhooks.MAX_BODY_BYTES} bytes")
+    require_json_body()
 
 
 @bp.post("/belvo")

@@ -78,6 +78,20 @@ def test_the_previous_secret_stops_working_once_removed(database_url: str) -> No
         assert response.status_code == 401
 
 
+def test_an_anonymous_non_json_delivery_is_401_not_a_hint_about_the_content_type(flow: Flow) -> None:
+    response = flow.client.post("/v1/webhooks/belvo", data="x=1", content_type="text/plain")
+    assert response.status_code == 401
+    assert (
+        flow.client.post(
+            "/v1/webhooks/belvo",
+            data="x=1",
+            content_type="text/plain",
+            headers={"Authorization": WEBHOOK_AUTH},
+        ).status_code
+        == 415
+    )
+
+
 def test_an_oversized_body_is_413_for_belvo_and_401_for_anyone_else(flow: Flow) -> None:
     payload = webhook_payload(None, "TRANSACTIONS", "transactions_deleted", data={"ids": ["x" * 1000] * 300})
     assert len(json.dumps(payload)) > webhooks.MAX_BODY_BYTES
