@@ -56,14 +56,15 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
         if !keepWidget { showMessage("Working…") }
         Task { @MainActor in
             do {
-                render(try await step())
+                let screen = try await step()
+                self.render(screen)
             } catch let error as BackendError {
-                tearDownWebView()
-                showMessage("Something went wrong: \(error.status) \(error.code)", action: "Try again") { self.resume() }
+                self.tearDownWebView()
+                self.showMessage("Something went wrong: \(error.status) \(error.code)", action: "Try again") { self.resume() }
             } catch {
                 // Never the error's URL: it could carry the widget's token.
-                tearDownWebView()
-                showMessage("The backend could not be reached.", action: "Try again") { self.resume() }
+                self.tearDownWebView()
+                self.showMessage("The backend could not be reached.", action: "Try again") { self.resume() }
             }
         }
     }

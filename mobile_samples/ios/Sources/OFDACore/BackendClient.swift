@@ -107,14 +107,16 @@ public final class BackendClient {
         var request = URLRequest(url: url)
         request.httpMethod = method
         request.setValue("application/json", forHTTPHeaderField: "Accept")
-        request.setValue("Bearer \(try await bearerToken())", forHTTPHeaderField: "Authorization")
+        let token = try await bearerToken()
+        request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         if let body = body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
             request.httpBody = try JSONSerialization.data(withJSONObject: body)
         }
         let (data, response) = try await session.data(for: request)
         guard let http = response as? HTTPURLResponse else { throw BackendError.malformed("an HTTP response") }
-        let json = data.isEmpty ? nil : try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed])
+        var json: Any?
+        if !data.isEmpty { json = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) }
         guard (200..<300).contains(http.statusCode) else {
             let map = json as? [String: Any]
             let first = (map?["errors"] as? [[String: Any]])?.first

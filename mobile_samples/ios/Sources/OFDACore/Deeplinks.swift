@@ -355,22 +355,23 @@ enum Query {
         var i = 0
         while i < bytes.count {
             let b0 = UInt32(bytes[i])
-            let (length, minimum, initial): (Int, UInt32, UInt32)
+            let lead: (length: Int, minimum: UInt32, bits: UInt32)
             switch b0 {
-            case 0x00...0x7F: (length, minimum, initial) = (1, 0, b0)
-            case 0xC2...0xDF: (length, minimum, initial) = (2, 0x80, b0 & 0x1F)
-            case 0xE0...0xEF: (length, minimum, initial) = (3, 0x800, b0 & 0x0F)
-            case 0xF0...0xF4: (length, minimum, initial) = (4, 0x10000, b0 & 0x07)
+            case 0x00...0x7F: lead = (1, 0, b0)
+            case 0xC2...0xDF: lead = (2, 0x80, b0 & 0x1F)
+            case 0xE0...0xEF: lead = (3, 0x800, b0 & 0x0F)
+            case 0xF0...0xF4: lead = (4, 0x10000, b0 & 0x07)
             default: return nil
             }
+            let length = lead.length
             guard i + length <= bytes.count else { return nil }
-            var value = initial
+            var value = lead.bits
             for k in 1..<length {
                 let b = UInt32(bytes[i + k])
                 guard b & 0xC0 == 0x80 else { return nil }
                 value = (value << 6) | (b & 0x3F)
             }
-            guard value >= minimum, let scalar = Unicode.Scalar(value) else { return nil }
+            guard value >= lead.minimum, let scalar = Unicode.Scalar(value) else { return nil }
             scalars.append(scalar)
             i += length
         }

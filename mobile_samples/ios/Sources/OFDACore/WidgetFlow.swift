@@ -85,7 +85,8 @@ public final class WidgetFlow {
     public func resume() async throws -> Screen? {
         guard let pending = store.load() else { return nil }
         if let callback = pending.undeliveredCallback { return try await forward(callback) }
-        return try screen(for: try await client.getSession(pending.sessionID), lastEvent: nil)
+        let session = try await client.getSession(pending.sessionID)
+        return try screen(for: session, lastEvent: nil)
     }
 
     /// The OS opened the app with `url`: a universal link or the callback scheme, from outside the
