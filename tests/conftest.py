@@ -31,6 +31,9 @@ _ISOLATED_ENV = (
     "CALLBACK_URL_EVENT", "QA_PAGE", "AUTO_MIGRATE",
 )  # fmt: skip
 
+# Browser and live-server fixtures, for every test package.
+pytest_plugins = ("tests.browser",)
+
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
 

@@ -1,6 +1,6 @@
 """The whole backend (emulator mode) served on a real port, for Debian's Chromium to open its widget.
 
-The browser fixtures (``browser``, ``mobile_page``) and helpers come from ``tests/emulator/conftest.py``.
+The browser fixtures (``browser``, ``mobile_page``) and helpers come from ``tests/browser.py``.
 The backend must know its own address before it starts (``PUBLIC_BASE_URL`` goes into widget URLs), so the
 port is bound first and the server takes over that socket: no race for a "free" port.
 """
@@ -21,7 +21,6 @@ from emulator.serving import QueryFreeRequestHandler
 from server.services.webhooks import webhook_worker
 from server.storage import database
 from tests.conftest import make_app
-from tests.emulator.conftest import browser, mobile_page  # noqa: F401 (fixtures shared with the emulator's tests)
 
 
 @dataclass(frozen=True)

@@ -13,8 +13,8 @@ import requests
 
 from server.auth import mint_token
 from server.settings import settings
+from tests.browser import capture_callback, screenshot
 from tests.e2e.conftest import Backend
-from tests.emulator.conftest import capture_callback, screenshot
 
 pytestmark = pytest.mark.browser
 

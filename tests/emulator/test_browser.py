@@ -15,8 +15,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 import deeplinks
+from tests.browser import LiveServer, capture_callback, screenshot
 from tests.emulator.builders import CALLBACKS, basic, mint, token_request, widget_query
-from tests.emulator.conftest import Clock, LiveServer, capture_callback, screenshot
+from tests.emulator.conftest import Clock
 
 pytestmark = pytest.mark.browser
 

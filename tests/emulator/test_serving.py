@@ -11,8 +11,8 @@ import requests
 from flask import Flask
 
 from emulator.__main__ import config_from_env
+from tests.browser import LiveServer
 from tests.emulator.builders import mint, widget_query
-from tests.emulator.conftest import LiveServer
 
 
 def test_widget_urls_are_logged_without_their_token(
