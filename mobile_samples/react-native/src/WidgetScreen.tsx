@@ -65,10 +65,15 @@ export function WidgetScreen({ flow, request }: Props): React.JSX.Element {
       case "load":
         return true;
       case "forward":
-        void flow.forward(decision.url).then((screen) => {
-          if (screen.kind === "keep-widget") setNote(describe(screen.event, screen.refusedCode));
-          else setState(screen);
-        });
+        // In the background: the widget stays on screen unless the session ends.
+        flow.forward(decision.url).then(
+          (screen) => {
+            if (screen.kind === "keep-widget") setNote(describe(screen.event, screen.refusedCode));
+            else setState(screen);
+          },
+          (error: unknown) =>
+            setState({ kind: "failed", message: error instanceof Error ? error.message : "unexpected failure" }),
+        );
         return false;
       case "external":
         // The bank's app or the browser (App2App): the bank login never happens in this WebView.
