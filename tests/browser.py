@@ -118,9 +118,9 @@ def capture_callback(page: Any, action: Callable[[], Any], timeout_ms: float = 1
     return url
 
 
-def screenshot(page: Any, name: str) -> Path:
+def screenshot(page: Any, name: str, *, full_page: bool = True) -> Path:
     """Save the page as ``artifacts/screenshots/<name>.png`` (a test artifact, gitignored)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
+    page.screenshot(path=str(path), full_page=full_page)
     return path
