@@ -21,12 +21,14 @@ from emulator.serving import QueryFreeRequestHandler
 from server.services.webhooks import webhook_worker
 from server.storage import database
 from tests.conftest import make_app
+from tests.support import Clock
 
 
 @dataclass(frozen=True)
 class Backend:
     app: Flask
     url: str  # e.g. http://127.0.0.1:41234
+    clock: Clock  # the backend's and the emulator's time (real time until a test moves it)
 
     def settle(self) -> None:
         """Wait until the emulator's webhooks are delivered and the backend has applied them."""
@@ -35,19 +37,24 @@ class Backend:
 
 
 @pytest.fixture
-def backend(database_url: str) -> Iterator[Backend]:
+def clock() -> Clock:
+    return Clock.now()
+
+
+@pytest.fixture
+def backend(database_url: str, clock: Clock) -> Iterator[Backend]:
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    app = make_app(database_url, PUBLIC_BASE_URL=url, EMULATOR_WEBHOOK_RETRY_SCHEDULE=[0, 0])
+    app = make_app(database_url, PUBLIC_BASE_URL=url, EMULATOR_WEBHOOK_RETRY_SCHEDULE=[0, 0], CLOCK=clock)
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=QueryFreeRequestHandler, fd=listener.fileno()
     )
     thread = threading.Thread(target=server.serve_forever, name="e2e-backend", daemon=True)
     thread.start()
     try:
-        yield Backend(app, url)
+        yield Backend(app, url, clock)
     finally:
         server.shutdown()
         thread.join(timeout=5)

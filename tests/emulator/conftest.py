@@ -8,8 +8,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,19 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from emulator import Emulator, create_app, emulator_of
-
-
-@dataclass
-class Clock:
-    """The emulator's clock (``EMULATOR_NOW``), moved by the test."""
-
-    moment: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, seconds: float) -> None:
-        self.moment += timedelta(seconds=seconds)
+from tests.support import Clock
 
 
 @pytest.fixture

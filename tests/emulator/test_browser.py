@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 import deeplinks
 from tests.browser import LiveServer, capture_callback, screenshot
 from tests.emulator.builders import CALLBACKS, basic, mint, token_request, widget_query
-from tests.emulator.conftest import Clock
+from tests.support import Clock
 
 pytestmark = pytest.mark.browser
 

@@ -24,7 +24,7 @@ from tests.emulator.builders import (
     sdk_token_request,
     token_request,
 )
-from tests.emulator.conftest import Clock
+from tests.support import Clock
 
 
 def _parse(url: str) -> deeplinks.Event:
