@@ -2,21 +2,52 @@
 
 ``ofda run`` serves the backend (and, with no Belvo credentials, the emulator at ``/sandbox``);
 ``ofda token USER_ID`` mints a development bearer token; ``ofda db upgrade`` applies migrations;
-``ofda routes`` lists the routes.
+``ofda routes`` lists the routes; ``ofda webhooks retry`` applies webhooks left unprocessed.
 """
 
 from __future__ import annotations
 
 import os
 
-from flask.cli import FlaskGroup
+import click
+from flask.cli import FlaskGroup, routes_command, shell_command
+from werkzeug.serving import run_simple
 
+from emulator.serving import QueryFreeRequestHandler
 from server import create_app
 
-cli = FlaskGroup(create_app=create_app, help=__doc__)
+WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
+
+
+@click.command("run")
+@click.option("--host", "-h", default="127.0.0.1", show_default=True, help="The interface to bind to.")
+@click.option("--port", "-p", default=8000, show_default=True, type=int, help="The port to bind to.")
+def run_command(host: str, port: int) -> None:
+    """Serve the backend (with the emulator at /sandbox when no Belvo credentials are set).
+
+    Widget and callback URLs are written with PUBLIC_BASE_URL; when it is not set it follows --host and
+    --port, so the URLs a session returns point at this server.
+    """
+    if not os.environ.get("PUBLIC_BASE_URL"):
+        if host in WILDCARD_HOSTS:
+            click.echo(
+                "Serving on every interface: set PUBLIC_BASE_URL=http://<this machine's LAN address>:"
+                f"{port} so that widget URLs open on a phone.",
+                err=True,
+            )
+        shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+        os.environ["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
+    app = create_app()
+    # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
+    # request handler logs paths without query strings: widget URLs carry Belvo's access token.
+    run_simple(host, port, app, threaded=True, request_handler=QueryFreeRequestHandler)
+
+
+cli = FlaskGroup(create_app=create_app, add_default_commands=False, help=__doc__)
+cli.add_command(run_command)
+cli.add_command(shell_command)
+cli.add_command(routes_command)
 
 
 def main() -> None:
-    # Our documented default port; `--port` and FLASK_RUN_PORT still win.
-    os.environ.setdefault("FLASK_RUN_PORT", "8000")
     cli.main(prog_name="ofda")

@@ -91,6 +91,8 @@ def configure_logging(level: str) -> None:
         handler.addFilter(RedactingFilter())
         root.addHandler(handler)
     root.setLevel(level)
+    # Alembic narrates every migration step at INFO, on every start in emulator mode.
+    logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
 def init_app(app: Flask) -> None:

@@ -1,0 +1,48 @@
+"""`ofda run`: the URLs a session returns point at the server that was started."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from server import cli
+from server.settings import settings
+
+
+@pytest.fixture
+def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> dict[str, Any]:
+    """Run `ofda run` without serving: record what run_simple was given."""
+    seen: dict[str, Any] = {}
+
+    def fake_run_simple(host: str, port: int, app: Any, **options: Any) -> None:
+        seen.update(host=host, port=port, app=app, options=options)
+
+    monkeypatch.setattr(cli, "run_simple", fake_run_simple)
+    monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite3")
+    monkeypatch.setenv("PUBLIC_BASE_URL", "")  # recorded, so what `ofda run` sets is undone
+    return seen
+
+
+def test_public_base_url_follows_host_and_port(served: dict[str, Any]) -> None:
+    result = CliRunner().invoke(cli.cli, ["run", "--port", "8123"])
+    assert result.exit_code == 0, result.output
+    app = served["app"]
+    assert settings(app).public_base_url == "http://127.0.0.1:8123"
+    assert settings(app).belvo_widget_url == "http://127.0.0.1:8123/sandbox/widget/"
+    assert served["options"]["threaded"] is True
+    assert "QueryFree" in served["options"]["request_handler"].__name__
+
+
+def test_every_interface_warns_to_set_the_lan_address(served: dict[str, Any]) -> None:
+    result = CliRunner().invoke(cli.cli, ["run", "--host", "0.0.0.0", "--port", "8124"])
+    assert result.exit_code == 0, result.output
+    assert "PUBLIC_BASE_URL" in result.output
+    assert served["host"] == "0.0.0.0"
+
+
+def test_an_explicit_public_base_url_wins(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PUBLIC_BASE_URL", "http://192.168.1.20:8000")
+    assert CliRunner().invoke(cli.cli, ["run", "--port", "8125"]).exit_code == 0
+    assert settings(served["app"]).public_base_url == "http://192.168.1.20:8000"
