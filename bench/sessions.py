@@ -15,8 +15,10 @@ Everything runs on 127.0.0.1 and stops by itself:
   no database, no authentication: the least a backend could do.
 
 For each number of concurrent clients (one keep-alive connection each) it prints throughput, p50/p99
-latency and the *overhead* (latency minus the injected upstream delay), and the backend/baseline ratios.
-The target is a backend overhead p99 under 10 ms at 8 clients.
+latency, the *overhead* (latency minus the injected upstream delay), the servers' CPU time per request,
+and the backend/baseline ratios. An *upstream* row sends the same load straight to the stand-in: the floor
+of this set-up (load generator, stand-in and machine), which every other row includes. The target is a
+backend overhead p99 under 10 ms at 8 clients.
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -207,12 +210,13 @@ class Result:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 
-def cpu_seconds(master_pid: int) -> float:
-    """User + system CPU time of a gunicorn master's workers so far (Linux /proc)."""
-    children = Path(f"/proc/{master_pid}/task/{master_pid}/children").read_text().split()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time so far of a process and its children (a gunicorn master and its workers),
+    from Linux's /proc."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
     total = 0
-    for pid in children:
-        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    for process_id in [str(pid), *children]:
+        fields = Path(f"/proc/{process_id}/stat").read_text().rpartition(")")[2].split()
         total += int(fields[11]) + int(fields[12])  # utime, stime (clock ticks)
     return total / os.sysconf("SC_CLK_TCK")
 
@@ -240,7 +244,7 @@ def drive(
                 connection.request("POST", path, body=body, headers=headers)
                 response = connection.getresponse()
                 response.read()
-                ok = response.status == 201
+                ok = 200 <= response.status < 300
             except OSError:
                 connection.close()
                 ok = False
@@ -265,15 +269,38 @@ def drive(
     return Load(tuple(latencies), errors[0], elapsed)
 
 
-def bearer_headers(users: int) -> Callable[[int], dict[str, str]]:
-    """Tokens of ``users`` app users, handed out round-robin: like real traffic, each user asks for a
-    session now and then, under the backend's default rate limit (10 per user per minute)."""
+def app_user_tokens(users: int) -> list[str]:
     from server.auth import mint_token
     from server.config import Secret
 
-    tokens = [mint_token(f"bench-user-{i}", Secret(APP_JWT_SECRET), timedelta(hours=1)) for i in range(users)]
+    return [mint_token(f"bench-user-{i}", Secret(APP_JWT_SECRET), timedelta(hours=1)) for i in range(users)]
+
+
+def round_robin(tokens: Sequence[str]) -> Callable[[int], dict[str, str]]:
+    """Like real traffic, each user asks for a session now and then, under the backend's default rate
+    limit (10 per user per minute)."""
     turn = itertools.count()
-    return lambda _client: {"Authorization": f"Bearer {tokens[next(turn) % users]}"}
+    return lambda _client: {"Authorization": f"Bearer {tokens[next(turn) % len(tokens)]}"}
+
+
+def first_sessions(port: int, tokens: Sequence[str], clients: int) -> None:
+    """One session per user before measuring: the runs then see returning users (the common case; a
+    user's first session also draws their external id)."""
+    body = json.dumps(CPF_BODY)
+    local = threading.local()
+
+    def create(token: str) -> None:
+        if not hasattr(local, "connection"):
+            local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
+        headers = {"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+        local.connection.request("POST", "/v1/widget-sessions", body=body, headers=headers)
+        response = local.connection.getresponse()
+        response.read()
+        if response.status != 201:
+            raise RuntimeError(f"creating a first session answered {response.status}")
+
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(create, tokens))
 
 
 # -- main --------------------------------------------------------------------------------------------------
@@ -289,7 +316,7 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
     parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per worker (both servers)")
-    parser.add_argument("--users", type=int, default=5000, help="app users taking turns (rate limit: 10/min)")
+    parser.add_argument("--users", type=int, default=2000, help="app users taking turns (rate limit: 10/min)")
     parser.add_argument("--database-url", help="the backend's database (default: a temporary SQLite file)")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -320,7 +347,7 @@ def main() -> None:
             "--delay-ms",
             str(args.delay_ms),
         ]
-        stack.enter_context(process(upstream_cmd, env, workdir / "upstream.log"))
+        upstream_pid = stack.enter_context(process(upstream_cmd, env, workdir / "upstream.log"))
         wait_until_up(upstream_port, "/api/")
 
         subprocess.run(
@@ -349,9 +376,13 @@ def main() -> None:
         wait_until_up(backend_port, "/readyz")
         wait_until_up(baseline_port, "/healthz")
 
+        tokens = app_user_tokens(args.users)
+        first_sessions(backend_port, tokens, max(concurrency))
         targets = {
-            "backend": (backend_pid, backend_port, "/v1/widget-sessions", bearer_headers(args.users)),
+            "backend": (backend_pid, backend_port, "/v1/widget-sessions", round_robin(tokens)),
             "baseline": (baseline_pid, baseline_port, "/token", lambda _client: {}),
+            # The floor of this set-up: the same load straight at the upstream stand-in.
+            "upstream": (upstream_pid, upstream_port, "/api/token/", lambda _client: {}),
         }
         results: list[Result] = []
         for clients in concurrency:
