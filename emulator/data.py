@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
-from emulator.documents import cpf_with_check_digits
+from brdocs import cpf_with_check_digits
 from emulator.institutions import INSTITUTIONS
 from emulator.state import Identification, Link
 

@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 import jwt
 from jwt.types import Options
 
-from emulator.documents import is_valid_cnpj, is_valid_cpf
+from brdocs import is_valid_cnpj, is_valid_cpf
 from emulator.errors import ErrorItem, RequestInvalid
 from emulator.events import CallbackUrls
 from emulator.institutions import OFDA_RESOURCES

@@ -24,8 +24,8 @@ from flask import Response as Page
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
+from brdocs import is_valid_cnpj, is_valid_cpf, mask_document
 from emulator.app import Emulator, current_emulator
-from emulator.documents import is_valid_cnpj, is_valid_cpf, mask_document
 from emulator.events import (
     ABANDON_SURVEY,
     ACCESS_DENIED,

@@ -3,13 +3,9 @@ examples run."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 import deeplinks
 
@@ -36,9 +32,3 @@ def test_importing_deeplinks_loads_only_the_standard_library() -> None:
 def test_package_ships_its_corpus_and_typing_marker() -> None:
     assert (PACKAGE / "py.typed").is_file()
     assert len(list((PACKAGE / "fixtures").glob("*.json"))) == 5
-
-
-@pytest.mark.parametrize("name", ["deeplinks", *MODULES])
-def test_docstring_examples_run(name: str) -> None:
-    result = doctest.testmod(importlib.import_module(name))
-    assert result.failed == 0

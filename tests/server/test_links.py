@@ -3,7 +3,6 @@ emulator) with Belvo's pagination rewritten to our own endpoints."""
 
 from __future__ import annotations
 
-import doctest
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
@@ -13,7 +12,6 @@ import pytest
 import requests
 
 from server.models import Link
-from server.services import links
 from server.settings import settings
 from tests.server.lifecycle import Flow, success
 
@@ -245,8 +243,3 @@ def test_belvo_unreachable_on_data_is_503_with_retry_after(flow: Flow) -> None:
     assert response.status_code == 503
     assert error_code(response) == "upstream_unavailable"
     assert int(response.headers["Retry-After"]) >= 1
-
-
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(links)
-    assert (result.attempted > 0, result.failed) == (True, 0)

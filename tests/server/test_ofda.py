@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import doctest
 import json
 from pathlib import Path
-from types import ModuleType
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
 
-from server import belvo, config, documents, ofda
+from server import ofda
 from server.ofda import StartupOptions, TokenRequestSchema, widget_url
-from server.services import sessions
 
 GOLDEN = Path(__file__).parent / "golden"
-
-
-@pytest.mark.parametrize("module", [belvo, config, documents, ofda, sessions])
-def test_docstring_examples_run(module: ModuleType) -> None:
-    result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
-    assert result.attempted > 0
-    assert result.failed == 0
 
 
 @pytest.mark.parametrize("name", ["token_request_minimal.json", "token_request_full.json"])

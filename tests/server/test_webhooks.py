@@ -3,7 +3,6 @@ and retries; deliveries come from the emulator or are built here as Belvo (or an
 
 from __future__ import annotations
 
-import doctest
 import json
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -354,8 +353,3 @@ def test_a_failure_while_applying_keeps_the_webhook_for_a_retry(flow: Flow) -> N
     assert result.exit_code == 0, result.output
     assert "1 webhooks retried, 0 still received" in result.output
     assert link_view(flow, link["id"])["resources"]["ACCOUNTS"]["status"] == "ready"
-
-
-def test_docstring_examples_run() -> None:
-    result = doctest.testmod(webhooks)
-    assert (result.attempted > 0, result.failed) == (True, 0)

@@ -6,7 +6,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from server.documents import DocumentError, normalise_cnpj, normalise_cpf, normalise_name
+from brdocs import (
+    DocumentError,
+    is_valid_cnpj,
+    is_valid_cpf,
+    normalise_cnpj,
+    normalise_cpf,
+    normalise_name,
+)
 
 
 def fullwidth(digits: str) -> str:
@@ -142,3 +149,35 @@ def test_names_are_nfc_and_trimmed(raw: str, expected: str) -> None:
 def test_bad_names_are_refused(raw: str) -> None:
     with pytest.raises(DocumentError):
         normalise_name(raw)
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("76109277673", True),
+        ("12345678909", True),
+        ("11111111111", False),
+        ("76109277674", False),
+        ("１２３４５６７８９０９", False),  # fullwidth digits  # noqa: RUF001
+        ("123.456.789-09", False),  # masks are the caller's to strip
+        ("123456789O9", False),
+        ("7610927767", False),
+    ],
+)
+def test_is_valid_cpf_takes_bare_numbers_only(number: str, valid: bool) -> None:
+    assert is_valid_cpf(number) is valid
+
+
+@pytest.mark.parametrize(
+    ("number", "valid"),
+    [
+        ("11222333000181", True),
+        ("12ABC34501DE35", True),  # alphanumeric CNPJ (IN RFB 2.229/2024)
+        ("11222333000182", False),
+        ("00000000000000", False),
+        ("12abc34501de35", False),
+        ("50685362006773", False),  # Belvo's documentation example: wrong check digits
+    ],
+)
+def test_is_valid_cnpj_takes_bare_numbers_only(number: str, valid: bool) -> None:
+    assert is_valid_cnpj(number) is valid

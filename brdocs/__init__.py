@@ -1,5 +1,8 @@
 """Brazilian documents Belvo's consent needs: CPF (people) and CNPJ (companies), and the holder's name.
 
+Standard library only: the backend (``server``) validates what apps send, and the emulator checks what
+reaches its token endpoint, with the same rules.
+
 Rules (threat model C3-C5):
 
 - Input is either the bare characters or the canonical mask (``NNN.NNN.NNN-NN``,
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 CPF_LENGTH = 11
 CNPJ_LENGTH = 14
@@ -59,7 +62,7 @@ def normalise_cpf(raw: str) -> str:
     >>> normalise_cpf("76109277674")
     Traceback (most recent call last):
     ...
-    server.documents.DocumentError: CPF check digits do not match
+    brdocs.DocumentError: CPF check digits do not match
     """
     if not _CPF.fullmatch(raw):
         raise DocumentError("Expected a CPF of 11 digits, optionally formatted as NNN.NNN.NNN-NN")
@@ -82,7 +85,7 @@ def normalise_cnpj(raw: str) -> str:
     >>> normalise_cnpj("11222333000182")
     Traceback (most recent call last):
     ...
-    server.documents.DocumentError: CNPJ check digits do not match
+    brdocs.DocumentError: CNPJ check digits do not match
     """
     upper = raw.upper() if raw.isascii() else raw
     if not _CNPJ.fullmatch(upper):
@@ -120,7 +123,7 @@ def normalise_name(raw: str) -> str:
     >>> normalise_name("Ralph\\u202eggarB")
     Traceback (most recent call last):
     ...
-    server.documents.DocumentError: Expected a name without control or bidirectional formatting characters
+    brdocs.DocumentError: Expected a name without control or bidirectional formatting characters
     """
     name = unicodedata.normalize("NFC", raw).strip()
     if not 1 <= len(name) <= NAME_MAX_LENGTH:
@@ -128,3 +131,52 @@ def normalise_name(raw: str) -> str:
     if any(unicodedata.category(ch) in _FORBIDDEN_IN_NAMES for ch in name):
         raise DocumentError("Expected a name without control or bidirectional formatting characters")
     return name
+
+
+def is_valid_cpf(number: str) -> bool:
+    """Whether ``number`` is a valid CPF as Belvo receives it: 11 bare ASCII digits (no mask).
+
+    >>> is_valid_cpf("76109277673"), is_valid_cpf("761.092.776-73"), is_valid_cpf("76109277674")
+    (True, False, False)
+    """
+    return _is_bare(number, CPF_LENGTH, normalise_cpf)
+
+
+def is_valid_cnpj(number: str) -> bool:
+    """Whether ``number`` is a valid CNPJ as Belvo receives it: 14 bare characters, upper case.
+
+    >>> is_valid_cnpj("11222333000181"), is_valid_cnpj("12ABC34501DE35"), is_valid_cnpj("12abc34501de35")
+    (True, True, False)
+    """
+    return _is_bare(number, CNPJ_LENGTH, normalise_cnpj)
+
+
+def _is_bare(number: str, length: int, normalise: Callable[[str], str]) -> bool:
+    if len(number) != length:
+        return False
+    try:
+        return normalise(number) == number
+    except DocumentError:
+        return False
+
+
+def cpf_with_check_digits(base: str) -> str:
+    """The CPF whose first nine digits are ``base`` (to generate valid test documents).
+
+    >>> cpf_with_check_digits("761092776")
+    '76109277673'
+    """
+    values = [int(ch) for ch in base]
+    first = _cpf_check_digit(values)
+    return base + str(first) + str(_cpf_check_digit([*values, first]))
+
+
+def mask_document(number: str) -> str:
+    """A CPF or CNPJ with only its middle digits visible, for screens that confirm who is consenting.
+
+    >>> mask_document("76109277673"), mask_document("11222333000181")
+    ('***.092.776-**', '**.222.333/0001-**')
+    """
+    if len(number) == CPF_LENGTH:
+        return f"***.{number[3:6]}.{number[6:9]}-**"
+    return f"**.{number[2:5]}.{number[5:8]}/{number[8:12]}-**"
