@@ -4,8 +4,7 @@ a clock the tests move, and small builders for request bodies and Belvo's tokens
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import jwt
@@ -16,6 +15,7 @@ from flask.testing import FlaskClient
 
 from server.storage import database
 from tests.conftest import make_app
+from tests.support import Clock
 
 BELVO = "https://sandbox.belvo.com"
 SECRET_ID = "belvo-secret-id-0123"
@@ -34,39 +34,10 @@ REAL_BELVO = {
     "BELVO_RETRY_SCHEDULE": "0,0,0,0,0",
 }
 
-# Settings this package reads that a developer's environment could set (tests/conftest.py clears the
-# others).
-_WIDGET_ENV = (
-    "TERMS_URL", "BRANDING_JSON", "THEME_JSON", "COLOR_SCHEME", "DEFAULT_CONSENT_DURATION_DAYS",
-    "WIDGET_PURPOSE", "FETCH_RESOURCES", "STALE_IN", "DEFAULT_ACCESS_MODE", "WIDGET_SHOW_CLOSE_DIALOG",
-    "WIDGET_SHOW_ABANDON_SURVEY", "BELVO_SCOPES", "BELVO_CONSENT_PERMISSIONS", "BELVO_CONNECT_TIMEOUT",
-    "BELVO_READ_TIMEOUT", "BELVO_RETRY_SCHEDULE", "BELVO_DEADLINE_SECONDS", "SESSION_RATE_LIMIT_PER_MINUTE",
-    "LOG_LEVEL",
-)  # fmt: skip
-
-
-@pytest.fixture(autouse=True)
-def _isolated_widget_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _WIDGET_ENV:
-        monkeypatch.delenv(name, raising=False)
-
-
-@dataclass
-class FakeClock:
-    """The app's clock (``create_app({"CLOCK": clock})``), moved by the test."""
-
-    moment: datetime = field(default_factory=lambda: datetime(2026, 11, 21, 12, 0, tzinfo=UTC))
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
-
 
 @pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
+def clock() -> Clock:
+    return Clock()
 
 
 def access_token(expires: datetime, **claims: Any) -> str:
@@ -77,7 +48,7 @@ def access_token(expires: datetime, **claims: Any) -> str:
     return jwt.encode({**payload, **claims}, "belvo-side-signing-key-" * 3, algorithm="HS512")
 
 
-def token_reply(clock: FakeClock, ttl: timedelta = timedelta(minutes=20)) -> dict[str, str]:
+def token_reply(clock: Clock, ttl: timedelta = timedelta(minutes=20)) -> dict[str, str]:
     return {"access": access_token(clock() + ttl), "refresh": "refresh-token-never-to-be-seen"}
 
 
@@ -98,13 +69,13 @@ def belvo() -> Iterator[responses.RequestsMock]:
         yield mock
 
 
-def real_app(database_url: str, clock: FakeClock, **config: Any) -> Flask:
+def real_app(database_url: str, clock: Clock, **config: Any) -> Flask:
     """The backend in real mode (Belvo credentials set) on ``database_url``."""
     return make_app(database_url, **{**REAL_BELVO, "CLOCK": clock, **config})
 
 
 @pytest.fixture
-def app_real(database_url: str, clock: FakeClock) -> Iterator[Flask]:
+def app_real(database_url: str, clock: Clock) -> Iterator[Flask]:
     app = real_app(database_url, clock)
     yield app
     database(app).engine.dispose()

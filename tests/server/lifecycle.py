@@ -8,8 +8,7 @@ import json
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass
 from typing import Any
 
 from flask import Flask
@@ -24,23 +23,11 @@ from server.services.webhooks import webhook_worker
 from server.settings import settings
 from server.storage import database
 from tests.conftest import bearer, make_app
+from tests.support import Clock
 
 CPF = "76109277673"
 INSTITUTION = "ofmockbank_br_retail"
 WEBHOOK_AUTH = "Bearer lifecycle-webhook-secret"
-
-
-@dataclass
-class Clock:
-    """The app's and the emulator's clock; tests move it with :meth:`advance`."""
-
-    moment: datetime = field(default_factory=lambda: datetime.now(UTC).replace(microsecond=0))
-
-    def __call__(self) -> datetime:
-        return self.moment
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
 
 
 @dataclass
@@ -54,7 +41,7 @@ class Flow:
     @classmethod
     @contextmanager
     def start(cls, database_url: str, **config: Any) -> Iterator[Flow]:
-        clock = Clock()
+        clock = Clock.now()
         app = make_app(
             database_url,
             CLOCK=clock,

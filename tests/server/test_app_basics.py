@@ -12,21 +12,13 @@ from flask.testing import FlaskClient
 
 from server.storage import database
 from tests.conftest import make_app
-
-REAL_MODE = {
-    "BELVO_SECRET_ID": "secret-id",
-    "BELVO_SECRET_PASSWORD": "secret-password",
-    "BELVO_API_URL": "https://sandbox.belvo.com",
-    "APP_JWT_SECRET": "a-test-secret-of-at-least-32-characters",
-    "BELVO_WEBHOOK_AUTH": "Bearer webhook-secret",
-    "TERMS_URL": "https://example.com/terms",
-}
+from tests.server.conftest import REAL_BELVO
 
 
 @pytest.fixture
 def app(database_url: str) -> Iterator[Flask]:
     # Real mode: these tests must not depend on the emulator.
-    app = make_app(database_url, **REAL_MODE)
+    app = make_app(database_url, **REAL_BELVO)
     yield app
     database(app).engine.dispose()
 
@@ -61,7 +53,7 @@ def test_health_and_readiness(client: FlaskClient) -> None:
 
 
 def test_readiness_fails_when_the_database_is_gone(tmp_path: Any) -> None:
-    app = make_app(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3", AUTO_MIGRATE=False, **REAL_MODE)
+    app = make_app(f"sqlite:///{tmp_path}/missing/dir/db.sqlite3", AUTO_MIGRATE=False, **REAL_BELVO)
     assert_error(app.test_client().get("/readyz"), 503, "database_unavailable")
 
 

@@ -11,7 +11,8 @@ from deeplinks.corpus import load_fixtures
 from server.models import WidgetSession
 from server.storage import database
 from tests.conftest import make_app
-from tests.server.test_app_basics import REAL_MODE, assert_error
+from tests.server.conftest import REAL_BELVO
+from tests.server.test_app_basics import assert_error
 
 
 def test_lists_every_fixture_with_a_qr_code(client: FlaskClient) -> None:
@@ -48,9 +49,9 @@ def test_shows_validation_errors_and_stores_nothing(app: Flask, client: FlaskCli
 
 
 def test_absent_in_production_unless_enabled(database_url: str) -> None:
-    app = make_app(database_url, **REAL_MODE)
+    app = make_app(database_url, **REAL_BELVO)
     assert_error(app.test_client().get("/qa"), 404, "not_found")
-    enabled = make_app(database_url, QA_PAGE=True, **REAL_MODE)
+    enabled = make_app(database_url, QA_PAGE=True, **REAL_BELVO)
     assert enabled.test_client().get("/qa").status_code == 200
     database(app).engine.dispose()
     database(enabled).engine.dispose()

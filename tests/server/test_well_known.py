@@ -10,13 +10,14 @@ from flask import Flask
 from server.config import ConfigError
 from server.storage import database
 from tests.conftest import make_app
-from tests.server.test_app_basics import REAL_MODE, assert_error
+from tests.server.conftest import REAL_BELVO
+from tests.server.test_app_basics import assert_error
 
 FINGERPRINT = ":".join(["AB"] * 32)
 
 
 def app_with(database_url: str, **config: Any) -> Flask:
-    app = make_app(database_url, **REAL_MODE, **config)
+    app = make_app(database_url, **REAL_BELVO, **config)
     database(app).engine.dispose()
     return app
 

@@ -28,13 +28,13 @@ from tests.server.conftest import (
     NAME,
     SECRET_ID,
     SECRET_PASSWORD,
-    FakeClock,
     belvo_errors,
     real_app,
     session_body,
     token_reply,
 )
 from tests.server.test_app_basics import assert_error
+from tests.support import Clock
 
 GOLDEN = Path(__file__).parent / "golden"
 TOKEN_URL = f"{BELVO}/api/token/"
@@ -71,7 +71,7 @@ def client(client_real: FlaskClient) -> FlaskClient:
 
 
 @pytest.fixture
-def minted(belvo: responses.RequestsMock, clock: FakeClock) -> dict[str, str]:
+def minted(belvo: responses.RequestsMock, clock: Clock) -> dict[str, str]:
     """Belvo issues a token (valid 20 minutes) to every token request."""
     reply = token_reply(clock)
     belvo.post(TOKEN_URL, json=reply)
@@ -86,7 +86,7 @@ def create(client: FlaskClient, app: Flask, user: str = "alice", **extra: Any) -
 
 
 def test_a_session_sends_the_golden_payload_and_returns_the_widget_url(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str], clock: FakeClock
+    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str], clock: Clock
 ) -> None:
     response = create(client, app)
 
@@ -132,7 +132,7 @@ def test_a_session_sends_the_golden_payload_and_returns_the_widget_url(
 
 
 def test_every_option_reaches_belvo_or_the_widget_url(
-    database_url: str, clock: FakeClock, belvo: responses.RequestsMock, minted: dict[str, str]
+    database_url: str, clock: Clock, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
     app = real_app(
         database_url,
@@ -331,7 +331,7 @@ def test_belvo_refusing_is_502_with_its_request_id(
 
 
 def test_too_many_sessions_is_retried_then_succeeds(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, clock: FakeClock
+    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, clock: Clock
 ) -> None:
     belvo.post(TOKEN_URL, status=400, json=belvo_errors("too_many_sessions"))
     belvo.post(TOKEN_URL, json=token_reply(clock))
@@ -350,7 +350,7 @@ def test_wrong_secret_keys_are_503_not_401(
 
 
 def test_sessions_per_user_per_minute_are_limited(
-    database_url: str, clock: FakeClock, belvo: responses.RequestsMock, minted: dict[str, str]
+    database_url: str, clock: Clock, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
     app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_MINUTE="2")
     client = app.test_client()
@@ -395,7 +395,7 @@ def test_another_users_session_is_not_found(app: Flask, client: FlaskClient, min
 
 
 def test_past_expires_at_the_session_is_expired_and_hides_its_url(
-    app: Flask, client: FlaskClient, minted: dict[str, str], clock: FakeClock
+    app: Flask, client: FlaskClient, minted: dict[str, str], clock: Clock
 ) -> None:
     session_id = create(client, app).get_json()["id"]
     clock.advance(minutes=20)
@@ -429,7 +429,7 @@ def session_id(app: Flask, client: FlaskClient, minted: dict[str, str]) -> str:
 
 
 def test_an_expired_sessions_qr_is_gone(
-    app: Flask, client: FlaskClient, session_id: str, clock: FakeClock
+    app: Flask, client: FlaskClient, session_id: str, clock: Clock
 ) -> None:
     clock.advance(minutes=21)
     assert_error(
@@ -451,7 +451,7 @@ def test_no_log_record_carries_secrets_tokens_documents_or_names(
     app: Flask,
     client: FlaskClient,
     belvo: responses.RequestsMock,
-    clock: FakeClock,
+    clock: Clock,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     caplog.set_level(logging.DEBUG)

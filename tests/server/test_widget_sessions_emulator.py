@@ -16,14 +16,14 @@ from flask.testing import FlaskClient
 
 from server.storage import database
 from tests.conftest import bearer, make_app
-from tests.server.conftest import FakeClock, session_body
+from tests.server.conftest import Clock, session_body
 from tests.server.test_app_basics import assert_error
 
 SESSIONS = "/v1/widget-sessions"
 
 
 @pytest.fixture
-def emulated(database_url: str, clock: FakeClock) -> Iterator[Flask]:
+def emulated(database_url: str, clock: Clock) -> Iterator[Flask]:
     """Emulator mode, one clock for both sides, Belvo's retry schedule without the waiting."""
     app = make_app(database_url, CLOCK=clock, BELVO_RETRY_SCHEDULE="0,0,0,0,0")
     yield app
@@ -41,7 +41,7 @@ def fault(client: FlaskClient, **rule: object) -> None:
 
 
 def test_the_seed_cpf_gets_a_url_that_opens_the_emulated_widget(
-    emulated: Flask, client: FlaskClient, clock: FakeClock
+    emulated: Flask, client: FlaskClient, clock: Clock
 ) -> None:
     response = client.post(SESSIONS, json=session_body(), headers=bearer(emulated, "alice"))
 
@@ -60,7 +60,7 @@ def test_the_seed_cpf_gets_a_url_that_opens_the_emulated_widget(
 
 
 def test_a_business_session_with_every_option_is_accepted_by_the_emulator(
-    database_url: str, clock: FakeClock
+    database_url: str, clock: Clock
 ) -> None:
     app = make_app(
         database_url,
@@ -102,7 +102,7 @@ def test_belvo_down_is_503_with_retry_after_and_nothing_stored(emulated: Flask, 
     assert_error(sessions, 404, "not_found")
 
 
-def test_wrong_secret_keys_are_503(database_url: str, clock: FakeClock) -> None:
+def test_wrong_secret_keys_are_503(database_url: str, clock: Clock) -> None:
     app = make_app(database_url, CLOCK=clock, EMULATOR_SECRET_PASSWORD="rotated-at-belvo")
     response = app.test_client().post(SESSIONS, json=session_body(), headers=bearer(app, "alice"))
     assert_error(response, 503, "upstream_unavailable")
