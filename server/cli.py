@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import click
 from flask.cli import FlaskGroup, routes_command, shell_command
@@ -15,6 +16,7 @@ from werkzeug.serving import run_simple
 
 from emulator.serving import QueryFreeRequestHandler
 from server import create_app
+from server.config import ConfigError
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -50,4 +52,9 @@ cli.add_command(routes_command)
 
 
 def main() -> None:
-    cli.main(prog_name="ofda")
+    try:
+        cli.main(prog_name="ofda")
+    except ConfigError as exc:
+        # A deployment mistake, not a bug: the setting and what it expected, without a traceback.
+        click.echo(f"ofda: configuration error: {exc}", err=True)
+        sys.exit(2)

@@ -46,3 +46,16 @@ def test_an_explicit_public_base_url_wins(served: dict[str, Any], monkeypatch: p
     monkeypatch.setenv("PUBLIC_BASE_URL", "http://192.168.1.20:8000")
     assert CliRunner().invoke(cli.cli, ["run", "--port", "8125"]).exit_code == 0
     assert settings(served["app"]).public_base_url == "http://192.168.1.20:8000"
+
+
+def test_a_configuration_error_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("BELVO_SECRET_ID", "only-the-id")
+    monkeypatch.setattr("sys.argv", ["ofda", "token", "bob"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith("ofda: configuration error: Belvo credentials are partly configured")
+    assert "Traceback" not in err
