@@ -432,7 +432,7 @@ class _Transactions:
                 "created_at": self.created,
                 "value_date": day.isoformat(),
                 "transacted_at": iso(moment),
-                "accounting_date": day.isoformat(),
+                "accounting_date": iso(moment),  # date-time in Belvo's Transaction schema
                 "amount": amount,
                 "local_currency_amount": amount if card else None,
                 "balance": None,

@@ -213,12 +213,10 @@ TRANSACTION_FIELDS: Mapping[str, Kind] = {
     "category": one_of(*TRANSACTION_CATEGORIES).or_null(),
     "merchant": OBJECT.or_null(),
 }
-# ``accounting_date`` has a test of its own (the emulator drifts there: see
-# test_transaction_accounting_dates_are_timestamps), so that one drift does not hide the rest of the shape.
 ITEMS: Mapping[Resource, Kind] = {
     "accounts": ACCOUNT,
     "owners": OWNER,
-    "transactions": obj({k: v for k, v in TRANSACTION_FIELDS.items() if k != "accounting_date"}),
+    "transactions": obj(TRANSACTION_FIELDS),
 }
 
 
@@ -533,27 +531,6 @@ class TestBelvoContract:
             following = urlsplit(page["next"])
             assert following.path.endswith(f"/api/{resource}/")
             assert parse_qs(following.query)["page"] == ["2"]
-
-    @pytest.mark.parametrize(
-        "upstream",
-        [
-            pytest.param(
-                "emulator",
-                marks=pytest.mark.xfail(
-                    strict=True,
-                    reason="drift: emulator/data.py sends accounting_date as a YYYY-MM-DD date; Belvo's "
-                    "Transaction schema (OpenAPI 1.35) documents an ISO-8601 timestamp, e.g. "
-                    "2019-10-23T13:01:41.941Z",
-                ),
-            ),
-            "recorded",
-        ],
-        indirect=True,
-    )
-    def test_transaction_accounting_dates_are_timestamps(self, upstream: Upstream) -> None:
-        page = upstream.client().list_page("transactions", {"link": upstream.add_link()})
-        dates = [t["accounting_date"] for t in page["results"]]
-        assert problems(dates, list_of(TIMESTAMP.or_null()), "accounting_date") == []
 
     def test_an_unknown_link_is_not_found(self, upstream: Upstream) -> None:
         with pytest.raises(BelvoNotFound) as caught:
