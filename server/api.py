@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Iterator, Mapping
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping
+from http import HTTPStatus
+from typing import Any, TypeVar
 
 import flask_smorest
 from flask import Flask, Response, jsonify, render_template, request
+from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
 
@@ -25,6 +27,8 @@ from server.errors import (
 from server.observability import current_request_id
 
 log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 # webargs names the part of the request a message is about; the contract's `field` is relative to it.
 _LOCATIONS = frozenset({"json", "query", "querystring", "view_args", "path", "headers", "form"})
@@ -98,8 +102,31 @@ _DESCRIPTIONS = {
 }
 
 
+class ErrorDetailSchema(Schema):
+    code = fields.String(required=True, metadata={"example": "invalid_document"})
+    message = fields.String(required=True, metadata={"example": "CPF check digits do not match"})
+    field = fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "Dotted path of the input at fault, or null",
+            "example": "identification_info.0.number",
+        },
+    )
+
+
+class ErrorSchema(Schema):
+    """Every error the API answers (contract section 2); ``request_id`` is also the ``X-Request-Id``."""
+
+    errors = fields.List(fields.Nested(ErrorDetailSchema), required=True)
+    request_id = fields.String(required=True, metadata={"example": "4f6c0d6ab0b84f0c9d0d3f4a2e1f9b7c"})
+
+
 class Api(flask_smorest.Api):  # type: ignore[misc]
-    """flask-smorest's Api answering every HTTP error in the contract's shape."""
+    """flask-smorest's Api answering every HTTP error in the contract's shape, and documenting that shape
+    as the error response of every operation."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error: HTTPException) -> Response:
         return error_response(_from_http_exception(error))
@@ -120,6 +147,19 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
     """flask-smorest's Blueprint with :class:`JsonParser`; every view module should use this one."""
 
     ARGUMENTS_PARSER = JsonParser()
+
+    def errors(self, *statuses: int) -> Callable[[F], F]:
+        """Document the error statuses an operation answers, each in the contract's error shape.
+
+        Goes between the route and the view, like the other documentation decorators.
+        """
+
+        def decorate(view: F) -> F:
+            for status in statuses:
+                view = self.alt_response(status, response=HTTPStatus(status).name)(view)
+            return view
+
+        return decorate
 
 
 def require_json_body() -> None:

@@ -32,6 +32,7 @@ class ParseRequestSchema(Schema):
 
 
 @bp.post("/parse")
+@bp.errors(400, 413, 415, 422)
 @bp.doc(security=[])
 @bp.arguments(ParseRequestSchema, location="json")
 @bp.response(200, DeeplinkEventSchema)

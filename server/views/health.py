@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from sqlalchemy.exc import SQLAlchemyError
 
+from server.api import Blueprint
 from server.errors import Unavailable
 from server.storage import database
 
@@ -19,6 +19,7 @@ def healthz() -> dict[str, str]:
 
 
 @bp.get("/readyz")
+@bp.errors(503)
 @bp.response(200)
 def readyz() -> dict[str, str]:
     """The process can serve requests: its database answers."""

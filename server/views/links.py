@@ -127,6 +127,7 @@ class PageSchema(Schema):
 
 
 @bp.get("")
+@bp.errors(401)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(200, LinkListSchema)
@@ -136,6 +137,7 @@ def list_links() -> dict[str, Any]:
 
 
 @bp.get("/<link_id>")
+@bp.errors(401, 404)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(200, LinkSchema)
@@ -147,6 +149,7 @@ def get_link(link_id: str) -> dict[str, Any]:
 
 
 @bp.delete("/<link_id>")
+@bp.errors(401, 404, 502, 503)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(204)
@@ -186,6 +189,7 @@ DATA_DOC = (
 
 
 @bp.get("/<link_id>/accounts")
+@bp.errors(401, 404, 409, 422, 502, 503)
 @bp.doc(security=BEARER, description=DATA_DOC)
 @authenticated
 @bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
@@ -196,6 +200,7 @@ def accounts(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[
 
 
 @bp.get("/<link_id>/owners")
+@bp.errors(401, 404, 409, 422, 502, 503)
 @bp.doc(security=BEARER, description=DATA_DOC)
 @authenticated
 @bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
@@ -206,6 +211,7 @@ def owners(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[st
 
 
 @bp.get("/<link_id>/transactions")
+@bp.errors(401, 404, 409, 422, 502, 503)
 @bp.doc(security=BEARER, description=DATA_DOC)
 @authenticated
 @bp.arguments(TransactionsQuerySchema, location="query", unknown=RAISE)

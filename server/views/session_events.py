@@ -42,6 +42,7 @@ class EventResponseSchema(Schema):
 
 
 @bp.post("/<session_id>/events")
+@bp.errors(400, 401, 403, 404, 409, 410, 413, 415, 422, 502, 503)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.arguments(EventRequestSchema, location="json")

@@ -68,6 +68,7 @@ def _authenticate_belvo() -> None:
 
 
 @bp.post("/belvo")
+@bp.errors(400, 401, 413, 415, 422, 503)
 @bp.doc(security=[{"belvoWebhookAuth": []}])
 @bp.arguments(BelvoWebhookSchema, location="json")
 @bp.response(200, WebhookAckSchema)

@@ -7,8 +7,8 @@ Served as ``application/json`` with a 200 and no redirect, as both OSes require 
 from __future__ import annotations
 
 from flask import Response, current_app, jsonify
-from flask_smorest import Blueprint
 
+from server.api import Blueprint
 from server.applinks import AppLinks
 from server.errors import NotFound
 
@@ -21,6 +21,7 @@ def _app_links() -> AppLinks:
 
 
 @bp.get("/apple-app-site-association")
+@bp.errors(404)
 def apple_app_site_association() -> Response:
     """The iOS Universal Links association (IOS_APP_IDS, APP_LINK_PATHS)."""
     document = _app_links().apple_app_site_association()
@@ -30,6 +31,7 @@ def apple_app_site_association() -> Response:
 
 
 @bp.get("/assetlinks.json")
+@bp.errors(404)
 def asset_links() -> Response:
     """The Android App Links statements (ANDROID_PACKAGE, ANDROID_CERT_SHA256)."""
     document = _app_links().asset_links()

@@ -36,6 +36,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.post("")
+@bp.errors(400, 401, 413, 415, 422, 429, 502, 503)
 @bp.doc(security=BEARER)
 @authenticated
 # An instance, not the class: webargs would build a schema (and its nested ones) on every request.
@@ -55,6 +56,7 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
 
 
 @bp.get("/<session_id>")
+@bp.errors(401, 404)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(200, WidgetSessionSchema)
@@ -65,6 +67,7 @@ def get_widget_session(session_id: str) -> tuple[dict[str, Any], dict[str, str]]
 
 
 @bp.get("/<session_id>/qr.svg")
+@bp.errors(401, 404, 409, 410)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(200, content_type="image/svg+xml", description="The widget URL as a QR code (SVG)")
@@ -74,6 +77,7 @@ def widget_session_qr_svg(session_id: str) -> Response:
 
 
 @bp.get("/<session_id>/qr.png")
+@bp.errors(401, 404, 409, 410)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(200, content_type="image/png", description="The widget URL as a QR code (PNG)")

@@ -10,6 +10,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from server.api import ErrorSchema
 from server.storage import database
 from tests.conftest import make_app
 from tests.server.conftest import REAL_BELVO
@@ -74,3 +75,21 @@ def test_unexpected_exception_is_a_contract_500_without_details(app: Flask) -> N
 
     body = assert_error(app.test_client().get("/boom"), 500, "internal_error")
     assert "secret detail" not in str(body)
+
+
+def test_the_documented_error_shape_is_the_one_answered(client: FlaskClient) -> None:
+    spec = client.get("/openapi.json").get_json()
+    error = spec["components"]["schemas"]["Error"]
+    assert error["required"] == ["errors", "request_id"]
+    detail = spec["components"]["schemas"]["ErrorDetail"]
+    assert sorted(detail["required"]) == ["code", "field", "message"]
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method not in {"get", "post", "put", "patch", "delete"}:
+                continue  # path-level parameters
+            for status, response in operation["responses"].items():
+                if status == "default" or int(status) >= 400:
+                    name = response["$ref"].rsplit("/", 1)[1]
+                    schema = spec["components"]["responses"][name]["content"]["application/json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
+    assert ErrorSchema().validate(client.get("/v1/nothing-here").get_json()) == {}
