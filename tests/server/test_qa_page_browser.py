@@ -31,6 +31,8 @@ def test_every_fixture_parses_as_the_corpus_expects(
     )
     texts = verdicts.all_text_contents()
     assert texts == ["as expected"] * len(texts)
+    # The QR codes on screen are images the page fetches: they must have loaded, not be broken.
+    page.wait_for_function("[...document.images].slice(0, 3).every(i => i.complete && i.naturalWidth > 0)")
     # The whole list is taller than Chromium can capture in one image: the first screenful.
     screenshot(page, "qa-fixtures", full_page=False)
 
