@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -64,8 +64,12 @@ class AppUser(Base):
 
 class WidgetSession(Base):
     __tablename__ = "widget_sessions"
-    # The per-user rate limit reads a user's sessions of the last minute on every new session.
-    __table_args__ = (Index("ix_widget_sessions_user_created", "user_id", "created_at"),)
+    __table_args__ = (
+        # The per-user rate limit reads a user's sessions of the last minute on every new session.
+        Index("ix_widget_sessions_user_created", "user_id", "created_at"),
+        # One session per (user, Idempotency-Key): a retried request finds the session it created.
+        UniqueConstraint("user_id", "idempotency_key", name="uq_widget_sessions_user_idempotency_key"),
+    )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
@@ -82,6 +86,10 @@ class WidgetSession(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     expires_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    #: The client's ``Idempotency-Key`` and a keyed hash of the request body it came with (the body holds
+    #: a CPF and a name: only an HMAC is kept, to tell a retry from a different request).
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    request_hmac: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"

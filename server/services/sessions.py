@@ -7,19 +7,21 @@ called, so a slow Belvo slows only the requests waiting on it.
 
 from __future__ import annotations
 
+import hmac
 import logging
 import math
 import secrets
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
 from server.config import Settings
-from server.errors import Conflict, Gone, NotFound, RateLimited
+from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
@@ -170,6 +172,32 @@ def admit(db: Session, user_id: str, limit: int, now: datetime) -> str | None:
     return cast(str | None, stored)
 
 
+@dataclass(frozen=True)
+class Idempotency:
+    """The client's ``Idempotency-Key`` and a keyed hash (HMAC) of the request it came with."""
+
+    key: str
+    request_hmac: str
+
+
+def replayed_session(db: Session, user_id: str, idempotency: Idempotency) -> WidgetSession | None:
+    """The session this user already created with this key, if any (threat model F6: an app retrying a
+    request whose answer it lost gets the same session, and Belvo is not asked for a second token).
+    The same key with a different request is ``422 idempotency_key_reused``."""
+    found = db.scalars(
+        select(WidgetSession).where(
+            WidgetSession.user_id == user_id, WidgetSession.idempotency_key == idempotency.key
+        )
+    ).one_or_none()
+    if found is not None and not hmac.compare_digest(found.request_hmac or "", idempotency.request_hmac):
+        raise Unprocessable(
+            "This Idempotency-Key was sent before with a different request; use a new key for a new session",
+            code="idempotency_key_reused",
+            field="Idempotency-Key",
+        )
+    return found
+
+
 def create_session(
     db: Session,
     client: BelvoClient,
@@ -177,8 +205,14 @@ def create_session(
     user_id: str,
     request: SessionRequest,
     now: datetime,
+    idempotency: Idempotency | None = None,
 ) -> WidgetSession:
-    """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it."""
+    """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it.
+
+    With ``idempotency``, a session already created with that key is returned instead (no new token,
+    not counted by the rate limit)."""
+    if idempotency is not None and (previous := replayed_session(db, user_id, idempotency)) is not None:
+        return previous
     stored_external_id = admit(db, user_id, config.session_rate_limit, now)
     db.rollback()  # end the read transaction: no connection is held while Belvo answers
 
@@ -206,10 +240,19 @@ def create_session(
         "created_at": now,
         "expires_at": token.expires_at,
         "completed_at": None,
+        "idempotency_key": idempotency.key if idempotency else None,
+        "request_hmac": idempotency.request_hmac if idempotency else None,
     }
-    # A bulk INSERT skips the unit of work's bookkeeping (a third of this request's database time).
-    db.execute(insert(WidgetSession), [values])
-    db.commit()
+    try:
+        # A bulk INSERT skips the unit of work's bookkeeping (a third of this request's database time).
+        db.execute(insert(WidgetSession), [values])
+        db.commit()
+    except IntegrityError:
+        # Two requests with one key raced: the first stored wins, this token is simply not used.
+        db.rollback()
+        if idempotency is None or (winner := replayed_session(db, user_id, idempotency)) is None:
+            raise
+        return winner
     log.info(
         "widget session created",
         extra={

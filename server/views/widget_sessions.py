@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import io
+import json
+import re
 from typing import Any
 
 import qrcode
 import qrcode.image.svg
 from flask import Response, current_app
+from flask import request as flask_request
 
 from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import belvo_client
 from server.clock import now
+from server.errors import InvalidRequest
 from server.schemas import (
     SessionRequest,
     WidgetSessionCreatedSchema,
@@ -31,13 +37,23 @@ bp = Blueprint(
 )
 
 BEARER: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+IDEMPOTENCY_KEY = "Idempotency-Key"
+_IDEMPOTENCY_KEY_FORMAT = re.compile(r"[\x21-\x7e]{1,255}")
+IDEMPOTENCY_KEY_PARAMETER = {
+    "in": "header",
+    "name": IDEMPOTENCY_KEY,
+    "required": False,
+    "schema": {"type": "string", "maxLength": 255},
+    "description": "Optional. Retrying with the same key and body returns the session created the first "
+    "time (201), without asking Belvo again; the same key with another body is 422 idempotency_key_reused.",
+}
 # The answers carry the widget URL, and with it Belvo's access token: never cached anywhere.
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.post("")
 @bp.errors(400, 401, 413, 415, 422, 429, 502, 503)
-@bp.doc(security=BEARER)
+@bp.doc(security=BEARER, parameters=[IDEMPOTENCY_KEY_PARAMETER])
 @authenticated
 # An instance, not the class: webargs would build a schema (and its nested ones) on every request.
 @bp.arguments(WidgetSessionRequestSchema(), location="json")
@@ -50,9 +66,24 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
     """
     moment = now()
     session = sessions.create_session(
-        get_session(), belvo_client(), settings(), current_user_id(), request, moment
+        get_session(), belvo_client(), settings(), current_user_id(), request, moment, _idempotency()
     )
     return sessions.created_view(session, moment), NO_STORE
+
+
+def _idempotency() -> sessions.Idempotency | None:
+    key = flask_request.headers.get(IDEMPOTENCY_KEY)
+    if key is None:
+        return None
+    if not _IDEMPOTENCY_KEY_FORMAT.fullmatch(key):
+        raise InvalidRequest(
+            "Expected an Idempotency-Key of 1 to 255 visible ASCII characters", field=IDEMPOTENCY_KEY
+        )
+    # The body holds a CPF and a name: only a keyed hash of it is stored, enough to tell a retry
+    # (the same JSON) from another request.
+    canonical = json.dumps(flask_request.get_json(), sort_keys=True, separators=(",", ":")).encode()
+    secret = settings().app_jwt_secret.reveal().encode()
+    return sessions.Idempotency(key, hmac.new(secret, canonical, hashlib.sha256).hexdigest())
 
 
 @bp.get("/<session_id>")
