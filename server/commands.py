@@ -9,6 +9,8 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from server.auth import mint_token
+from server.clock import now
+from server.services import retention
 from server.settings import settings
 from server.storage import database
 
@@ -40,6 +42,26 @@ def upgrade_command(revision: str) -> None:
     click.echo(f"database upgraded to {revision}")
 
 
+@click.command("purge")
+@click.option("--sessions-days", default=30, show_default=True, help="Delete sessions older than this.")
+@click.option("--webhooks-days", default=30, show_default=True, help="Delete applied webhooks older.")
+@with_appcontext
+def purge_command(sessions_days: int, webhooks_days: int) -> None:
+    """Delete what is no longer needed (run it daily, e.g. from cron or a scheduler)."""
+    with database(current_app).sessionmaker() as db:
+        purged = retention.purge(
+            db,
+            now(),
+            sessions_after=timedelta(days=sessions_days),
+            webhooks_after=timedelta(days=webhooks_days),
+        )
+    click.echo(
+        f"{purged.sessions} sessions and {purged.webhooks} webhooks deleted, "
+        f"{purged.widget_urls_cleared} expired widget URLs forgotten"
+    )
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(token_command)
     app.cli.add_command(db_group)
+    app.cli.add_command(purge_command)
