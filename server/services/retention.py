@@ -51,4 +51,3 @@ def purge(db: Session, now: datetime, *, sessions_after: timedelta, webhooks_aft
     ).rowcount  # type: ignore[attr-defined]
     db.commit()
     return Purged(sessions=sessions, webhooks=webhooks, widget_urls_cleared=cleared)
-
