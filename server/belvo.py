@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -153,6 +154,58 @@ class WidgetToken:
         return cls(access=access, refresh=refresh, expires_at=datetime.fromtimestamp(exp, UTC))
 
 
+class CircuitBreaker:
+    """Leaves Belvo alone for ``pause`` seconds once ``failures`` calls in a row ended unavailable
+    (threat model F5): during an outage each app request gets its 503 at once instead of after the
+    whole deadline, and Belvo is not hammered while it recovers. After the pause one call goes through;
+    its outcome closes the breaker or opens it again. Shared by the threads of a process.
+
+    >>> now = [0.0]
+    >>> breaker = CircuitBreaker(failures=2, pause=30, clock=lambda: now[0])
+    >>> breaker.record(ok=False); breaker.record(ok=False)
+    >>> breaker.allow()
+    Traceback (most recent call last):
+    ...
+    server.belvo.BelvoUnavailable: Belvo failed repeatedly; not calling it for 30 seconds
+    >>> now[0] = 31.0
+    >>> breaker.allow()  # one probe goes through
+    >>> breaker.record(ok=True); breaker.allow()
+    """
+
+    def __init__(self, failures: int, pause: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self._failures = failures
+        self._pause = pause
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._in_a_row = 0
+        self._open_until: float | None = None
+
+    def allow(self) -> None:
+        """Raise :class:`BelvoUnavailable` while the breaker is open; let one probe through after it."""
+        with self._lock:
+            if self._open_until is None:
+                return
+            remaining = self._open_until - self._clock()
+            if remaining > 0:
+                raise BelvoUnavailable(
+                    f"Belvo failed repeatedly; not calling it for {math.ceil(remaining)} seconds",
+                    max(1, math.ceil(remaining)),
+                )
+            # Half-open: this call is the probe; others wait for its outcome for another pause.
+            self._open_until = self._clock() + self._pause
+
+    def record(self, *, ok: bool) -> None:
+        with self._lock:
+            if ok:
+                self._in_a_row, self._open_until = 0, None
+                return
+            self._in_a_row += 1
+            if self._failures and self._in_a_row >= self._failures:
+                if self._open_until is None:
+                    log.error("Belvo failed %d calls in a row; pausing calls", self._in_a_row)
+                self._open_until = self._clock() + self._pause
+
+
 @dataclass(frozen=True)
 class _Attempt:
     """The outcome of one HTTP attempt: a response, or the transport error that replaced it."""
@@ -178,7 +231,9 @@ class BelvoClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        breaker: CircuitBreaker | None = None,
     ) -> None:
+        self._breaker = breaker
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._secret_id = secret_id
@@ -229,6 +284,31 @@ class BelvoClient:
         json: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         basic_auth: bool = True,
+    ) -> requests.Response:
+        """Send through the circuit breaker (if any) with retries: a 2xx response or a :class:`BelvoError`."""
+        if self._breaker is None:
+            return self._retried(method, template, path, json=json, params=params, basic_auth=basic_auth)
+        self._breaker.allow()
+        try:
+            response = self._retried(method, template, path, json=json, params=params, basic_auth=basic_auth)
+        except BelvoUnavailable:
+            self._breaker.record(ok=False)
+            raise
+        except BelvoError:
+            self._breaker.record(ok=True)  # Belvo answered (a 4xx is an answer): it is up
+            raise
+        self._breaker.record(ok=True)
+        return response
+
+    def _retried(
+        self,
+        method: str,
+        template: str,
+        path: str,
+        *,
+        json: Mapping[str, Any] | None,
+        params: Mapping[str, str] | None,
+        basic_auth: bool,
     ) -> requests.Response:
         """Send with retries; return a 2xx response or raise a :class:`BelvoError`."""
         policy = self._policy
@@ -395,6 +475,9 @@ def init_app(app: Flask) -> None:
         config.belvo_secret_id,
         config.belvo_secret_password,
         config.belvo_retry,
+        breaker=CircuitBreaker(config.belvo_retry.breaker_failures, config.belvo_retry.breaker_pause)
+        if config.belvo_retry.breaker_failures
+        else None,
     )
 
 

@@ -75,6 +75,10 @@ class RetryPolicy:
     read_timeout: float
     schedule: tuple[float, ...]
     deadline: float
+    #: Calls in a row that may end "unavailable" before Belvo is left alone for ``breaker_pause``
+    #: seconds (threat model F5); 0 turns the breaker off.
+    breaker_failures: int = 5
+    breaker_pause: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -341,6 +345,8 @@ def _retry_policy(src: _Source) -> RetryPolicy:
         read_timeout=src.number("BELVO_READ_TIMEOUT", 10.0),
         schedule=delays,
         deadline=src.number("BELVO_DEADLINE_SECONDS", 10.0),
+        breaker_failures=max(0, src.integer("BELVO_BREAKER_FAILURES", 5)),
+        breaker_pause=src.number("BELVO_BREAKER_PAUSE_SECONDS", 30.0),
     )
 
 
