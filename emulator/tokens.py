@@ -158,18 +158,22 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
             "unsupported_operation",
             "The emulator does not implement update mode: send no link_id.",
         )
+    # What every token carries, with or without the OFDA ``widget`` object.
+    common: dict[str, Any] = {
+        "scopes": scopes,
+        "fetch_resources": fetch_resources or (),
+        "stale_in": stale_in,
+        "credentials_storage": credentials_storage,
+        "permissions": OFDA_PERMISSIONS,
+    }
     widget = body.get("widget")
     if widget is None:
         errors.raise_if_any()
         return WidgetConfig(
-            scopes=scopes,
-            fetch_resources=fetch_resources or (),
-            stale_in=stale_in,
-            credentials_storage=credentials_storage,
+            **common,
             callback_urls=None,
             purpose=DEFAULT_PURPOSE,
             terms_url=None,
-            permissions=OFDA_PERMISSIONS,
             identification=(),
             default_consent_duration_days=None,
             branding=Branding(),
@@ -206,14 +210,10 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
     errors.raise_if_any()
     terms_url, identification, duration = consent_fields
     return WidgetConfig(
-        scopes=scopes,
-        fetch_resources=fetch_resources or (),
-        stale_in=stale_in,
-        credentials_storage=credentials_storage,
+        **common,
         callback_urls=callback_urls,
         purpose=purpose,
         terms_url=terms_url,
-        permissions=OFDA_PERMISSIONS,
         identification=identification,
         default_consent_duration_days=duration,
         branding=branding,

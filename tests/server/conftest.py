@@ -62,6 +62,9 @@ def session_body(**extra: Any) -> dict[str, Any]:
     return {"identification_info": [{"type": "CPF", "number": CPF, "name": NAME}], **extra}
 
 
+TOKEN_URL = f"{BELVO}/api/token/"
+
+
 @pytest.fixture
 def belvo() -> Iterator[responses.RequestsMock]:
     """Belvo, as recorded answers; a request nothing was registered for fails the test."""
@@ -84,3 +87,11 @@ def app_real(database_url: str, clock: Clock) -> Iterator[Flask]:
 @pytest.fixture
 def client_real(app_real: Flask) -> FlaskClient:
     return app_real.test_client()
+
+
+@pytest.fixture
+def minted(belvo: responses.RequestsMock, clock: Clock) -> dict[str, str]:
+    """Belvo issues a token (valid 20 minutes) to every token request."""
+    reply = token_reply(clock)
+    belvo.post(TOKEN_URL, json=reply)
+    return reply

@@ -23,11 +23,11 @@ from server.observability import JsonFormatter
 from server.storage import database
 from tests.conftest import bearer
 from tests.server.conftest import (
-    BELVO,
     CPF,
     NAME,
     SECRET_ID,
     SECRET_PASSWORD,
+    TOKEN_URL,
     belvo_errors,
     real_app,
     session_body,
@@ -37,7 +37,6 @@ from tests.server.test_app_basics import assert_error
 from tests.support import Clock
 
 GOLDEN = Path(__file__).parent / "golden"
-TOKEN_URL = f"{BELVO}/api/token/"
 SESSIONS = "/v1/widget-sessions"
 CONTRACT_KEYS = {"id", "status", "widget_url", "expires_at", "external_id", "callback_urls"}
 
@@ -68,14 +67,6 @@ def app(app_real: Flask) -> Flask:
 @pytest.fixture
 def client(client_real: FlaskClient) -> FlaskClient:
     return client_real
-
-
-@pytest.fixture
-def minted(belvo: responses.RequestsMock, clock: Clock) -> dict[str, str]:
-    """Belvo issues a token (valid 20 minutes) to every token request."""
-    reply = token_reply(clock)
-    belvo.post(TOKEN_URL, json=reply)
-    return reply
 
 
 def create(client: FlaskClient, app: Flask, user: str = "alice", **extra: Any) -> Any:

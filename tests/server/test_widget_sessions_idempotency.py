@@ -6,7 +6,6 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
@@ -15,28 +14,9 @@ from sqlalchemy import func, select
 from server.models import WidgetSession
 from server.storage import database
 from tests.conftest import bearer
-from tests.server.conftest import session_body, token_reply
+from tests.server.conftest import TOKEN_URL, session_body
 from tests.server.test_app_basics import assert_error
-from tests.server.test_widget_sessions_api import SESSIONS, TOKEN_URL
-from tests.support import Clock
-
-
-@pytest.fixture
-def app(app_real: Flask) -> Flask:
-    return app_real
-
-
-@pytest.fixture
-def client(client_real: FlaskClient) -> FlaskClient:
-    return client_real
-
-
-@pytest.fixture
-def minted(belvo: responses.RequestsMock, clock: Clock) -> dict[str, str]:
-    """Belvo issues a token to every token request."""
-    reply = token_reply(clock)
-    belvo.post(TOKEN_URL, json=reply)
-    return reply
+from tests.server.test_widget_sessions_api import SESSIONS
 
 
 def create(client: FlaskClient, app: Flask, key: str | None, user: str = "alice", **body: Any) -> Any:
@@ -54,57 +34,57 @@ def token_calls(belvo: responses.RequestsMock) -> int:
 
 
 def test_a_retry_with_the_same_key_returns_the_same_session_without_asking_belvo(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
+    app_real: Flask, client_real: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
-    first = create(client, app, "retry-1")
-    again = create(client, app, "retry-1")
+    first = create(client_real, app_real, "retry-1")
+    again = create(client_real, app_real, "retry-1")
 
     assert first.status_code == again.status_code == 201
     assert again.get_json() == first.get_json()
     assert token_calls(belvo) == 1
-    assert sessions_stored(app) == 1
+    assert sessions_stored(app_real) == 1
 
 
 def test_without_a_key_or_with_a_new_key_each_request_is_a_new_session(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
+    app_real: Flask, client_real: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
-    ids = {create(client, app, key).get_json()["id"] for key in (None, None, "a", "b")}
+    ids = {create(client_real, app_real, key).get_json()["id"] for key in (None, None, "a", "b")}
     assert len(ids) == 4
     assert token_calls(belvo) == 4
 
 
 def test_the_same_key_with_another_body_is_refused_and_stores_nothing(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
+    app_real: Flask, client_real: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
-    create(client, app, "k")
-    other = create(client, app, "k", access_mode="single")
+    create(client_real, app_real, "k")
+    other = create(client_real, app_real, "k", access_mode="single")
 
     assert_error(other, 422, "idempotency_key_reused", "Idempotency-Key")
-    assert sessions_stored(app) == 1
+    assert sessions_stored(app_real) == 1
     assert token_calls(belvo) == 1
 
 
 def test_keys_belong_to_their_user(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
+    app_real: Flask, client_real: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
-    alice = create(client, app, "shared", user="alice").get_json()
-    bob = create(client, app, "shared", user="bob").get_json()
+    alice = create(client_real, app_real, "shared", user="alice").get_json()
+    bob = create(client_real, app_real, "shared", user="bob").get_json()
     assert alice["id"] != bob["id"]
 
 
 def test_a_malformed_key_is_a_400(
-    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
+    app_real: Flask, client_real: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
     for key in ("", "has space", "x" * 256, "ação"):
-        assert_error(create(client, app, key), 400, "invalid_request", "Idempotency-Key")
+        assert_error(create(client_real, app_real, key), 400, "invalid_request", "Idempotency-Key")
     assert token_calls(belvo) == 0
 
 
 def test_concurrent_retries_store_one_session(
-    app: Flask, belvo: responses.RequestsMock, minted: dict[str, str]
+    app_real: Flask, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
     def post(_: int) -> Any:
-        response = create(app.test_client(), app, "burst")
+        response = create(app_real.test_client(), app_real, "burst")
         return response.status_code, response.get_json()["id"]
 
     with ThreadPoolExecutor(max_workers=5) as pool:
@@ -112,4 +92,4 @@ def test_concurrent_retries_store_one_session(
 
     assert {status for status, _ in answers} == {201}
     assert len({session_id for _, session_id in answers}) == 1
-    assert sessions_stored(app) == 1
+    assert sessions_stored(app_real) == 1
