@@ -54,6 +54,8 @@ UNEXPECTED_ERROR = "unexpected_error"
 MAX_UNEXPECTED_ERROR_RETRIES = 3
 #: Retry-After we answer when Belvo's firewall rate-limits us without saying for how long.
 DEFAULT_RATE_LIMIT_RETRY_AFTER = 60
+#: Sent on every call: what a requests session would send, asking for JSON.
+_HEADERS = {**requests.utils.default_headers(), "Accept": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -217,8 +219,10 @@ class _Attempt:
 class BelvoClient:
     """Talks to one Belvo environment (``base_url``) with one pair of secret keys.
 
-    ``session`` is shared by every request of the process (connection pooling); ``sleep`` and ``clock``
-    (monotonic seconds) are injectable so tests can run the retry schedule and the deadline instantly.
+    ``session`` is shared by every request of the process: its connection pools, TLS settings, proxies
+    and response hooks are used; its default headers, auth and cookies are not (every call sets its
+    own). ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests can run the retry schedule
+    and the deadline instantly.
     """
 
     def __init__(
@@ -367,16 +371,21 @@ class BelvoClient:
         auth: tuple[str, str] | None,
         timeout: tuple[float, float],
     ) -> _Attempt:
+        # Headers and keys are explicit here, so the request is not merged with the session's defaults
+        # (the merge took a sixth of the client's CPU time per call); the session brings its pooled
+        # connections, TLS settings, proxies and response hooks. Belvo's API does not redirect: a
+        # redirect is answered as it is, never followed with the secret keys.
+        prepared = requests.Request(
+            method,
+            self._base_url + path,
+            headers=_HEADERS,
+            json=json,
+            params=params,
+            auth=auth,
+            hooks=self._session.hooks,
+        ).prepare()
         try:
-            response = self._session.request(
-                method,
-                self._base_url + path,
-                json=json,
-                params=params,
-                auth=auth,
-                timeout=timeout,
-                headers={"Accept": "application/json"},
-            )
+            response = self._session.send(prepared, timeout=timeout, allow_redirects=False)
         except (requests.ConnectionError, requests.Timeout) as exc:
             return _Attempt(None, exc)
         return _Attempt(response)

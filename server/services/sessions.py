@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import insert, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -149,21 +149,30 @@ def startup_options(config: Settings, request: SessionRequest) -> StartupOptions
     )
 
 
+# The two statements on the path of every new session, built once: plain Core over the tables (no ORM
+# compilation per request) with bound parameters, so SQLAlchemy compiles each once per process.
+_SESSIONS, _USERS = cast(Table, WidgetSession.__table__), cast(Table, AppUser.__table__)
+# The ``skip``-th most recent session of the user's last minute: while it exists, the user is at the
+# limit, and a slot frees up when it leaves the window. The user's ``external_id`` rides along.
+_ADMIT = select(
+    select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("user_id")).scalar_subquery(),
+    select(_SESSIONS.c.created_at)
+    .where(_SESSIONS.c.user_id == bindparam("user_id"), _SESSIONS.c.created_at > bindparam("since"))
+    .order_by(_SESSIONS.c.created_at.desc())
+    .offset(bindparam("skip"))
+    .limit(1)
+    .scalar_subquery(),
+)
+_INSERT_SESSION = _SESSIONS.insert()
+
+
 def admit(db: Session, user_id: str, limit: int, now: datetime) -> str | None:
     """Refuse a new session past ``limit`` per user per minute, counted in the database (threat model
     C1): ``429`` with the seconds until a slot frees up. Otherwise the user's ``external_id``, or
     ``None`` for a new user, read in the same round trip (an index serves both; at most ``limit`` rows
     are touched)."""
-    window = (
-        select(WidgetSession.created_at)
-        .where(WidgetSession.user_id == user_id, WidgetSession.created_at > now - RATE_WINDOW)
-        .order_by(WidgetSession.created_at.desc())
-    )
-    # The limit-th most recent session of the window: while it exists, the user is at the limit, and a
-    # slot frees up when it leaves the window.
-    nth_latest = window.offset(limit - 1).limit(1).scalar_subquery()
-    external_id = select(AppUser.external_id).where(AppUser.user_id == user_id).scalar_subquery()
-    stored, blocking = db.execute(select(external_id, nth_latest)).one()
+    params = {"user_id": user_id, "since": now - RATE_WINDOW, "skip": limit - 1}
+    stored, blocking = db.execute(_ADMIT, params).one()
     if blocking is not None:
         raise RateLimited(
             f"At most {limit} widget sessions per minute; try again later",
@@ -244,8 +253,7 @@ def create_session(
         "request_hmac": idempotency.request_hmac if idempotency else None,
     }
     try:
-        # A bulk INSERT skips the unit of work's bookkeeping (a third of this request's database time).
-        db.execute(insert(WidgetSession), [values])
+        db.execute(_INSERT_SESSION, values)
         db.commit()
     except IntegrityError:
         # Two requests with one key raced: the first stored wins, this token is simply not used.

@@ -64,9 +64,10 @@ def make_client(
     schedule: tuple[float, ...] = (3, 6, 12, 24, 48),
     deadline: float = 100.0,
     timeouts: tuple[float, float] = (3.05, 10.0),
+    session: requests.Session | None = None,
 ) -> BelvoClient:
     return BelvoClient(
-        requests.Session(),
+        session or requests.Session(),
         BELVO,
         Secret(SECRET_ID),
         Secret(SECRET_PASSWORD),
@@ -253,6 +254,32 @@ def test_an_unusable_token_answer_is_a_bad_response(
     with pytest.raises(BelvoBadResponse):
         make_client(fake_time).create_widget_token({})
     assert as_api_error(BelvoBadResponse("x")).status == 502
+
+
+@pytest.mark.parametrize("status", [301, 302, 307, 308])
+def test_a_redirect_is_not_followed_with_the_keys(
+    belvo: responses.RequestsMock, fake_time: FakeTime, status: int
+) -> None:
+    elsewhere = "https://collector.example/api/token/"
+    belvo.post(TOKEN_URL, status=status, headers={"Location": elsewhere})
+    belvo.post(elsewhere, json=token_ok())
+    with pytest.raises(BelvoBadResponse):
+        make_client(fake_time).create_widget_token({})
+    assert [call.request.url for call in belvo.calls] == [TOKEN_URL]
+
+
+def test_the_sessions_response_hooks_see_every_call(
+    belvo: responses.RequestsMock, fake_time: FakeTime
+) -> None:
+    seen: list[tuple[str, int]] = []
+    session = requests.Session()
+    session.hooks["response"].append(lambda response, **_: seen.append((response.url, response.status_code)))
+    client = make_client(fake_time, session=session)
+    belvo.post(TOKEN_URL, json=token_ok())
+    belvo.get(LINK_URL, json={"id": LINK_ID})
+    client.create_widget_token({})
+    client.get_link(LINK_ID)
+    assert seen == [(TOKEN_URL, 200), (LINK_URL, 200)]
 
 
 def test_failures_are_logged_with_belvos_request_id_and_no_body(
