@@ -355,6 +355,9 @@ def main() -> None:
             "BELVO_WEBHOOK_AUTH": "Bearer bench-webhook-secret",
             "APP_JWT_SECRET": APP_JWT_SECRET,
             "TERMS_URL": "https://example.com/terms",
+            # The bench's users never finish a widget, so their sessions stay open: the cap on open
+            # sessions is still checked on every request, just never reached.
+            "SESSION_MAX_PENDING": "1000000",
             "DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
         }
         upstream_cmd = [

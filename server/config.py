@@ -125,6 +125,8 @@ class Settings:
     belvo_retry: RetryPolicy
     #: Widget sessions one user may create per minute (threat model C1).
     session_rate_limit: int
+    #: Widget sessions one user may hold open (pending, not expired) at once (threat model C1).
+    session_max_pending: int
 
 
 class _Source:
@@ -407,6 +409,7 @@ def load_settings(
         widget=_widget_config(src, emulator_mode),
         belvo_retry=_retry_policy(src),
         session_rate_limit=_positive(src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
+        session_max_pending=_positive(src, "SESSION_MAX_PENDING", 3),
     )
 
 

@@ -152,33 +152,64 @@ def startup_options(config: Settings, request: SessionRequest) -> StartupOptions
 # The two statements on the path of every new session, built once: plain Core over the tables (no ORM
 # compilation per request) with bound parameters, so SQLAlchemy compiles each once per process.
 _SESSIONS, _USERS = cast(Table, WidgetSession.__table__), cast(Table, AppUser.__table__)
-# The ``skip``-th most recent session of the user's last minute: while it exists, the user is at the
-# limit, and a slot frees up when it leaves the window. The user's ``external_id`` rides along.
+_OF_THE_USER = _SESSIONS.c.user_id == bindparam("user_id")
+# One round trip answers both limits and reads the user's ``external_id``. For each limit, the n-th
+# latest row: while it exists the user is at the limit, and its time says when a slot frees up.
 _ADMIT = select(
     select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("user_id")).scalar_subquery(),
+    # The ``per_minute``-th most recent session of the last minute: a slot frees when it leaves the window.
     select(_SESSIONS.c.created_at)
-    .where(_SESSIONS.c.user_id == bindparam("user_id"), _SESSIONS.c.created_at > bindparam("since"))
+    .where(_OF_THE_USER, _SESSIONS.c.created_at > bindparam("since"))
     .order_by(_SESSIONS.c.created_at.desc())
-    .offset(bindparam("skip"))
+    .offset(bindparam("minute_skip"))
+    .limit(1)
+    .scalar_subquery(),
+    # The ``max_pending``-th latest-expiring open session: a slot frees when it expires (or sooner, when
+    # the user finishes one in the widget).
+    select(_SESSIONS.c.expires_at)
+    .where(
+        _OF_THE_USER,
+        _SESSIONS.c.status == SessionStatus.PENDING.value,
+        _SESSIONS.c.expires_at > bindparam("now"),
+    )
+    .order_by(_SESSIONS.c.expires_at.desc())
+    .offset(bindparam("pending_skip"))
     .limit(1)
     .scalar_subquery(),
 )
 _INSERT_SESSION = _SESSIONS.insert()
 
 
-def admit(db: Session, user_id: str, limit: int, now: datetime) -> str | None:
-    """Refuse a new session past ``limit`` per user per minute, counted in the database (threat model
-    C1): ``429`` with the seconds until a slot frees up. Otherwise the user's ``external_id``, or
-    ``None`` for a new user, read in the same round trip (an index serves both; at most ``limit`` rows
-    are touched)."""
-    params = {"user_id": user_id, "since": now - RATE_WINDOW, "skip": limit - 1}
-    stored, blocking = db.execute(_ADMIT, params).one()
-    if blocking is not None:
+def admit(db: Session, user_id: str, now: datetime, *, per_minute: int, max_pending: int) -> str | None:
+    """Refuse a new session past ``per_minute`` sessions of the user in the last minute, or while the
+    user holds ``max_pending`` open ones (threat model C1: every token request sends the user's CPF to
+    Belvo): ``429`` with the seconds until a slot frees up. Otherwise the user's ``external_id``, or
+    ``None`` for a new user, read in the same round trip (an index on the user serves it)."""
+    params = {
+        "user_id": user_id,
+        "since": now - RATE_WINDOW,
+        "minute_skip": per_minute - 1,
+        "now": now,
+        "pending_skip": max_pending - 1,
+    }
+    stored, minute_blocker, pending_blocker = db.execute(_ADMIT, params).one()
+    if minute_blocker is not None:
         raise RateLimited(
-            f"At most {limit} widget sessions per minute; try again later",
-            retry_after=max(1, math.ceil((blocking + RATE_WINDOW - now).total_seconds())),
+            f"At most {per_minute} widget sessions per minute; try again later",
+            retry_after=_seconds_until(minute_blocker + RATE_WINDOW, now),
+        )
+    if pending_blocker is not None:
+        raise RateLimited(
+            f"At most {max_pending} open widget sessions at once; finish one in the widget or wait until "
+            "one expires",
+            retry_after=_seconds_until(pending_blocker, now),
         )
     return cast(str | None, stored)
+
+
+def _seconds_until(moment: datetime, now: datetime) -> int:
+    """Whole seconds, at least 1, for a ``Retry-After`` header."""
+    return max(1, math.ceil((moment - now).total_seconds()))
 
 
 @dataclass(frozen=True)
@@ -222,7 +253,9 @@ def create_session(
     not counted by the rate limit)."""
     if idempotency is not None and (previous := replayed_session(db, user_id, idempotency)) is not None:
         return previous
-    stored_external_id = admit(db, user_id, config.session_rate_limit, now)
+    stored_external_id = admit(
+        db, user_id, now, per_minute=config.session_rate_limit, max_pending=config.session_max_pending
+    )
     db.rollback()  # end the read transaction: no connection is held while Belvo answers
 
     try:

@@ -104,8 +104,9 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBacke
         DATABASE_URL=f"sqlite:///{workdir / 'live.sqlite3'}",
         PUBLIC_BASE_URL=base_url,
         APP_JWT_SECRET=secrets.token_hex(32),
-        # Each platform's suite creates about ten sessions in a few seconds.
+        # Each platform's suite creates about ten sessions in a few seconds, and leaves most open.
         SESSION_RATE_LIMIT_PER_MINUTE="1000",
+        SESSION_MAX_PENDING="1000",
     )
     log_path = workdir / "ofda-run.log"
     with log_path.open("w") as log:

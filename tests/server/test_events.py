@@ -11,7 +11,7 @@ import pytest
 
 from deeplinks import ErrorEvent, ExitError, ExitEvent, WarningEvent
 from server.models import Link, SessionEvent, WidgetSession
-from tests.server.lifecycle import Flow, deeplink, success
+from tests.server.lifecycle import CPF, Flow, deeplink, success
 
 
 @pytest.fixture
@@ -266,6 +266,19 @@ def test_a_warning_is_recorded_and_keeps_the_session_pending(flow: Flow) -> None
     assert warned.get_json()["session"]["widget_url"] == session["widget_url"]
     assert exited.get_json()["session"]["status"] == "exited"
     assert [e["type"] for e in events_of(flow, "alice", session["id"])] == ["warning", "exit"]
+
+
+def test_finishing_a_session_in_the_widget_frees_an_open_slot(database_url: str) -> None:
+    with Flow.start(database_url, SESSION_MAX_PENDING="1") as flow:
+        session = flow.create_session("alice")
+        body = {"identification_info": [{"type": "CPF", "number": CPF, "name": "Ralph Bragg"}]}
+        refused = flow.client.post("/v1/widget-sessions", json=body, headers=flow.headers("alice"))
+        assert refused.status_code == 429
+        assert refused.get_json()["errors"][0]["code"] == "rate_limited"
+
+        flow.post_event("alice", session["id"], deeplink(session, LOGIN_ERROR))
+
+        assert flow.create_session("alice")["status"] == "pending"
 
 
 def test_the_same_exit_again_is_200_and_not_recorded_twice(flow: Flow) -> None:

@@ -359,6 +359,31 @@ def test_sessions_per_user_per_minute_are_limited(
     database(app).engine.dispose()
 
 
+def test_open_sessions_per_user_are_capped_until_one_expires(
+    database_url: str, clock: Clock, belvo: responses.RequestsMock
+) -> None:
+    # Belvo's tokens live 10 minutes from when each is minted.
+    belvo.add_callback(
+        responses.POST, TOKEN_URL, lambda _: (200, {}, json.dumps(token_reply(clock, timedelta(minutes=10))))
+    )
+    app = real_app(database_url, clock, SESSION_MAX_PENDING="2")
+    client = app.test_client()
+    assert create(client, app).status_code == 201  # open until 12:10
+    clock.advance(minutes=2)
+    assert create(client, app).status_code == 201  # open until 12:12
+    clock.advance(minutes=1)
+
+    refused = create(client, app)
+    assert_error(refused, 429, "rate_limited")
+    assert refused.headers["Retry-After"] == "420"  # the first one expires at 12:10, 7 minutes from now
+    assert len(belvo.calls) == 2  # no token minted, no CPF sent, for the refused one
+    assert create(client, app, "bob").status_code == 201  # per user
+
+    clock.advance(seconds=421)
+    assert create(client, app).status_code == 201
+    database(app).engine.dispose()
+
+
 # -- reading a session back ------------------------------------------------------------------------------
 
 

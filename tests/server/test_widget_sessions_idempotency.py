@@ -14,9 +14,10 @@ from sqlalchemy import func, select
 from server.models import WidgetSession
 from server.storage import database
 from tests.conftest import bearer
-from tests.server.conftest import TOKEN_URL, session_body
+from tests.server.conftest import TOKEN_URL, real_app, session_body
 from tests.server.test_app_basics import assert_error
 from tests.server.test_widget_sessions_api import SESSIONS
+from tests.support import Clock
 
 
 def create(client: FlaskClient, app: Flask, key: str | None, user: str = "alice", **body: Any) -> Any:
@@ -46,11 +47,13 @@ def test_a_retry_with_the_same_key_returns_the_same_session_without_asking_belvo
 
 
 def test_without_a_key_or_with_a_new_key_each_request_is_a_new_session(
-    app_real: Flask, client_real: FlaskClient, belvo: responses.RequestsMock, minted: dict[str, str]
+    database_url: str, clock: Clock, belvo: responses.RequestsMock, minted: dict[str, str]
 ) -> None:
-    ids = {create(client_real, app_real, key).get_json()["id"] for key in (None, None, "a", "b")}
+    app = real_app(database_url, clock, SESSION_MAX_PENDING="4")
+    ids = {create(app.test_client(), app, key).get_json()["id"] for key in (None, None, "a", "b")}
     assert len(ids) == 4
     assert token_calls(belvo) == 4
+    database(app).engine.dispose()
 
 
 def test_the_same_key_with_another_body_is_refused_and_stores_nothing(
