@@ -14,12 +14,15 @@ section 1: any app on the phone can fire ``myapp://success?link=<someone else's 
 
 Replays: the event that completed a session, sent again, answers ``200`` and stores nothing (an app
 retrying after a lost response must not be punished); any other event on a completed session is
-``409 session_already_completed`` and is not recorded.
+``409 session_already_completed`` and is not recorded. A warning the session already holds is not
+recorded again either, and a session holds at most ``MAX_WARNINGS`` of them (``429``): the app can post
+warnings for as long as the session is pending, and none of them is worth unbounded rows.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -31,7 +34,7 @@ from sqlalchemy.orm import Session
 import deeplinks
 from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, SuccessEvent, WarningEvent
 from server.belvo import BelvoClient
-from server.errors import Conflict, Gone, Unprocessable
+from server.errors import Conflict, Gone, RateLimited, Unprocessable
 from server.models import SessionEvent, SessionStatus, WidgetSession
 from server.services.links import BelvoLink, LinkNotOwned, attach_link, fetch_link
 from server.services.sessions import get_owned_session
@@ -44,6 +47,9 @@ log = logging.getLogger(__name__)
 CLOCK_SKEW: Final = timedelta(minutes=2)
 #: ``widget_sessions.institution`` is ``VARCHAR(128)``; Belvo's codes are far shorter.
 MAX_INSTITUTION_LENGTH: Final = 128
+#: Distinct warnings one session keeps. Belvo documents a single warning code (``institution_disabled``,
+#: facts file section 3.4); more than a few is an app looping or someone filling our tables.
+MAX_WARNINGS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -101,6 +107,8 @@ def post_event(
         case ErrorEvent():
             changes = {"status": SessionStatus.FAILED}
         case WarningEvent():
+            if _holds_warning(session, event, now):
+                return EventOutcome(event, session, recorded=False)
             changes = {"status": SessionStatus.PENDING}
 
     if not _transition(db, session, now, changes):
@@ -141,6 +149,20 @@ def _verify(session: WidgetSession, event: SuccessEvent, link: BelvoLink) -> Non
         log.info(
             "success institution differs from Belvo's; storing Belvo's", extra={"session_id": session.id}
         )
+
+
+def _holds_warning(session: WidgetSession, event: WarningEvent, now: datetime) -> bool:
+    """Whether the session already holds this warning (``extra`` aside); ``429`` when it holds as many
+    as it may, until the session expires."""
+    warnings = [e.event for e in session.events if e.type == event.type]
+    if _without_extra(event.to_dict()) in map(_without_extra, warnings):
+        return True
+    if len(warnings) >= MAX_WARNINGS:
+        raise RateLimited(
+            f"At most {MAX_WARNINGS} different warnings per widget session; this one is not recorded",
+            retry_after=max(1, math.ceil((session.expires_at - now).total_seconds())),
+        )
+    return False
 
 
 def _transition(db: Session, session: WidgetSession, now: datetime, changes: Mapping[str, Any]) -> bool:

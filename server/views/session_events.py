@@ -42,7 +42,7 @@ class EventResponseSchema(Schema):
 
 
 @bp.post("/<session_id>/events")
-@bp.errors(400, 401, 403, 404, 409, 410, 413, 415, 422, 502, 503)
+@bp.errors(400, 401, 403, 404, 409, 410, 413, 415, 422, 429, 502, 503)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.arguments(EventRequestSchema, location="json")
@@ -62,6 +62,8 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
 
     - Same `success` again (same link), or the same `exit`/`error` again: `200`, nothing new stored.
       Safe to retry after a lost response.
+    - A `warning` the session already holds: `200`, not recorded twice. Past 20 different warnings:
+      `429 rate_limited`, not recorded.
     - Any other event once the session is `succeeded`, `exited` or `failed`: `409
       session_already_completed`, not recorded.
     - Session past `expires_at` while pending: `410 session_expired`, nothing recorded.

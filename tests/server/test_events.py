@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
 from deeplinks import ErrorEvent, ExitError, ExitEvent, WarningEvent
 from server.models import Link, SessionEvent, WidgetSession
+from server.services.events import MAX_WARNINGS
 from tests.server.lifecycle import CPF, Flow, deeplink, success
 
 
@@ -266,6 +268,32 @@ def test_a_warning_is_recorded_and_keeps_the_session_pending(flow: Flow) -> None
     assert warned.get_json()["session"]["widget_url"] == session["widget_url"]
     assert exited.get_json()["session"]["status"] == "exited"
     assert [e["type"] for e in events_of(flow, "alice", session["id"])] == ["warning", "exit"]
+
+
+def test_the_same_warning_again_is_not_recorded_twice(flow: Flow) -> None:
+    session = flow.create_session("alice")
+    first = flow.post_event("alice", session["id"], deeplink(session, DISABLED))
+    again = flow.post_event("alice", session["id"], deeplink(session, replace(DISABLED, extra={"try": "2"})))
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.get_json()["session"]["status"] == "pending"
+    assert events_of(flow, "alice", session["id"]) == [DISABLED.to_dict()]
+
+
+def test_a_session_keeps_a_bounded_number_of_warnings(flow: Flow) -> None:
+    session = flow.create_session("alice")
+    for n in range(MAX_WARNINGS):
+        warning = WarningEvent("institution_disabled", f"Unavailable, try {n}")
+        assert flow.post_event("alice", session["id"], deeplink(session, warning)).status_code == 200
+
+    refused = flow.post_event("alice", session["id"], deeplink(session, WarningEvent("x", "one more")))
+
+    assert error_code(refused) == "rate_limited"
+    assert refused.status_code == 429
+    assert 0 < int(refused.headers["Retry-After"]) <= 600  # until the session expires
+    assert len(events_of(flow, "alice", session["id"])) == MAX_WARNINGS
+    exited = flow.post_event("alice", session["id"], deeplink(session, LOGIN_ERROR))
+    assert exited.get_json()["session"]["status"] == "exited"  # the session still ends normally
 
 
 def test_finishing_a_session_in_the_widget_frees_an_open_slot(database_url: str) -> None:
