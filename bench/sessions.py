@@ -23,7 +23,8 @@ and the backend/baseline ratios. An *upstream* row sends the same load straight 
 of this set-up (load generator, stand-in and machine), which every other row includes. The target is a
 backend overhead p99 under 10 ms at 8 clients. ``--rounds N`` measures everything N times, interleaved,
 and judges the target on the median round: on a shared virtual machine one round's p99 can move by a
-quarter from one minute to the next.
+quarter from one minute to the next. For a figure that does not move, it also counts the Python calls one
+request makes in each app (cProfile, in this process), so a change that adds work shows even in a noisy run.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -56,6 +57,8 @@ SECRET_ID, SECRET_PASSWORD = "bench-secret-id", "bench-secret-password"
 APP_JWT_SECRET = "bench-app-jwt-secret-of-32-characters-or-more"  # noqa: S105 (a local benchmark)
 CPF_BODY = {"identification_info": [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]}
 STARTUP_TIMEOUT = 30.0
+#: Requests profiled per app for the call counts (each waits out the upstream delay once or twice).
+CALL_COUNT_REQUESTS = 40
 REQUEST_TIMEOUT = 30.0
 
 
@@ -109,15 +112,15 @@ def serve_upstream(port: int, delay: float) -> None:
 # -- the baseline ------------------------------------------------------------------------------------------
 
 
-def baseline_app() -> Any:
+def baseline_app(api_url: str | None = None) -> Any:
     """A Flask app minting widget tokens the way belvo-python 0.39.1 does (new client per request), and
-    the same call relayed on a pooled session."""
+    the same call relayed on a pooled session; the upstream is ``api_url`` or ``$BELVO_API_URL``."""
     import requests
     import requests.adapters
     from flask import Flask, jsonify
 
     app = Flask("baseline")
-    api_url = os.environ["BELVO_API_URL"]
+    api_url = api_url or os.environ["BELVO_API_URL"]
 
     @app.get("/healthz")
     def healthz() -> Any:
@@ -286,6 +289,28 @@ def drive(
     return Load(tuple(latencies), errors[0], elapsed)
 
 
+def python_calls_per_request(app: Any, path: str, headers_for: Callable[[int], dict[str, str]]) -> float:
+    """Python and builtin function calls one request makes, counted by cProfile with the app in this
+    process: unlike the timings, a figure the machine's other load does not move."""
+    import cProfile
+    import pstats
+
+    client = app.test_client()
+
+    def post(turn: int) -> None:
+        response = client.post(path, json=CPF_BODY, headers=headers_for(turn))
+        if not 200 <= response.status_code < 300:
+            raise RuntimeError(f"POST {path} answered {response.status_code} in-process")
+
+    post(0)  # first-request set-up is not per-request work
+    profile = cProfile.Profile()
+    profile.enable()
+    for turn in range(1, CALL_COUNT_REQUESTS + 1):
+        post(turn)
+    profile.disable()
+    return pstats.Stats(profile).total_calls / CALL_COUNT_REQUESTS  # type: ignore[attr-defined,no-any-return]
+
+
 def app_user_tokens(users: int) -> list[str]:
     from server.auth import mint_token
     from server.config import Secret
@@ -406,6 +431,16 @@ def main() -> None:
             # The floor of this set-up: the same load straight at the upstream stand-in.
             "upstream": (upstream_pid, upstream_port, "/api/token/", lambda _client: {}),
         }
+        from server import create_app
+
+        # The backend as gunicorn runs it, minus the request log lines (they would interleave with the
+        # report); the same users take turns.
+        backend_app = create_app({**env, "LOG_LEVEL": "WARNING"})
+        calls = {
+            "backend": python_calls_per_request(backend_app, "/v1/widget-sessions", round_robin(tokens)),
+            "baseline": python_calls_per_request(baseline_app(env["BELVO_API_URL"]), "/token", lambda _: {}),
+            "relay": python_calls_per_request(baseline_app(env["BELVO_API_URL"]), "/relay", lambda _: {}),
+        }
         results: list[Result] = []
         for round_ in range(1, args.rounds + 1):
             for clients in concurrency:
@@ -417,10 +452,12 @@ def main() -> None:
                     results.append(
                         Result(round_, name, clients, load.latencies, load.errors, load.seconds, cpu_ms)
                     )
-        report(results, delay, args)
+        report(results, calls, delay, args)
 
 
-def report(results: Sequence[Result], delay: float, args: argparse.Namespace) -> None:
+def report(
+    results: Sequence[Result], calls: Mapping[str, float], delay: float, args: argparse.Namespace
+) -> None:
     delay_ms = delay * 1000
     print(
         f"POST /v1/widget-sessions vs Belvo-SDK-style baseline; upstream delay {delay_ms:.0f} ms; "
@@ -459,6 +496,11 @@ def report(results: Sequence[Result], delay: float, args: argparse.Namespace) ->
             f"(x{statistics.median(ours) / max(statistics.median(theirs), 1e-9):.2f}); "
             f"relay {statistics.median(relay):.2f} ms"
         )
+    print(
+        f"\nPython calls per request (cProfile, in-process, {CALL_COUNT_REQUESTS} requests each): "
+        + ", ".join(f"{name} {count:,.0f}" for name, count in calls.items())
+        + f"; backend / relay x{calls['backend'] / calls['relay']:.2f}"
+    )
     rounds = overhead_p99("backend", 8)
     if rounds:
         overhead = statistics.median(rounds)

@@ -48,5 +48,8 @@ def test_the_sessions_benchmark_gets_an_answer_to_every_request(clients: str) ->
     rows = re.findall(rf"^(\w+) +1 +{clients} +(\d+) +(\d+) ", out, re.MULTILINE)
     assert sorted(target for target, _, _ in rows) == ["backend", "baseline", "relay", "upstream"], out
     assert all(int(requests) > 0 and int(errors) == 0 for _, requests, errors in rows), out
+    assert re.search(
+        r"^Python calls per request .*: backend [\d,]+, baseline [\d,]+, relay [\d,]+", out, re.M
+    )
     if clients == "8":
         assert re.search(r"^target \(backend overhead p99 < 10 ms at 8 clients\): \d", out, re.MULTILINE)
