@@ -436,10 +436,11 @@ def main() -> None:
         # The backend as gunicorn runs it, minus the request log lines (they would interleave with the
         # report); the same users take turns.
         backend_app = create_app({**env, "LOG_LEVEL": "WARNING"})
+        baseline_in_process = baseline_app(env["BELVO_API_URL"])
         calls = {
             "backend": python_calls_per_request(backend_app, "/v1/widget-sessions", round_robin(tokens)),
-            "baseline": python_calls_per_request(baseline_app(env["BELVO_API_URL"]), "/token", lambda _: {}),
-            "relay": python_calls_per_request(baseline_app(env["BELVO_API_URL"]), "/relay", lambda _: {}),
+            "baseline": python_calls_per_request(baseline_in_process, "/token", lambda _: {}),
+            "relay": python_calls_per_request(baseline_in_process, "/relay", lambda _: {}),
         }
         results: list[Result] = []
         for round_ in range(1, args.rounds + 1):

@@ -24,7 +24,6 @@ method, path template, status, attempt and Belvo's ``request_id``, never a body 
 from __future__ import annotations
 
 import logging
-import math
 import os
 import threading
 import time
@@ -40,7 +39,7 @@ from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
 
 from server.config import RetryPolicy, Secret
-from server.errors import ApiError, UpstreamError, UpstreamUnavailable
+from server.errors import ApiError, UpstreamError, UpstreamUnavailable, retry_after
 from server.settings import settings
 
 log = logging.getLogger(__name__)
@@ -189,9 +188,9 @@ class CircuitBreaker:
                 return
             remaining = self._open_until - self._clock()
             if remaining > 0:
+                seconds = retry_after(remaining)
                 raise BelvoUnavailable(
-                    f"Belvo failed repeatedly; not calling it for {math.ceil(remaining)} seconds",
-                    max(1, math.ceil(remaining)),
+                    f"Belvo failed repeatedly; not calling it for {seconds} seconds", seconds
                 )
             # Half-open: this call is the probe; others wait for its outcome for another pause.
             self._open_until = self._clock() + self._pause
@@ -351,13 +350,14 @@ class BelvoClient:
             retries_done = attempt - 1
             if retries_done >= len(policy.schedule) or unexpected_errors > MAX_UNEXPECTED_ERROR_RETRIES:
                 raise BelvoUnavailable(
-                    f"Belvo {method} {template} failed {attempt} times", _retry_after(policy.schedule[-1:])
+                    f"Belvo {method} {template} failed {attempt} times",
+                    retry_after(policy.schedule[-1] if policy.schedule else 1),
                 )
             delay = policy.schedule[retries_done]
             if self._clock() - started + delay >= policy.deadline:
                 raise BelvoUnavailable(
                     f"Belvo {method} {template} failed; the next retry would pass the deadline",
-                    _retry_after((delay,)),
+                    retry_after(delay),
                 )
             self._sleep(delay)
 
@@ -419,11 +419,6 @@ def _final_error(
             return BelvoNotFound(status, errors, request_id)
         case _:
             return BelvoAPIError(status, errors, request_id)
-
-
-def _retry_after(delays: Sequence[float]) -> int:
-    """Whole seconds, at least 1, for a ``Retry-After`` header."""
-    return max(1, math.ceil(max(delays, default=1)))
 
 
 def _errors_of(response: requests.Response) -> tuple[BelvoErrorDetail, ...]:

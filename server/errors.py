@@ -24,9 +24,19 @@ The tree::
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
+
+
+def retry_after(seconds: float) -> int:
+    """Whole seconds, at least 1, for a ``Retry-After`` header.
+
+    >>> retry_after(0.2), retry_after(6), retry_after(-3)
+    (1, 6, 1)
+    """
+    return max(1, math.ceil(seconds))
 
 
 @dataclass(frozen=True)

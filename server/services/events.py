@@ -22,7 +22,6 @@ warnings for as long as the session is pending, and none of them is worth unboun
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -34,7 +33,7 @@ from sqlalchemy.orm import Session
 import deeplinks
 from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, SuccessEvent, WarningEvent
 from server.belvo import BelvoClient
-from server.errors import Conflict, Gone, RateLimited, Unprocessable
+from server.errors import Conflict, Gone, RateLimited, Unprocessable, retry_after
 from server.models import SessionEvent, SessionStatus, WidgetSession
 from server.services.links import BelvoLink, LinkNotOwned, attach_link, fetch_link
 from server.services.sessions import get_owned_session
@@ -160,7 +159,7 @@ def _holds_warning(session: WidgetSession, event: WarningEvent, now: datetime) -
     if len(warnings) >= MAX_WARNINGS:
         raise RateLimited(
             f"At most {MAX_WARNINGS} different warnings per widget session; this one is not recorded",
-            retry_after=max(1, math.ceil((session.expires_at - now).total_seconds())),
+            retry_after=retry_after((session.expires_at - now).total_seconds()),
         )
     return False
 

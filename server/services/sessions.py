@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import math
 import secrets
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -21,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
 from server.config import Settings
-from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable
+from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
@@ -196,20 +195,15 @@ def admit(db: Session, user_id: str, now: datetime, *, per_minute: int, max_pend
     if minute_blocker is not None:
         raise RateLimited(
             f"At most {per_minute} widget sessions per minute; try again later",
-            retry_after=_seconds_until(minute_blocker + RATE_WINDOW, now),
+            retry_after=retry_after((minute_blocker + RATE_WINDOW - now).total_seconds()),
         )
     if pending_blocker is not None:
         raise RateLimited(
             f"At most {max_pending} open widget sessions at once; finish one in the widget or wait until "
             "one expires",
-            retry_after=_seconds_until(pending_blocker, now),
+            retry_after=retry_after((pending_blocker - now).total_seconds()),
         )
     return cast(str | None, stored)
-
-
-def _seconds_until(moment: datetime, now: datetime) -> int:
-    """Whole seconds, at least 1, for a ``Retry-After`` header."""
-    return max(1, math.ceil((moment - now).total_seconds()))
 
 
 @dataclass(frozen=True)

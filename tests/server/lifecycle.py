@@ -61,12 +61,15 @@ class Flow:
     def headers(self, user: str) -> dict[str, str]:
         return bearer(self.app, user)
 
-    def create_session(self, user: str, **body: Any) -> dict[str, Any]:
-        response = self.client.post(
+    def post_session(self, user: str, **body: Any) -> TestResponse:
+        return self.client.post(
             "/v1/widget-sessions",
             json={"identification_info": [{"type": "CPF", "number": CPF, "name": "Ralph Bragg"}], **body},
             headers=self.headers(user),
         )
+
+    def create_session(self, user: str, **body: Any) -> dict[str, Any]:
+        response = self.post_session(user, **body)
         assert response.status_code == 201, response.get_json()
         session: dict[str, Any] = response.get_json()
         return session

@@ -13,7 +13,7 @@ import pytest
 from deeplinks import ErrorEvent, ExitError, ExitEvent, WarningEvent
 from server.models import Link, SessionEvent, WidgetSession
 from server.services.events import MAX_WARNINGS
-from tests.server.lifecycle import CPF, Flow, deeplink, success
+from tests.server.lifecycle import Flow, deeplink, success
 
 
 @pytest.fixture
@@ -299,8 +299,7 @@ def test_a_session_keeps_a_bounded_number_of_warnings(flow: Flow) -> None:
 def test_finishing_a_session_in_the_widget_frees_an_open_slot(database_url: str) -> None:
     with Flow.start(database_url, SESSION_MAX_PENDING="1") as flow:
         session = flow.create_session("alice")
-        body = {"identification_info": [{"type": "CPF", "number": CPF, "name": "Ralph Bragg"}]}
-        refused = flow.client.post("/v1/widget-sessions", json=body, headers=flow.headers("alice"))
+        refused = flow.post_session("alice")
         assert refused.status_code == 429
         assert refused.get_json()["errors"][0]["code"] == "rate_limited"
 
