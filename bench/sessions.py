@@ -17,19 +17,23 @@ Everything runs on 127.0.0.1 and stops by itself:
   ``requests.Session``, as the backend does: what gunicorn, Flask and requests cost on this machine
   before any work of the backend's own (authentication, validation, rate limit, storage, logs).
 
-For each number of concurrent clients (one keep-alive connection each) it prints throughput, p50/p99
-latency, the *overhead* (latency minus the injected upstream delay), the servers' CPU time per request,
-and the backend/baseline ratios. An *upstream* row sends the same load straight to the stand-in: the floor
-of this set-up (load generator, stand-in and machine), which every other row includes. The target is a
-backend overhead p99 under 10 ms at 8 clients. ``--rounds N`` measures everything N times, interleaved,
-and judges the target on the median round: on a shared virtual machine one round's p99 can move by a
-quarter from one minute to the next. For a figure that does not move, it also counts the Python calls one
-request makes in each app (cProfile, in this process), so a change that adds work shows even in a noisy run.
+For each number of concurrent clients (one keep-alive connection each, posting without pause) it
+measures the steady state: the clients run for ``--warmup`` seconds, then ``--duration`` seconds of
+which every request counts, so the burst of all clients starting at the same instant is not measured.
+It prints throughput, p50/p99 latency, the *overhead* (latency minus the injected upstream delay), the
+servers' CPU time per request, and the backend/baseline ratios. An *upstream* row sends the same load
+straight to the stand-in: the floor of this set-up (load generator, stand-in and machine), which every
+other row includes. The target is a backend overhead p99 under 10 ms at 8 clients. ``--rounds N``
+measures everything N times, interleaved, and judges the target on the median round: on a shared
+virtual machine one round's p99 can move by a quarter from one minute to the next. For a figure that
+does not move, it also counts the Python calls one request makes in each app (cProfile, in this
+process), so a change that adds work shows even in a noisy run.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import http.client
 import itertools
 import json
@@ -47,7 +51,6 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -66,47 +69,68 @@ REQUEST_TIMEOUT = 30.0
 
 
 def serve_upstream(port: int, delay: float) -> None:
-    """Belvo's token endpoint after ``delay`` seconds; the login check at once. HTTP/1.1 keep-alive."""
+    """Belvo's token endpoint after ``delay`` seconds; the login check at once. HTTP/1.1 keep-alive.
+
+    One asyncio loop with the least HTTP parsing that works for these clients (a head, then
+    ``Content-Length`` bytes): each reply leaves within a fraction of a millisecond of its due time, and
+    the stand-in takes little of the CPUs the servers under test need."""
     import jwt
 
     exp = datetime.now(UTC) + timedelta(days=1)
-    reply = json.dumps(
-        {
-            "refresh": "bench-refresh-token",
-            "access": jwt.encode({"token_type": "access", "exp": exp}, "bench-belvo-key-" * 4, "HS512"),
-        }
-    ).encode()
+    token = jwt.encode({"token_type": "access", "exp": exp}, "bench-belvo-key-" * 4, "HS512")
+    token_reply = http_response(json.dumps({"refresh": "bench-refresh-token", "access": token}).encode())
+    login_reply = http_response(b"{}")
 
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        # One send per response and no Nagle: otherwise the body waits for the client's delayed ACK
-        # (~40 ms), which would swamp everything measured here.
-        disable_nagle_algorithm = True
-        wbufsize = 64 * 1024
+    class Upstream(asyncio.Protocol):
+        def __init__(self) -> None:
+            self.buffer = b""
+            self.transport: asyncio.Transport | None = None
 
-        def _answer(self, body: bytes) -> None:
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
+        def connection_made(self, transport: asyncio.BaseTransport) -> None:
+            assert isinstance(transport, asyncio.Transport)
+            self.transport = transport  # asyncio sets TCP_NODELAY: no reply waits for a delayed ACK
 
-        def do_GET(self) -> None:
-            self._answer(b"{}")
+        def data_received(self, data: bytes) -> None:
+            self.buffer += data
+            while (length := request_length(self.buffer)) is not None:
+                token_request, self.buffer = self.buffer.startswith(b"POST "), self.buffer[length:]
+                transport = self.transport
+                assert transport is not None
+                if token_request:  # POST /api/token/; the login check is a GET
+                    loop.call_later(delay, write_unless_closed, transport, token_reply)
+                else:
+                    transport.write(login_reply)
 
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length") or 0))
-            time.sleep(delay)
-            self._answer(reply)
+    def write_unless_closed(transport: asyncio.Transport, reply: bytes) -> None:
+        if not transport.is_closing():
+            transport.write(reply)
 
-        def log_message(self, *args: Any) -> None:
-            """Quiet: a line per request would cost more than the request."""
+    loop = asyncio.new_event_loop()
+    server = loop.run_until_complete(loop.create_server(Upstream, "127.0.0.1", port, backlog=256))
+    loop.run_until_complete(server.serve_forever())
 
-    class Server(ThreadingHTTPServer):
-        daemon_threads = True
-        request_queue_size = 256  # the baseline opens a new connection per request
 
-    Server(("127.0.0.1", port), Handler).serve_forever()
+def http_response(body: bytes) -> bytes:
+    head = f"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+    return head.encode() + body
+
+
+def request_length(buffer: bytes) -> int | None:
+    """The length in bytes of the first request in ``buffer``; ``None`` until all of it has arrived."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        return None
+    length = end + 4 + content_length(buffer[:end])
+    return length if len(buffer) >= length else None
+
+
+def content_length(head: bytes) -> int:
+    """The ``Content-Length`` of a request's or response's head (0 when it has none)."""
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    return 0
 
 
 # -- the baseline ------------------------------------------------------------------------------------------
@@ -205,10 +229,27 @@ def gunicorn(app: str, port: int, workers: int, threads: int) -> list[str]:
 
 
 @dataclass(frozen=True)
+class Target:
+    """What the load is sent to: the server's process (for its CPU time), its port and path, and each
+    request's extra headers (given the client's index)."""
+
+    pid: int
+    port: int
+    path: str
+    headers_for: Callable[[int], dict[str, str]]
+
+
+def no_headers(_client: int) -> dict[str, str]:
+    return {}
+
+
+@dataclass(frozen=True)
 class Load:
     latencies: tuple[float, ...]
     errors: int
     seconds: float
+    #: CPU time the server's processes spent during the measured window.
+    cpu_seconds: float
 
 
 @dataclass(frozen=True)
@@ -241,52 +282,64 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def drive(
-    port: int, path: str, headers_for: Callable[[int], dict[str, str]], clients: int, seconds: float
-) -> Load:
-    """``clients`` threads, each on its own keep-alive connection, posting for ``seconds``."""
-    body = json.dumps(CPF_BODY)
+def drive(target: Target, clients: int, warmup: float, seconds: float) -> Load:
+    """``clients`` keep-alive connections, each posting without pause for ``warmup`` then ``seconds``;
+    only requests sent in the second part count. The clients start together, so their first requests
+    arrive at once and queue behind each other: that burst belongs to the warm-up, not to the steady
+    state of ``clients`` concurrent users being measured.
+
+    The clients share one asyncio loop and parse no more of a response than its status and length, so
+    the load generator takes little of the CPUs the server needs, and no GIL handoff between client
+    threads adds to the latencies it records."""
+    return asyncio.run(_drive(target, clients, warmup, seconds))
+
+
+async def _drive(target: Target, clients: int, warmup: float, seconds: float) -> Load:
+    body = json.dumps(CPF_BODY).encode()
+    started = time.perf_counter()
+    measure_from, until = started + warmup, started + warmup + seconds
     latencies: list[float] = []
-    errors = [0]
-    lock = threading.Lock()
-    start = threading.Barrier(clients + 1)
-    stop_at = [0.0]
+    errors = 0
 
-    def client(index: int) -> None:
-        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=REQUEST_TIMEOUT)
-        mine: list[float] = []
-        failed = 0
-        start.wait()
-        while time.perf_counter() < stop_at[0]:
-            headers = {"Content-Type": "application/json", **headers_for(index)}
-            began = time.perf_counter()
+    async def client(index: int) -> None:
+        nonlocal errors
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while (began := time.perf_counter()) < until:
+            head = f"POST {target.path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            for name, value in target.headers_for(index).items():
+                head += f"{name}: {value}\r\n"
+            request = f"{head}Content-Length: {len(body)}\r\n\r\n".encode() + body
             try:
-                connection.request("POST", path, body=body, headers=headers)
-                response = connection.getresponse()
-                response.read()
-                ok = 200 <= response.status < 300
-            except OSError:
-                connection.close()
+                if connection is None:
+                    connection = await asyncio.open_connection("127.0.0.1", target.port)
+                reader, writer = connection
+                writer.write(request)
+                response_head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
+                await reader.readexactly(content_length(response_head))
+                ok = response_head.startswith(b"HTTP/1.1 2")
+            except (OSError, asyncio.IncompleteReadError, TimeoutError):
+                if connection is not None:
+                    connection[1].close()
+                connection = None
                 ok = False
+            if began < measure_from:
+                continue
             if ok:
-                mine.append(time.perf_counter() - began)
+                latencies.append(time.perf_counter() - began)
             else:
-                failed += 1
-        connection.close()
-        with lock:
-            latencies.extend(mine)
-            errors[0] += failed
+                errors += 1
+        if connection is not None:
+            connection[1].close()
 
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    began = time.perf_counter()
-    stop_at[0] = began + seconds
-    start.wait()
-    for thread in threads:
-        thread.join(seconds + REQUEST_TIMEOUT)
-    elapsed = time.perf_counter() - began
-    return Load(tuple(latencies), errors[0], elapsed)
+    async def cpu_in_window() -> float:
+        await asyncio.sleep(measure_from - time.perf_counter())
+        before = cpu_seconds(target.pid)
+        await asyncio.sleep(until - time.perf_counter())
+        return cpu_seconds(target.pid) - before
+
+    cpu = asyncio.create_task(cpu_in_window())
+    await asyncio.gather(*(client(i) for i in range(clients)))
+    return Load(tuple(latencies), errors, seconds, await cpu)
 
 
 def python_calls_per_request(app: Any, path: str, headers_for: Callable[[int], dict[str, str]]) -> float:
@@ -354,7 +407,9 @@ def main() -> None:
     )
     parser.add_argument("--delay-ms", type=float, default=50.0, help="upstream delay on /api/token/")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds of load per measurement")
-    parser.add_argument("--warmup", type=float, default=1.0, help="seconds of load before each measurement")
+    parser.add_argument(
+        "--warmup", type=float, default=1.0, help="seconds of load before each measurement (same clients)"
+    )
     parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--rounds", type=int, default=1, help="times to measure everything, interleaved")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
@@ -425,11 +480,11 @@ def main() -> None:
         tokens = app_user_tokens(args.users)
         first_sessions(backend_port, tokens, max(concurrency))
         targets = {
-            "backend": (backend_pid, backend_port, "/v1/widget-sessions", round_robin(tokens)),
-            "baseline": (baseline_pid, baseline_port, "/token", lambda _client: {}),
-            "relay": (baseline_pid, baseline_port, "/relay", lambda _client: {}),
+            "backend": Target(backend_pid, backend_port, "/v1/widget-sessions", round_robin(tokens)),
+            "baseline": Target(baseline_pid, baseline_port, "/token", no_headers),
+            "relay": Target(baseline_pid, baseline_port, "/relay", no_headers),
             # The floor of this set-up: the same load straight at the upstream stand-in.
-            "upstream": (upstream_pid, upstream_port, "/api/token/", lambda _client: {}),
+            "upstream": Target(upstream_pid, upstream_port, "/api/token/", no_headers),
         }
         from server import create_app
 
@@ -439,17 +494,15 @@ def main() -> None:
         baseline_in_process = baseline_app(env["BELVO_API_URL"])
         calls = {
             "backend": python_calls_per_request(backend_app, "/v1/widget-sessions", round_robin(tokens)),
-            "baseline": python_calls_per_request(baseline_in_process, "/token", lambda _: {}),
-            "relay": python_calls_per_request(baseline_in_process, "/relay", lambda _: {}),
+            "baseline": python_calls_per_request(baseline_in_process, "/token", no_headers),
+            "relay": python_calls_per_request(baseline_in_process, "/relay", no_headers),
         }
         results: list[Result] = []
         for round_ in range(1, args.rounds + 1):
             for clients in concurrency:
-                for name, (pid, port, path, headers_for) in targets.items():
-                    drive(port, path, headers_for, clients, args.warmup)
-                    cpu_before = cpu_seconds(pid)
-                    load = drive(port, path, headers_for, clients, args.duration)
-                    cpu_ms = (cpu_seconds(pid) - cpu_before) * 1000 / max(len(load.latencies), 1)
+                for name, target in targets.items():
+                    load = drive(target, clients, args.warmup, args.duration)
+                    cpu_ms = load.cpu_seconds * 1000 / max(len(load.latencies), 1)
                     results.append(
                         Result(round_, name, clients, load.latencies, load.errors, load.seconds, cpu_ms)
                     )
