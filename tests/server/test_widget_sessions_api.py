@@ -187,6 +187,26 @@ def test_each_user_keeps_one_opaque_external_id(
     assert stored(app) == (3, 2)
 
 
+def test_after_a_session_its_pooled_connection_writes_all_or_nothing_again(
+    app: Flask, client: FlaskClient, minted: dict[str, str]
+) -> None:
+    """A session is stored with one autocommitted INSERT; the connection must not stay in autocommit
+    for the next request that borrows it, or a failed multi-statement write would be half-stored."""
+    assert create(client, app).status_code == 201
+    engine = database(app).engine
+    assert engine.pool.checkedin() == 1  # the one connection the request used, back in the pool
+
+    def write_then_fail() -> None:
+        with database(app).session() as db:
+            db.add(AppUser(user_id="bob", external_id="an-external-id-of-bob"))
+            db.flush()
+            raise RuntimeError("the second statement of this write fails")
+
+    with pytest.raises(RuntimeError, match="second statement"):
+        write_then_fail()
+    assert stored(app) == (1, 1)
+
+
 # -- what is refused, and then nothing is stored and Belvo is not called ---------------------------------
 
 
