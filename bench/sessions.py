@@ -5,7 +5,7 @@ Python SDK would do it, both calling the same upstream that answers ``/api/token
 
 Everything runs on 127.0.0.1 and stops by itself:
 
-- *upstream*: a small threaded HTTP server standing in for Belvo (``GET /api/`` at once, ``POST
+- *upstream*: a small asyncio HTTP server standing in for Belvo (``GET /api/`` at once, ``POST
   /api/token/`` after ``--delay-ms``), in its own process;
 - *backend*: ``server:create_app()`` in real mode pointed at the upstream, under gunicorn (gthread), with
   its SQLite database (or ``--database-url``) migrated first;
@@ -247,7 +247,6 @@ def no_headers(_client: int) -> dict[str, str]:
 class Load:
     latencies: tuple[float, ...]
     errors: int
-    seconds: float
     #: CPU time the server's processes spent during the measured window.
     cpu_seconds: float
 
@@ -339,7 +338,7 @@ async def _drive(target: Target, clients: int, warmup: float, seconds: float) ->
 
     cpu = asyncio.create_task(cpu_in_window())
     await asyncio.gather(*(client(i) for i in range(clients)))
-    return Load(tuple(latencies), errors, seconds, await cpu)
+    return Load(tuple(latencies), errors, await cpu)
 
 
 def python_calls_per_request(app: Any, path: str, headers_for: Callable[[int], dict[str, str]]) -> float:
@@ -504,7 +503,7 @@ def main() -> None:
                     load = drive(target, clients, args.warmup, args.duration)
                     cpu_ms = load.cpu_seconds * 1000 / max(len(load.latencies), 1)
                     results.append(
-                        Result(round_, name, clients, load.latencies, load.errors, load.seconds, cpu_ms)
+                        Result(round_, name, clients, load.latencies, load.errors, args.duration, cpu_ms)
                     )
         report(results, calls, delay, args)
 
