@@ -43,17 +43,29 @@ def redact(text: str) -> str:
     return text
 
 
+# The attributes every LogRecord has; any other attribute came from a call's ``extra=``.
+_RECORD_ATTRIBUTES = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "request_id"}
+
+
+def _extra_fields(record: logging.LogRecord) -> dict[str, Any]:
+    return {key: value for key, value in record.__dict__.items() if key not in _RECORD_ATTRIBUTES}
+
+
 def current_request_id() -> str | None:
     return g.get("request_id") if has_request_context() else None
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message through :func:`redact` and stamps the request id."""
+    """Rewrites each record's message, and each text passed in ``extra=``, through :func:`redact`, and
+    stamps the request id."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         record.msg = redact(message)
         record.args = None
+        for key, value in _extra_fields(record).items():
+            if isinstance(value, str):
+                setattr(record, key, redact(value))
         if not hasattr(record, "request_id"):
             record.request_id = current_request_id()
         return True
@@ -61,8 +73,6 @@ class RedactingFilter(logging.Filter):
 
 class JsonFormatter(logging.Formatter):
     """One JSON object per line: time, level, logger, message, request id and ``extra`` fields."""
-
-    _STANDARD = frozenset(logging.makeLogRecord({}).__dict__) | {"message", "request_id"}
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
@@ -72,7 +82,7 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "request_id": getattr(record, "request_id", None),
         }
-        entry.update((key, value) for key, value in record.__dict__.items() if key not in self._STANDARD)
+        entry.update(_extra_fields(record))
         if record.exc_info:
             entry["exception"] = redact(self.formatException(record.exc_info))
         return json.dumps(entry, default=str, ensure_ascii=False)

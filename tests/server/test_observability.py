@@ -44,6 +44,20 @@ def test_json_formatter_includes_extra_fields_and_redacts_args() -> None:
     assert line["level"] == "info"
 
 
+def test_text_passed_as_extra_fields_leaves_redacted_and_other_values_untouched() -> None:
+    leaks = {
+        "url": "https://widget.belvo.io/?access_token=eyJhbGciOiJIUzUxMiJ9.eyJleHAiOjF9.c2ln&locale=pt",
+        "document": "761.092.776-73",
+    }
+    record = logging.makeLogRecord({"msg": "something went wrong", **leaks, "attempt": 2})
+    RedactingFilter().filter(record)
+    line = json.loads(JsonFormatter().format(record))
+    assert line["url"] == "https://widget.belvo.io/?access_token=[redacted]&locale=pt"
+    assert line["document"] == "[document]"
+    assert line["attempt"] == 2
+    assert "eyJ" not in json.dumps(line)
+
+
 def test_records_from_any_logger_leave_redacted_with_the_request_id(app: Flask) -> None:
     handler = next(h for h in logging.getLogger().handlers if isinstance(h.formatter, JsonFormatter))
     lines: list[str] = []
