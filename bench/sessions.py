@@ -437,6 +437,8 @@ def main() -> None:
             # The bench's users never finish a widget, so their sessions stay open: the cap on open
             # sessions is still checked on every request, just never reached.
             "SESSION_MAX_PENDING": "1000000",
+            # Nor does a long run's count of sessions per user and day stand in its way.
+            "SESSION_RATE_LIMIT_PER_DAY": "1000000",
             "DATABASE_URL": args.database_url or f"sqlite:///{workdir / 'bench.sqlite3'}",
         }
         upstream_cmd = [

@@ -102,6 +102,17 @@ class WidgetConfig:
 
 
 @dataclass(frozen=True)
+class SessionLimits:
+    """How many widget sessions one user may create per minute and per day, and hold open at once
+    (threat model C1: every token request sends the user's CPF to Belvo, so a stolen app token must not
+    turn into a stream of them)."""
+
+    per_minute: int
+    per_day: int
+    max_pending: int
+
+
+@dataclass(frozen=True)
 class Settings:
     database_url: str
     public_base_url: str
@@ -123,10 +134,7 @@ class Settings:
     testing: bool
     widget: WidgetConfig
     belvo_retry: RetryPolicy
-    #: Widget sessions one user may create per minute (threat model C1).
-    session_rate_limit: int
-    #: Widget sessions one user may hold open (pending, not expired) at once (threat model C1).
-    session_max_pending: int
+    session_limits: SessionLimits
 
 
 class _Source:
@@ -408,8 +416,11 @@ def load_settings(
         testing=src.flag("TESTING", False),
         widget=_widget_config(src, emulator_mode),
         belvo_retry=_retry_policy(src),
-        session_rate_limit=_positive(src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
-        session_max_pending=_positive(src, "SESSION_MAX_PENDING", 3),
+        session_limits=SessionLimits(
+            per_minute=_positive(src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
+            per_day=_positive(src, "SESSION_RATE_LIMIT_PER_DAY", 30),
+            max_pending=_positive(src, "SESSION_MAX_PENDING", 3),
+        ),
     )
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import Table, bindparam, select
+from sqlalchemy import ScalarSelect, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
-from server.config import Settings
+from server.config import SessionLimits, Settings
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
@@ -30,6 +30,7 @@ log = logging.getLogger(__name__)
 
 SESSION_ID_PREFIX = "ws_"
 RATE_WINDOW = timedelta(minutes=1)
+DAY_WINDOW = timedelta(days=1)
 
 
 def isoformat_z(moment: datetime) -> str:
@@ -152,17 +153,27 @@ def startup_options(config: Settings, request: SessionRequest) -> StartupOptions
 # compilation per request) with bound parameters, so SQLAlchemy compiles each once per process.
 _SESSIONS, _USERS = cast(Table, WidgetSession.__table__), cast(Table, AppUser.__table__)
 _OF_THE_USER = _SESSIONS.c.user_id == bindparam("user_id")
-# One round trip answers both limits and reads the user's ``external_id``. For each limit, the n-th
-# latest row: while it exists the user is at the limit, and its time says when a slot frees up.
+
+
+def _nth_latest_since(since: str, skip: str) -> ScalarSelect[Any]:
+    """The creation time of the user's ``skip + 1``-th most recent session after ``since``: while it
+    exists the user is at the limit of that window, and a slot frees up when it leaves the window."""
+    return (
+        select(_SESSIONS.c.created_at)
+        .where(_OF_THE_USER, _SESSIONS.c.created_at > bindparam(since))
+        .order_by(_SESSIONS.c.created_at.desc())
+        .offset(bindparam(skip))
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+# One round trip answers every limit and reads the user's ``external_id`` (an index on the user and
+# the creation time serves it).
 _ADMIT = select(
     select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("user_id")).scalar_subquery(),
-    # The ``per_minute``-th most recent session of the last minute: a slot frees when it leaves the window.
-    select(_SESSIONS.c.created_at)
-    .where(_OF_THE_USER, _SESSIONS.c.created_at > bindparam("since"))
-    .order_by(_SESSIONS.c.created_at.desc())
-    .offset(bindparam("minute_skip"))
-    .limit(1)
-    .scalar_subquery(),
+    _nth_latest_since("minute_since", "minute_skip"),
+    _nth_latest_since("day_since", "day_skip"),
     # The ``max_pending``-th latest-expiring open session: a slot frees when it expires (or sooner, when
     # the user finishes one in the widget).
     select(_SESSIONS.c.expires_at)
@@ -179,30 +190,40 @@ _ADMIT = select(
 _INSERT_SESSION = _SESSIONS.insert()
 
 
-def admit(db: Session, user_id: str, now: datetime, *, per_minute: int, max_pending: int) -> str | None:
-    """Refuse a new session past ``per_minute`` sessions of the user in the last minute, or while the
-    user holds ``max_pending`` open ones (threat model C1: every token request sends the user's CPF to
-    Belvo): ``429`` with the seconds until a slot frees up. Otherwise the user's ``external_id``, or
-    ``None`` for a new user, read in the same round trip (an index on the user serves it)."""
+def admit(db: Session, user_id: str, now: datetime, limits: SessionLimits) -> str | None:
+    """Refuse a new session past ``limits``: ``429`` with the seconds until the user may try again
+    (the longest wait when several limits are reached). Otherwise the user's ``external_id``, or
+    ``None`` for a new user, read in the same round trip."""
     params = {
         "user_id": user_id,
-        "since": now - RATE_WINDOW,
-        "minute_skip": per_minute - 1,
+        "minute_since": now - RATE_WINDOW,
+        "minute_skip": limits.per_minute - 1,
+        "day_since": now - DAY_WINDOW,
+        "day_skip": limits.per_day - 1,
         "now": now,
-        "pending_skip": max_pending - 1,
+        "pending_skip": limits.max_pending - 1,
     }
-    stored, minute_blocker, pending_blocker = db.execute(_ADMIT, params).one()
-    if minute_blocker is not None:
-        raise RateLimited(
-            f"At most {per_minute} widget sessions per minute; try again later",
-            retry_after=retry_after((minute_blocker + RATE_WINDOW - now).total_seconds()),
-        )
-    if pending_blocker is not None:
-        raise RateLimited(
-            f"At most {max_pending} open widget sessions at once; finish one in the widget or wait until "
-            "one expires",
-            retry_after=retry_after((pending_blocker - now).total_seconds()),
-        )
+    stored, minute_blocker, day_blocker, pending_blocker = db.execute(_ADMIT, params).one()
+    refusals = [
+        (
+            f"At most {limits.per_minute} widget sessions per minute; try again later",
+            minute_blocker,
+            RATE_WINDOW,
+        ),
+        (f"At most {limits.per_day} widget sessions per day; try again later", day_blocker, DAY_WINDOW),
+        (
+            f"At most {limits.max_pending} open widget sessions at once; finish one in the widget or wait "
+            "until one expires",
+            pending_blocker,
+            timedelta(0),
+        ),
+    ]
+    waits = [
+        (blocker + window - now, message) for message, blocker, window in refusals if blocker is not None
+    ]
+    if waits:
+        wait, message = max(waits)
+        raise RateLimited(message, retry_after=retry_after(wait.total_seconds()))
     return cast(str | None, stored)
 
 
@@ -247,9 +268,7 @@ def create_session(
     not counted by the rate limit)."""
     if idempotency is not None and (previous := replayed_session(db, user_id, idempotency)) is not None:
         return previous
-    stored_external_id = admit(
-        db, user_id, now, per_minute=config.session_rate_limit, max_pending=config.session_max_pending
-    )
+    stored_external_id = admit(db, user_id, now, config.session_limits)
     db.rollback()  # end the read transaction: no connection is held while Belvo answers
 
     try:

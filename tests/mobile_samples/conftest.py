@@ -106,6 +106,7 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBacke
         APP_JWT_SECRET=secrets.token_hex(32),
         # Each platform's suite creates about ten sessions in a few seconds, and leaves most open.
         SESSION_RATE_LIMIT_PER_MINUTE="1000",
+        SESSION_RATE_LIMIT_PER_DAY="1000",
         SESSION_MAX_PENDING="1000",
     )
     log_path = workdir / "ofda-run.log"

@@ -379,6 +379,44 @@ def test_sessions_per_user_per_minute_are_limited(
     database(app).engine.dispose()
 
 
+def test_sessions_per_user_per_day_are_limited_even_when_spread_out(
+    database_url: str, clock: Clock, belvo: responses.RequestsMock
+) -> None:
+    belvo.add_callback(
+        responses.POST, TOKEN_URL, lambda _: (200, {}, json.dumps(token_reply(clock, timedelta(minutes=10))))
+    )
+    app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_DAY="3")
+    client = app.test_client()
+    for _ in range(3):  # well under the per-minute limit, and each expired before the next
+        assert create(client, app).status_code == 201
+        clock.advance(hours=6)
+
+    refused = create(client, app)
+    assert_error(refused, 429, "rate_limited")
+    assert "per day" in refused.get_json()["errors"][0]["message"]
+    assert refused.headers["Retry-After"] == str(6 * 3600)  # the first one turns a day old in 6 hours
+    assert len(belvo.calls) == 3  # no token minted, no CPF sent, for the refused one
+    assert create(client, app, "bob").status_code == 201  # per user
+
+    clock.advance(hours=6, seconds=1)
+    assert create(client, app).status_code == 201
+    database(app).engine.dispose()
+
+
+def test_when_several_limits_are_reached_retry_after_is_the_longest_wait(
+    database_url: str, clock: Clock, minted: dict[str, str]
+) -> None:
+    app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_MINUTE="2", SESSION_RATE_LIMIT_PER_DAY="2")
+    client = app.test_client()
+    assert [create(client, app).status_code for _ in range(2)] == [201, 201]
+
+    refused = create(client, app)
+    assert_error(refused, 429, "rate_limited")
+    # Trying again after the minute would only be refused again: the day's limit says when it is worth it.
+    assert refused.headers["Retry-After"] == str(24 * 3600)
+    database(app).engine.dispose()
+
+
 def test_open_sessions_per_user_are_capped_until_one_expires(
     database_url: str, clock: Clock, belvo: responses.RequestsMock
 ) -> None:
