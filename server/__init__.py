@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from flask import Flask, request
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import api, belvo, commands, observability, storage, views
 from server.applinks import load_app_links
@@ -39,6 +40,10 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.extensions["ofda.settings"] = settings
+    if settings.trusted_proxy_hops:
+        # The client's address as the platform's router saw it, for the per-address rate limit; only as
+        # many X-Forwarded-For hops as are configured, so a client cannot claim another address.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
     app.extensions["ofda.applinks"] = load_app_links(overrides)
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 

@@ -110,6 +110,10 @@ class SessionLimits:
     per_minute: int
     per_day: int
     max_pending: int
+    #: Sessions per minute from one client IP address, whoever the users; ``None``: no such limit (the
+    #: default: behind a router every request seems to come from the router, and Brazilian carriers put
+    #: many phones behind one address, so it needs ``TRUSTED_PROXY_HOPS`` and a deliberate choice).
+    per_ip_per_minute: int | None = None
 
 
 @dataclass(frozen=True)
@@ -135,6 +139,9 @@ class Settings:
     widget: WidgetConfig
     belvo_retry: RetryPolicy
     session_limits: SessionLimits
+    #: How many proxies in front of the app append to ``X-Forwarded-For`` (the platform's router: 1);
+    #: the client's address is read that many hops back. 0: the connection's own address.
+    trusted_proxy_hops: int
 
 
 class _Source:
@@ -420,8 +427,19 @@ def load_settings(
             per_minute=_positive(src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
             per_day=_positive(src, "SESSION_RATE_LIMIT_PER_DAY", 30),
             max_pending=_positive(src, "SESSION_MAX_PENDING", 3),
+            per_ip_per_minute=None
+            if src.raw("SESSION_RATE_LIMIT_PER_IP_PER_MINUTE") in (None, "")
+            else _positive(src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
         ),
+        trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
     )
+
+
+def _non_negative(src: _Source, key: str, default: int) -> int:
+    value = src.integer(key, default)
+    if value < 0:
+        raise ConfigError(f"{key}: expected a whole number of 0 or more, got {value}")
+    return value
 
 
 def _positive(src: _Source, key: str, default: int) -> int:

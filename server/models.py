@@ -67,6 +67,8 @@ class WidgetSession(Base):
     __table_args__ = (
         # The per-user rate limit reads a user's sessions of the last minute on every new session.
         Index("ix_widget_sessions_user_created", "user_id", "created_at"),
+        # The optional per-address rate limit reads the sessions of the last minute from one address.
+        Index("ix_widget_sessions_client_created", "client_key", "created_at"),
         # One session per (user, Idempotency-Key): a retried request finds the session it created.
         UniqueConstraint("user_id", "idempotency_key", name="uq_widget_sessions_user_idempotency_key"),
     )
@@ -90,6 +92,9 @@ class WidgetSession(Base):
     #: a CPF and a name: only an HMAC is kept, to tell a retry from a different request).
     idempotency_key: Mapped[str | None] = mapped_column(String(255))
     request_hmac: Mapped[str | None] = mapped_column(String(64))
+    #: A keyed hash (HMAC) of the client's IP address, kept only while the per-address rate limit is on
+    #: and only until the session expires (``ofda purge``): an IP address is personal data (LGPD).
+    client_key: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"

@@ -27,14 +27,21 @@ class Purged:
 
 def purge(db: Session, now: datetime, *, sessions_after: timedelta, webhooks_after: timedelta) -> Purged:
     """Delete sessions (and their events) created more than ``sessions_after`` ago, webhooks received
-    more than ``webhooks_after`` ago (unless still waiting to be applied), and forget the widget URL of
-    every session past its expiry."""
+    more than ``webhooks_after`` ago (unless still waiting to be applied), and forget the widget URL and
+    address key of every session past its expiry."""
     cleared = db.execute(
         update(WidgetSession)
         .where(WidgetSession.widget_url.is_not(None), WidgetSession.expires_at <= now)
         .values(widget_url=None)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
+    # The per-address limit looks one minute back: an expired session's address key serves nothing.
+    db.execute(
+        update(WidgetSession)
+        .where(WidgetSession.client_key.is_not(None), WidgetSession.expires_at <= now)
+        .values(client_key=None)
+        .execution_options(synchronize_session=False)
+    )
     old_sessions = WidgetSession.created_at < now - sessions_after
     db.execute(
         delete(SessionEvent)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ScalarSelect, Table, bindparam, select
+from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -155,12 +155,13 @@ _SESSIONS, _USERS = cast(Table, WidgetSession.__table__), cast(Table, AppUser.__
 _OF_THE_USER = _SESSIONS.c.user_id == bindparam("user_id")
 
 
-def _nth_latest_since(since: str, skip: str) -> ScalarSelect[Any]:
-    """The creation time of the user's ``skip + 1``-th most recent session after ``since``: while it
-    exists the user is at the limit of that window, and a slot frees up when it leaves the window."""
+def _nth_latest_since(of: ColumnElement[bool], since: str, skip: str) -> ScalarSelect[Any]:
+    """The creation time of the ``skip + 1``-th most recent session ``of`` a user (or an address) after
+    ``since``: while it exists the limit of that window is reached, and a slot frees up when it leaves
+    the window."""
     return (
         select(_SESSIONS.c.created_at)
-        .where(_OF_THE_USER, _SESSIONS.c.created_at > bindparam(since))
+        .where(of, _SESSIONS.c.created_at > bindparam(since))
         .order_by(_SESSIONS.c.created_at.desc())
         .offset(bindparam(skip))
         .limit(1)
@@ -172,8 +173,10 @@ def _nth_latest_since(since: str, skip: str) -> ScalarSelect[Any]:
 # the creation time serves it).
 _ADMIT = select(
     select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("user_id")).scalar_subquery(),
-    _nth_latest_since("minute_since", "minute_skip"),
-    _nth_latest_since("day_since", "day_skip"),
+    _nth_latest_since(_OF_THE_USER, "minute_since", "minute_skip"),
+    _nth_latest_since(_OF_THE_USER, "day_since", "day_skip"),
+    # ``client_key`` is NULL when the per-address limit is off, and then no row matches.
+    _nth_latest_since(_SESSIONS.c.client_key == bindparam("client_key"), "minute_since", "client_skip"),
     # The ``max_pending``-th latest-expiring open session: a slot frees when it expires (or sooner, when
     # the user finishes one in the widget).
     select(_SESSIONS.c.expires_at)
@@ -190,10 +193,13 @@ _ADMIT = select(
 _INSERT_SESSION = _SESSIONS.insert()
 
 
-def admit(db: Session, user_id: str, now: datetime, limits: SessionLimits) -> str | None:
-    """Refuse a new session past ``limits``: ``429`` with the seconds until the user may try again
-    (the longest wait when several limits are reached). Otherwise the user's ``external_id``, or
-    ``None`` for a new user, read in the same round trip."""
+def admit(
+    db: Session, user_id: str, client_key: str | None, now: datetime, limits: SessionLimits
+) -> str | None:
+    """Refuse a new session past ``limits`` (the per-address one counts the sessions with this
+    ``client_key``): ``429`` with the seconds until the user may try again (the longest wait when several
+    limits are reached). Otherwise the user's ``external_id``, or ``None`` for a new user, read in the
+    same round trip."""
     params = {
         "user_id": user_id,
         "minute_since": now - RATE_WINDOW,
@@ -202,8 +208,10 @@ def admit(db: Session, user_id: str, now: datetime, limits: SessionLimits) -> st
         "day_skip": limits.per_day - 1,
         "now": now,
         "pending_skip": limits.max_pending - 1,
+        "client_key": client_key,
+        "client_skip": (limits.per_ip_per_minute or 1) - 1,
     }
-    stored, minute_blocker, day_blocker, pending_blocker = db.execute(_ADMIT, params).one()
+    stored, minute_blocker, day_blocker, client_blocker, pending_blocker = db.execute(_ADMIT, params).one()
     refusals = [
         (
             f"At most {limits.per_minute} widget sessions per minute; try again later",
@@ -211,6 +219,11 @@ def admit(db: Session, user_id: str, now: datetime, limits: SessionLimits) -> st
             RATE_WINDOW,
         ),
         (f"At most {limits.per_day} widget sessions per day; try again later", day_blocker, DAY_WINDOW),
+        (
+            f"At most {limits.per_ip_per_minute} widget sessions per minute from one address; try later",
+            client_blocker,
+            RATE_WINDOW,
+        ),
         (
             f"At most {limits.max_pending} open widget sessions at once; finish one in the widget or wait "
             "until one expires",
@@ -261,14 +274,16 @@ def create_session(
     request: SessionRequest,
     now: datetime,
     idempotency: Idempotency | None = None,
+    client_key: str | None = None,
 ) -> WidgetSession:
     """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it.
 
     With ``idempotency``, a session already created with that key is returned instead (no new token,
-    not counted by the rate limit)."""
+    not counted by the rate limit). ``client_key`` identifies the client's address for the per-address
+    limit (``None`` when that limit is off)."""
     if idempotency is not None and (previous := replayed_session(db, user_id, idempotency)) is not None:
         return previous
-    stored_external_id = admit(db, user_id, now, config.session_limits)
+    stored_external_id = admit(db, user_id, client_key, now, config.session_limits)
     db.rollback()  # end the read transaction: no connection is held while Belvo answers
 
     try:
@@ -301,6 +316,7 @@ def create_session(
         "completed_at": None,
         "idempotency_key": idempotency.key if idempotency else None,
         "request_hmac": idempotency.request_hmac if idempotency else None,
+        "client_key": client_key,
     }
     try:
         # One statement the database commits as it runs, instead of an INSERT then a COMMIT: each call

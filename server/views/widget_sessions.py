@@ -66,7 +66,14 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
     """
     moment = now()
     session = sessions.create_session(
-        get_session(), belvo_client(), settings(), current_user_id(), request, moment, _idempotency()
+        get_session(),
+        belvo_client(),
+        settings(),
+        current_user_id(),
+        request,
+        moment,
+        _idempotency(),
+        _client_key(),
     )
     return sessions.created_view(session, moment), NO_STORE
 
@@ -84,6 +91,16 @@ def _idempotency() -> sessions.Idempotency | None:
     canonical = json.dumps(flask_request.get_json(), sort_keys=True, separators=(",", ":")).encode()
     secret = settings().app_jwt_secret.reveal().encode()
     return sessions.Idempotency(key, hmac.new(secret, canonical, hashlib.sha256).hexdigest())
+
+
+def _client_key() -> str | None:
+    """A keyed hash of the client's address while the per-address limit is on: enough to count one
+    address's sessions without storing the address (LGPD)."""
+    config = settings()
+    if config.session_limits.per_ip_per_minute is None or flask_request.remote_addr is None:
+        return None
+    secret = config.app_jwt_secret.reveal().encode()
+    return hmac.new(secret, flask_request.remote_addr.encode(), hashlib.sha256).hexdigest()
 
 
 @bp.get("/<session_id>")

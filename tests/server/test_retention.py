@@ -43,9 +43,11 @@ def test_purge_keeps_recent_rows_and_links_and_deletes_the_old(database_url: str
         assert flow.get("bob", f"/v1/widget-sessions/{abandoned['id']}").status_code == 404
 
 
-def test_purge_forgets_widget_urls_of_expired_sessions(database_url: str) -> None:
-    with Flow.start(database_url) as flow:
+def test_purge_forgets_widget_urls_and_address_keys_of_expired_sessions(database_url: str) -> None:
+    with Flow.start(database_url, SESSION_RATE_LIMIT_PER_IP_PER_MINUTE="5") as flow:
         session = flow.create_session("alice")
+        with database(flow.app).session() as db:
+            assert db.scalar(select(WidgetSession.client_key)) is not None
         flow.clock.advance(minutes=30)
 
         result = flow.app.test_cli_runner().invoke(args=["purge"])
@@ -55,6 +57,7 @@ def test_purge_forgets_widget_urls_of_expired_sessions(database_url: str) -> Non
             stored = db.get(WidgetSession, session["id"])
             assert stored is not None
             assert stored.widget_url is None
+            assert stored.client_key is None
 
 
 def test_a_webhook_not_yet_applied_is_kept(database_url: str) -> None:

@@ -104,6 +104,8 @@ def test_secrets_never_show_in_a_repr() -> None:
         ({"BELVO_READ_TIMEOUT": "nan"}, "BELVO_READ_TIMEOUT: expected a positive number"),
         ({"SESSION_RATE_LIMIT_PER_MINUTE": "0"}, "SESSION_RATE_LIMIT_PER_MINUTE: expected a whole number"),
         ({"SESSION_RATE_LIMIT_PER_DAY": "-5"}, "SESSION_RATE_LIMIT_PER_DAY: expected a whole number"),
+        ({"SESSION_RATE_LIMIT_PER_IP_PER_MINUTE": "0"}, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE: expected a"),
+        ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS: expected a whole number of 0 or more"),
     ],
 )  # fmt: skip
 def test_misconfiguration_refuses_to_start(setting: dict[str, str], message: str) -> None:

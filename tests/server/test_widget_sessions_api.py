@@ -417,6 +417,66 @@ def test_when_several_limits_are_reached_retry_after_is_the_longest_wait(
     database(app).engine.dispose()
 
 
+def from_address(client: FlaskClient, app: Flask, user: str, address: str, **headers: str) -> Any:
+    return client.post(
+        SESSIONS,
+        json=session_body(),
+        headers={**bearer(app, user), **headers},
+        environ_base={"REMOTE_ADDR": address},
+    )
+
+
+def test_an_address_creating_sessions_for_many_users_is_limited_when_configured(
+    database_url: str, clock: Clock, belvo: responses.RequestsMock, minted: dict[str, str]
+) -> None:
+    app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_IP_PER_MINUTE="2")
+    client = app.test_client()
+    assert [from_address(client, app, user, "203.0.113.7").status_code for user in ("u1", "u2")] == [201, 201]
+    clock.advance(seconds=15)
+
+    refused = from_address(client, app, "u3", "203.0.113.7")
+    assert_error(refused, 429, "rate_limited")
+    assert "from one address" in refused.get_json()["errors"][0]["message"]
+    assert refused.headers["Retry-After"] == "45"
+    assert len(belvo.calls) == 2  # no token minted, no CPF sent, for the refused one
+    assert from_address(client, app, "u3", "198.51.100.1").status_code == 201  # per address
+
+    clock.advance(seconds=46)
+    assert from_address(client, app, "u4", "203.0.113.7").status_code == 201
+    with database(app).session() as db:
+        keys = set(db.scalars(select(WidgetSession.client_key)))
+    # One keyed hash per address, never the address itself (an IP address is personal data).
+    assert len(keys) == 2
+    assert not any("203.0.113.7" in key or "198.51.100.1" in key for key in keys)
+    database(app).engine.dispose()
+
+
+def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address_that_proxy_saw(
+    database_url: str, clock: Clock, minted: dict[str, str]
+) -> None:
+    app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_IP_PER_MINUTE="1", TRUSTED_PROXY_HOPS="1")
+    client = app.test_client()
+    router = "10.0.0.1"  # every request reaches the app from the platform's router
+    assert from_address(client, app, "u1", router, **{"X-Forwarded-For": "203.0.113.7"}).status_code == 201
+    assert from_address(client, app, "u2", router, **{"X-Forwarded-For": "198.51.100.1"}).status_code == 201
+    # A client cannot pose as a fresh address: the router appends the address it saw, and only that
+    # last hop is trusted.
+    forged = from_address(client, app, "u3", router, **{"X-Forwarded-For": "192.0.2.99, 203.0.113.7"})
+    assert_error(forged, 429, "rate_limited")
+    database(app).engine.dispose()
+
+
+def test_without_the_address_limit_no_address_is_kept_and_one_address_serves_many_users(
+    database_url: str, clock: Clock, minted: dict[str, str]
+) -> None:
+    app = real_app(database_url, clock)  # a carrier's NAT puts many phones behind one address
+    client = app.test_client()
+    assert {from_address(client, app, f"u{i}", "203.0.113.7").status_code for i in range(12)} == {201}
+    with database(app).session() as db:
+        assert set(db.scalars(select(WidgetSession.client_key))) == {None}
+    database(app).engine.dispose()
+
+
 def test_open_sessions_per_user_are_capped_until_one_expires(
     database_url: str, clock: Clock, belvo: responses.RequestsMock
 ) -> None:
