@@ -379,12 +379,18 @@ def test_sessions_per_user_per_minute_are_limited(
     database(app).engine.dispose()
 
 
-def test_sessions_per_user_per_day_are_limited_even_when_spread_out(
-    database_url: str, clock: Clock, belvo: responses.RequestsMock
-) -> None:
+@pytest.fixture
+def ten_minute_tokens(belvo: responses.RequestsMock, clock: Clock) -> responses.RequestsMock:
+    """Belvo's tokens live 10 minutes from when each is minted."""
     belvo.add_callback(
         responses.POST, TOKEN_URL, lambda _: (200, {}, json.dumps(token_reply(clock, timedelta(minutes=10))))
     )
+    return belvo
+
+
+def test_sessions_per_user_per_day_are_limited_even_when_spread_out(
+    database_url: str, clock: Clock, ten_minute_tokens: responses.RequestsMock
+) -> None:
     app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_DAY="3")
     client = app.test_client()
     for _ in range(3):  # well under the per-minute limit, and each expired before the next
@@ -395,7 +401,7 @@ def test_sessions_per_user_per_day_are_limited_even_when_spread_out(
     assert_error(refused, 429, "rate_limited")
     assert "per day" in refused.get_json()["errors"][0]["message"]
     assert refused.headers["Retry-After"] == str(6 * 3600)  # the first one turns a day old in 6 hours
-    assert len(belvo.calls) == 3  # no token minted, no CPF sent, for the refused one
+    assert len(ten_minute_tokens.calls) == 3  # no token minted, no CPF sent, for the refused one
     assert create(client, app, "bob").status_code == 201  # per user
 
     clock.advance(hours=6, seconds=1)
@@ -478,12 +484,8 @@ def test_without_the_address_limit_no_address_is_kept_and_one_address_serves_man
 
 
 def test_open_sessions_per_user_are_capped_until_one_expires(
-    database_url: str, clock: Clock, belvo: responses.RequestsMock
+    database_url: str, clock: Clock, ten_minute_tokens: responses.RequestsMock
 ) -> None:
-    # Belvo's tokens live 10 minutes from when each is minted.
-    belvo.add_callback(
-        responses.POST, TOKEN_URL, lambda _: (200, {}, json.dumps(token_reply(clock, timedelta(minutes=10))))
-    )
     app = real_app(database_url, clock, SESSION_MAX_PENDING="2")
     client = app.test_client()
     assert create(client, app).status_code == 201  # open until 12:10
@@ -494,7 +496,7 @@ def test_open_sessions_per_user_are_capped_until_one_expires(
     refused = create(client, app)
     assert_error(refused, 429, "rate_limited")
     assert refused.headers["Retry-After"] == "420"  # the first one expires at 12:10, 7 minutes from now
-    assert len(belvo.calls) == 2  # no token minted, no CPF sent, for the refused one
+    assert len(ten_minute_tokens.calls) == 2  # no token minted, no CPF sent, for the refused one
     assert create(client, app, "bob").status_code == 201  # per user
 
     clock.advance(seconds=421)
