@@ -169,8 +169,8 @@ def _nth_latest_since(of: ColumnElement[bool], since: str, skip: str) -> ScalarS
     )
 
 
-# One round trip answers every limit and reads the user's ``external_id`` (an index on the user and
-# the creation time serves it).
+# One round trip answers every limit and reads the user's ``external_id`` (indexes on the user, and on
+# the address key, with the creation time serve it).
 _ADMIT = select(
     select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("user_id")).scalar_subquery(),
     _nth_latest_since(_OF_THE_USER, "minute_since", "minute_skip"),
