@@ -159,7 +159,8 @@ class CircuitBreaker:
     """Leaves Belvo alone for ``pause`` seconds once ``failures`` calls in a row ended unavailable
     (threat model F5): during an outage each app request gets its 503 at once instead of after the
     whole deadline, and Belvo is not hammered while it recovers. After the pause one call goes through;
-    its outcome closes the breaker or opens it again. Shared by the threads of a process.
+    its outcome closes the breaker or opens it again. Shared by the threads of a process; with
+    ``failures`` 0 it never opens.
 
     >>> now = [0.0]
     >>> breaker = CircuitBreaker(failures=2, pause=30, clock=lambda: now[0])
@@ -220,8 +221,9 @@ class BelvoClient:
 
     ``session`` is shared by every request of the process: its connection pools, TLS settings, proxies
     and response hooks are used; its default headers, auth and cookies are not (every call sets its
-    own). ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests can run the retry schedule
-    and the deadline instantly.
+    own). ``policy`` sets the retries, the deadline and the circuit breaker in front of them. ``sleep`` and
+    ``clock`` (monotonic seconds) are injectable so tests can run the retry schedule, the deadline and
+    the breaker's pause instantly.
     """
 
     def __init__(
@@ -234,9 +236,8 @@ class BelvoClient:
         *,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
-        breaker: CircuitBreaker | None = None,
     ) -> None:
-        self._breaker = breaker
+        self._breaker = CircuitBreaker(policy.breaker_failures, policy.breaker_pause, clock)
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._secret_id = secret_id
@@ -288,9 +289,7 @@ class BelvoClient:
         params: Mapping[str, str] | None = None,
         basic_auth: bool = True,
     ) -> requests.Response:
-        """Send through the circuit breaker (if any) with retries: a 2xx response or a :class:`BelvoError`."""
-        if self._breaker is None:
-            return self._retried(method, template, path, json=json, params=params, basic_auth=basic_auth)
+        """Send through the circuit breaker with retries: a 2xx response or a :class:`BelvoError`."""
         self._breaker.allow()
         try:
             response = self._retried(method, template, path, json=json, params=params, basic_auth=basic_auth)
@@ -479,9 +478,6 @@ def init_app(app: Flask) -> None:
         config.belvo_secret_id,
         config.belvo_secret_password,
         config.belvo_retry,
-        breaker=CircuitBreaker(config.belvo_retry.breaker_failures, config.belvo_retry.breaker_pause)
-        if config.belvo_retry.breaker_failures
-        else None,
     )
 
 
