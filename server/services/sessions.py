@@ -193,6 +193,12 @@ _ADMIT = select(
 _INSERT_SESSION = _SESSIONS.insert()
 
 
+_PER_MINUTE = "At most {} widget sessions per minute; try again later"
+_PER_DAY = "At most {} widget sessions per day; try again later"
+_PER_ADDRESS = "At most {} widget sessions per minute from one address; try again later"
+_OPEN_AT_ONCE = "At most {} open widget sessions at once; finish one in the widget or wait until one expires"
+
+
 def admit(
     db: Session, user_id: str, client_key: str | None, now: datetime, limits: SessionLimits
 ) -> str | None:
@@ -212,31 +218,21 @@ def admit(
         "client_skip": (limits.per_ip_per_minute or 1) - 1,
     }
     stored, minute_blocker, day_blocker, client_blocker, pending_blocker = db.execute(_ADMIT, params).one()
-    refusals = [
-        (
-            f"At most {limits.per_minute} widget sessions per minute; try again later",
-            minute_blocker,
-            RATE_WINDOW,
-        ),
-        (f"At most {limits.per_day} widget sessions per day; try again later", day_blocker, DAY_WINDOW),
-        (
-            f"At most {limits.per_ip_per_minute} widget sessions per minute from one address; try later",
-            client_blocker,
-            RATE_WINDOW,
-        ),
-        (
-            f"At most {limits.max_pending} open widget sessions at once; finish one in the widget or wait "
-            "until one expires",
-            pending_blocker,
-            timedelta(0),
-        ),
-    ]
+    # For each limit reached, when a slot frees up, and what to tell the user (the text is built only for
+    # the one refusal sent, not on every request).
     waits = [
-        (blocker + window - now, message) for message, blocker, window in refusals if blocker is not None
+        (blocker + window - now, template, limit)
+        for blocker, window, template, limit in (
+            (minute_blocker, RATE_WINDOW, _PER_MINUTE, limits.per_minute),
+            (day_blocker, DAY_WINDOW, _PER_DAY, limits.per_day),
+            (client_blocker, RATE_WINDOW, _PER_ADDRESS, limits.per_ip_per_minute),
+            (pending_blocker, timedelta(0), _OPEN_AT_ONCE, limits.max_pending),
+        )
+        if blocker is not None
     ]
     if waits:
-        wait, message = max(waits)
-        raise RateLimited(message, retry_after=retry_after(wait.total_seconds()))
+        wait, template, limit = max(waits)
+        raise RateLimited(template.format(limit), retry_after=retry_after(wait.total_seconds()))
     return cast(str | None, stored)
 
 

@@ -89,18 +89,21 @@ def _idempotency() -> sessions.Idempotency | None:
     # The body holds a CPF and a name: only a keyed hash of it is stored, enough to tell a retry
     # (the same JSON) from another request.
     canonical = json.dumps(flask_request.get_json(), sort_keys=True, separators=(",", ":")).encode()
-    secret = settings().app_jwt_secret.reveal().encode()
-    return sessions.Idempotency(key, hmac.new(secret, canonical, hashlib.sha256).hexdigest())
+    return sessions.Idempotency(key, _keyed_hash(canonical))
 
 
 def _client_key() -> str | None:
     """A keyed hash of the client's address while the per-address limit is on: enough to count one
     address's sessions without storing the address (LGPD)."""
-    config = settings()
-    if config.session_limits.per_ip_per_minute is None or flask_request.remote_addr is None:
+    if settings().session_limits.per_ip_per_minute is None or flask_request.remote_addr is None:
         return None
-    secret = config.app_jwt_secret.reveal().encode()
-    return hmac.new(secret, flask_request.remote_addr.encode(), hashlib.sha256).hexdigest()
+    return _keyed_hash(flask_request.remote_addr.encode())
+
+
+def _keyed_hash(data: bytes) -> str:
+    """HMAC-SHA256 of ``data`` under the server's secret: stored in place of personal data."""
+    secret = settings().app_jwt_secret.reveal().encode()
+    return hmac.new(secret, data, hashlib.sha256).hexdigest()
 
 
 @bp.get("/<session_id>")
