@@ -7,7 +7,8 @@
 
 from __future__ import annotations
 
-from emulator.app import Emulator, create_app, emulator_of
+from emulator.app import create_app
 from emulator.config import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
+from emulator.core import Emulator, emulator_of
 
 __all__ = ["DEFAULT_SECRET_ID", "DEFAULT_SECRET_PASSWORD", "Emulator", "create_app", "emulator_of"]

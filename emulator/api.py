@@ -15,11 +15,12 @@ from typing import Any
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
-from emulator.app import current_emulator
+from emulator.core import current_emulator
 from emulator.data import iso
 from emulator.errors import AuthenticationFailed, ErrorItem, NotFound, RequestInvalid
 from emulator.institutions import INSTITUTIONS, Institution
 from emulator.listing import Field, apply_filters, paginate
+from emulator.resources import link_json
 from emulator.state import Link
 from emulator.tokens import mint, parse_token_request
 
@@ -114,25 +115,6 @@ def token() -> Response:
     pair = mint(emulator.state, config, settings.signing_key, emulator.now(), settings.access_ttl)
     # djangorestframework-simplejwt answers 200 with refresh first, as in Belvo's example (facts 1.6).
     return jsonify({"refresh": pair.refresh, "access": pair.access})
-
-
-def link_json(link: Link) -> Json:
-    """A link as ``GET /api/links/{id}/`` returns it (facts file 4.4)."""
-    return {
-        "id": link.id,
-        "institution": link.institution,
-        "access_mode": link.access_mode,
-        "last_accessed_at": iso(link.last_accessed_at),
-        "created_at": iso(link.created_at),
-        "external_id": link.external_id,
-        "institution_user_id": link.institution_user_id,
-        "status": link.status,
-        "created_by": link.created_by,
-        "refresh_rate": link.refresh_rate,
-        "credentials_storage": link.credentials_storage,
-        "stale_in": link.stale_in,
-        "fetch_resources": list(link.fetch_resources),
-    }
 
 
 _LINK_FIELDS = (

@@ -20,11 +20,11 @@ from typing import Any, Literal, cast
 
 from flask import Blueprint, Response, jsonify, request
 
-from emulator.api import link_json
-from emulator.app import current_emulator
+from emulator.core import current_emulator
 from emulator.errors import ErrorItem, NotFound, RequestInvalid
 from emulator.faults import parse_rule
 from emulator.institutions import INSTITUTIONS, OFDA_RESOURCES
+from emulator.resources import link_json
 from emulator.tokens import parse_identification, parse_stale_in
 from emulator.webhooks import webhook
 

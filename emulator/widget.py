@@ -25,7 +25,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 
 from brdocs import is_valid_cnpj, is_valid_cpf, mask_document
-from emulator.app import Emulator, current_emulator
+from emulator.core import Emulator, current_emulator
 from emulator.events import (
     ABANDON_SURVEY,
     ACCESS_DENIED,

@@ -14,9 +14,9 @@ import click
 from flask.cli import FlaskGroup, routes_command, shell_command
 from werkzeug.serving import run_simple
 
-from emulator.serving import QueryFreeRequestHandler
 from server import create_app
 from server.config import ConfigError
+from server.serving import QueryFreeAccessLog
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -42,7 +42,7 @@ def run_command(host: str, port: int) -> None:
     app = create_app()
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
-    run_simple(host, port, app, threaded=True, request_handler=QueryFreeRequestHandler)
+    run_simple(host, port, app, threaded=True, request_handler=QueryFreeAccessLog)
 
 
 cli = FlaskGroup(create_app=create_app, add_default_commands=False, help=__doc__)

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from marshmallow import Schema, ValidationError
 
 from server import ofda
-from server.api import flatten_messages
+from server.errors import flatten_messages
 from server.ofda import Branding, BrandingSchema, CallbackUrls, ThemeEntry, ThemeSchema
 
 

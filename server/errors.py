@@ -25,7 +25,7 @@ The tree::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -170,3 +170,42 @@ HTTP_STATUS_ERRORS: Mapping[int, type[ApiError]] = {
     422: Unprocessable,
     429: RateLimited,
 }
+
+
+# webargs names the part of the request a message is about; the contract's `field` is relative to it.
+_LOCATIONS = frozenset({"json", "query", "querystring", "view_args", "path", "headers", "form"})
+
+
+class CodedMessage(str):
+    """A validation message that carries its own error code (e.g. ``invalid_document``) through
+    marshmallow's message dictionaries, which only hold strings."""
+
+    code: str
+
+    def __new__(cls, code: str, message: str) -> CodedMessage:
+        instance = super().__new__(cls, message)
+        instance.code = code
+        return instance
+
+
+def flatten_messages(messages: Any, path: tuple[str, ...] = ()) -> Iterator[ErrorDetail]:
+    """marshmallow's nested messages as contract error details with dotted ``field`` paths.
+
+    >>> messages = {"json": {"identification_info": {0: {"number": ["Bad."]}}, "_schema": ["X."]}}
+    >>> [d.to_dict() for d in flatten_messages(messages)]  # doctest: +NORMALIZE_WHITESPACE
+    [{'code': 'validation_error', 'message': 'Bad.', 'field': 'identification_info.0.number'},
+     {'code': 'validation_error', 'message': 'X.', 'field': None}]
+    """
+    if isinstance(messages, Mapping):
+        for key, value in messages.items():
+            name = str(key)
+            if (not path and name in _LOCATIONS) or name == "_schema":
+                yield from flatten_messages(value, path)
+            else:
+                yield from flatten_messages(value, (*path, name))
+    elif isinstance(messages, list | tuple):
+        for item in messages:
+            yield from flatten_messages(item, path)
+    else:
+        code = getattr(messages, "code", Unprocessable.default_code)
+        yield ErrorDetail(code, str(messages), ".".join(path) or None)

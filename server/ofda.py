@@ -19,7 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate, validates_schema
 
 from brdocs import DocumentError, normalise_document, normalise_name
-from server.api import CodedMessage
+from server.errors import CodedMessage
 
 # -- what Belvo prescribes (facts file section 1.3; our decision 9: sent exactly as shown) ---------------
 

@@ -20,9 +20,9 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoBadResponse, BelvoClient, BelvoError, BelvoNotFound, Resource, as_api_error
+from server.clock import isoformat_z
 from server.errors import Conflict, Forbidden, NotFound
 from server.models import Link
-from server.services.sessions import isoformat_z
 from server.storage import insert_ignore
 
 log = logging.getLogger(__name__)

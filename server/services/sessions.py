@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
+from server.clock import isoformat_z
 from server.config import SessionLimits, Settings
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import AppUser, SessionStatus, WidgetSession
@@ -31,15 +32,6 @@ log = logging.getLogger(__name__)
 SESSION_ID_PREFIX = "ws_"
 RATE_WINDOW = timedelta(minutes=1)
 DAY_WINDOW = timedelta(days=1)
-
-
-def isoformat_z(moment: datetime) -> str:
-    """The contract's timestamps: UTC, whole seconds, ``Z``.
-
-    >>> isoformat_z(datetime(2026, 11, 21, 12, 10, 0, 123, tzinfo=UTC))
-    '2026-11-21T12:10:00Z'
-    """
-    return moment.astimezone(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def new_external_id(user_id: str) -> str:

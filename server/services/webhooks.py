@@ -39,11 +39,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoNotFound, belvo_client
+from server.clock import isoformat_z
 from server.clock import now as clock_now
 from server.config import Secret
 from server.models import AppUser, Link, WebhookEvent
 from server.services.links import READY, BelvoLink, attach_link, lock_link, resource_state
-from server.services.sessions import isoformat_z
 from server.storage import database, insert_ignore
 
 log = logging.getLogger(__name__)

@@ -18,10 +18,9 @@ from marshmallow import ValidationError
 
 from deeplinks.corpus import load_fixtures
 from deeplinks.qr import qr_svg
-from server.api import flatten_messages
 from server.belvo import belvo_client
 from server.clock import now
-from server.errors import ApiError
+from server.errors import ApiError, flatten_messages
 from server.schemas import WidgetSessionRequestSchema
 from server.services import sessions
 from server.settings import settings

@@ -16,7 +16,7 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from emulator.app import emulator_of
+from emulator import emulator_of
 from emulator.serving import QueryFreeRequestHandler
 from server.services.webhooks import webhook_worker
 from server.storage import database

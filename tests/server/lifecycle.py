@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
 import deeplinks
-from emulator.app import emulator_of
+from emulator import emulator_of
 from server.models import Link, SessionEvent, WebhookEvent, WidgetSession
 from server.services.webhooks import webhook_worker
 from server.settings import settings
