@@ -10,7 +10,7 @@ Everything runs on 127.0.0.1 and stops by itself:
 - *backend*: ``server:create_app()`` in real mode pointed at the upstream, under gunicorn (gthread), with
   its SQLite database (or ``--database-url``) migrated first;
 - *baseline*: a minimal Flask endpoint under the same gunicorn settings that, per request, does what
-  ``belvo.Client(...)`` + ``client.WidgetToken.create(...)`` do (facts file section 5.1): a new
+  ``belvo.Client(...)`` + ``client.WidgetToken.create(...)`` do (docs/belvo.md §5.1): a new
   ``requests.Session`` with Basic auth, the login ``GET /api/``, then ``POST /api/token/``. No validation,
   no database, no authentication: the least a backend could do.
 - *relay*: in the baseline's process, an endpoint that only relays ``POST /api/token/`` on one pooled

@@ -12,7 +12,7 @@ links the user never reported (their recovery asks Belvo for the link, which ans
 - *baseline*: the same endpoint, but each sender waits until the webhook is applied before sending the
   next, i.e. what answering only after applying would cost Belvo per delivery.
 
-Belvo wants an answer within 5 s (facts file 4.1); the figure to watch is the p99 acknowledgement time.
+Belvo wants an answer within 5 s (docs/belvo.md §4.1); the figure to watch is the p99 acknowledgement time.
 """
 
 from __future__ import annotations

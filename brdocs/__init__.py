@@ -3,11 +3,11 @@
 Standard library only: the backend (``server``) validates what apps send, and the emulator checks what
 reaches its token endpoint, with the same rules.
 
-Rules (threat model C3-C5):
+Rules (docs/security.md C3-C5):
 
 - Input is either the bare characters or the canonical mask (``NNN.NNN.NNN-NN``,
   ``NN.NNN.NNN/NNNN-NN``); the normalised form sent to Belvo is the bare one, as in Belvo's examples
-  (facts file section 1.3).
+  (docs/belvo.md §1.3).
 - Only ASCII: ``str.isdigit``, ``\\d`` and ``int()`` also accept fullwidth or Arabic-Indic digits, so the
   patterns spell out ``[0-9]``.
 - Numbers made of one repeated digit pass the check-digit arithmetic but are never issued: rejected.

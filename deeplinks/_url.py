@@ -3,7 +3,7 @@
 Written on regular expressions instead of `urllib.parse.urlsplit`, which silently strips leading
 C0 characters and removes tabs and newlines (CVE-2023-24329, bpo-43882), reads
 `your_deeplink_here://x` as a relative path instead of refusing its scheme, and whose `parse_qsl`
-passes `%zz` through untouched (threat model, section E). Every rule here answers with a
+passes `%zz` through untouched (docs/security.md E). Every rule here answers with a
 `DeeplinkError` that names it.
 """
 
@@ -43,7 +43,7 @@ _DOT_SEGMENTS: Final = frozenset({".", "..", "%2e", "%2e%2e", ".%2e", "%2e."})
 _PORT_SCHEMES: Final = frozenset({"http", "https"})
 
 # Decoded text may not hold C0/C1 controls, DEL, bidi overrides or isolates (log injection and
-# display spoofing, threat model E), nor lone surrogates (not encodable, so never sent by Belvo).
+# display spoofing, docs/security.md E), nor lone surrogates (not encodable, so never sent by Belvo).
 FORBIDDEN_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 NEVER_CALLBACK_SCHEMES: Final = frozenset(

@@ -1,7 +1,7 @@
 """The three callback URLs sent to Belvo (`widget.callback_urls`), and which one a URL is on.
 
 Belvo takes exactly three keys, `success`, `exit` and `event`; errors and warnings both arrive on
-`event` (facts file, decision 4 and section 3.5).
+`event` (docs/belvo.md §0.4 and section 3.5).
 """
 
 from __future__ import annotations
@@ -158,7 +158,7 @@ class CallbackUrls:
 DEFAULT_CALLBACK_URLS: Final = CallbackUrls(
     success="ofdaapp://belvo/success", exit="ofdaapp://belvo/exit", event="ofdaapp://belvo/event"
 )
-"""What `build` uses without callback URLs: distinct paths under one scheme (facts file, decision 4)."""
+"""What `build` uses without callback URLs: distinct paths under one scheme (docs/belvo.md §0.4)."""
 
 
 def coerce_callback_urls(value: object) -> CallbackUrls:

@@ -1,8 +1,9 @@
 """Codes and messages Belvo documents for its hosted-widget deeplinks.
 
-Source: Belvo's "Hosted Widget Overview (OFDA)" page, "Handling callback events" (facts file,
-section 3). Unknown codes still parse: Belvo's tables are partly copied from the multi-region widget
-(facts file 3.2, DOC-CONFLICT), so new codes are to be expected.
+Source: Belvo's "Hosted Widget Overview (OFDA)" page, "Handling callback events"
+(https://developers.belvo.com/products/aggregation_brazil/ofda-widget-introduction; docs/belvo.md §3).
+Unknown codes still parse: Belvo's tables are partly copied from the multi-region widget (docs/belvo.md
+§3.2), so new codes are to be expected.
 
 >>> EXIT_MESSAGES[EXIT_TOO_MANY_SESSIONS]
 ('Impossible to login, a session is already opened with the institution for these credentials',)
@@ -16,19 +17,19 @@ from collections.abc import Mapping
 from types import MappingProxyType
 from typing import Final
 
-# exit: `last_encountered_error_code` (facts file 3.2)
+# exit: `last_encountered_error_code` (docs/belvo.md §3.2)
 EXIT_INSTITUTION_DOWN: Final = "institution_down"
 EXIT_LOGIN_ERROR: Final = "login_error"
 EXIT_TOO_MANY_SESSIONS: Final = "too_many_sessions"
 EXIT_UNEXPECTED_ERROR: Final = "unexpected_error"
 
-# exit: `meta_data_step`, "always abandon-survey" (facts file 3.2)
+# exit: `meta_data_step`, "always abandon-survey" (docs/belvo.md §3.2)
 STEP_ABANDON_SURVEY: Final = "abandon-survey"
 
-# error: `error` (facts file 3.3); note the upper case, unlike exit codes
+# error: `error` (docs/belvo.md §3.3); note the upper case, unlike exit codes
 ERROR_ACCESS_TOKEN_NOT_VALID: Final = "ACCESS_TOKEN_NOT_VALID"  # noqa: S105 (a code, not a secret)
 
-# warning: `warning` (facts file 3.4)
+# warning: `warning` (docs/belvo.md §3.4)
 WARNING_INSTITUTION_DISABLED: Final = "institution_disabled"
 
 EXIT_MESSAGES: Final[Mapping[str, tuple[str, ...]]] = MappingProxyType(

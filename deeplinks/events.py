@@ -23,7 +23,7 @@ from typing import Any, ClassVar, Final, Literal, TypeAlias
 from deeplinks._url import FORBIDDEN_TEXT
 from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError, shown
 
-# Query parameter names, as Belvo sends them (facts file, section 3).
+# Query parameter names, as Belvo sends them (docs/belvo.md §3).
 LINK: Final = "link"
 INSTITUTION: Final = "institution"
 EXIT_CODE: Final = "last_encountered_error_code"
@@ -37,12 +37,12 @@ WARNING_MESSAGE: Final = "warning_message"
 
 SUCCESS_PARAMETERS: Final = frozenset({LINK, INSTITUTION})
 EXIT_PARAMETERS: Final = frozenset({EXIT_CODE, EXIT_MESSAGE, EXIT_INSTITUTION, EXIT_STEP})
-# Errors and warnings share the `event` callback (facts file, decision 4): each reserves the
+# Errors and warnings share the `event` callback (docs/belvo.md §0.4): each reserves the
 # other's names too, so one URL can never be read as both.
 EVENT_PARAMETERS: Final = frozenset({ERROR, ERROR_MESSAGE, WARNING, WARNING_MESSAGE})
 
 # A UUID with hyphens, ASCII only: uuid.UUID would also take braces, "urn:uuid:", no hyphens and
-# fullwidth digits (threat model E).
+# fullwidth digits (docs/security.md E).
 UUID_PATTERN: Final = re.compile(
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
 )

@@ -32,9 +32,9 @@ from deeplinks.events import (
 )
 
 # What the last path segment or the host may say. Errors and warnings arrive on the `event`
-# callback and are told apart by their query keys (facts file, decision 4); a URL named `error`
+# callback and are told apart by their query keys (docs/belvo.md §0.4); a URL named `error`
 # or `warning` is read the same way, because Belvo's own guides register `<scheme>://error` as the
-# `event` callback (facts file 1.2 and 3.5), so warnings reach apps on URLs named `error`.
+# `event` callback (docs/belvo.md §1.2 and 3.5), so warnings reach apps on URLs named `error`.
 _KIND_BY_NAME: Final[Mapping[str, str]] = {
     "success": "success",
     "exit": "exit",
@@ -67,7 +67,7 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     (`last_encountered_error_message` without `last_encountered_error_code`, `warning_message` on
     an error) is `invalid_deeplink`: Belvo sends the message only with the code.
 
-    Also `invalid_deeplink` (threat model E): over 4096 characters; characters RFC 3986 does not
+    Also `invalid_deeplink` (docs/security.md E): over 4096 characters; characters RFC 3986 does not
     allow raw (controls, spaces, non-ASCII, and any of " < > \\ ^ ` { | } [ ]); a fragment
     (Belvo never sends one); user information (`myapp://success@evil`); a port, except on
     http(s); `.`/`..` path segments; a bad percent escape; bytes that are not UTF-8, or decode to

@@ -27,7 +27,7 @@ from emulator.tokens import mint, parse_token_request
 Json = dict[str, Any]
 api = Blueprint("api", __name__, url_prefix="/api")
 
-# Open Finance Brasil permission names behind each consent group the widget asks for (facts file 4.5).
+# Open Finance Brasil permission names behind each consent group the widget asks for (docs/belvo.md §4.5).
 _PERMISSIONS = {
     "ACCOUNTS": [
         "ACCOUNTS_READ", "ACCOUNTS_BALANCES_READ", "ACCOUNTS_TRANSACTIONS_READ",
@@ -100,7 +100,7 @@ def token() -> Response:
         body = request.form.to_dict()
     if not isinstance(body, dict):
         raise RequestInvalid((ErrorItem("parse_error", "JSON parse error: expected a JSON object."),))
-    # The secret keys go in the body (facts file 1.1); the SDKs send Basic auth too, used when the
+    # The secret keys go in the body (docs/belvo.md §1.1); the SDKs send Basic auth too, used when the
     # body has none.
     auth = request.authorization
     if "id" in body or "password" in body or auth is None:
@@ -113,7 +113,8 @@ def token() -> Response:
     config = parse_token_request(body)
     settings = emulator.config
     pair = mint(emulator.state, config, settings.signing_key, emulator.now(), settings.access_ttl)
-    # djangorestframework-simplejwt answers 200 with refresh first, as in Belvo's example (facts 1.6).
+    # djangorestframework-simplejwt answers 200 with refresh first, as in Belvo's example
+    # (docs/belvo.md §1.6).
     return jsonify({"refresh": pair.refresh, "access": pair.access})
 
 
@@ -241,7 +242,7 @@ def transaction_detail(item_id: str) -> Response:
 
 
 def consent_json(link: Link, now: datetime) -> Json:
-    """The Open Finance consent behind ``link`` (fields of facts file 4.5)."""
+    """The Open Finance consent behind ``link`` (fields of docs/belvo.md §4.5)."""
     consent = link.consent
     business = any(i.type == "CNPJ" for i in link.holder)
     register = (

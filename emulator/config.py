@@ -29,7 +29,8 @@ DEFAULT_SECRET_ID = "sandbox-secret-id"  # noqa: S105
 DEFAULT_SECRET_PASSWORD = "sandbox-secret-password"  # noqa: S105
 
 # Belvo's current aggregation webhook retry schedule is unconfirmed; an older Belvo page says a failed
-# notification "is repeated five times using a linear backoff" (facts file 4.1). Seconds, short for a sandbox.
+# notification "is repeated five times using a linear backoff" (docs/belvo.md §4.1). Seconds, short for a
+# sandbox.
 DEFAULT_RETRY_SCHEDULE = (1.0, 2.0, 3.0, 4.0, 5.0)
 
 

@@ -77,7 +77,7 @@ class Emulator:
         holder: tuple[Identification, ...],
         consent_days: int | None,
     ) -> Link:
-        """Store a new valid link with the fields of Belvo's Link object (facts file 4.4)."""
+        """Store a new valid link with the fields of Belvo's Link object (docs/belvo.md §4.4)."""
         now = self.now()
         link_id = str(uuid.uuid4())
         # Same user at the same institution gives the same institution_user_id (Belvo uses it to spot
@@ -93,7 +93,7 @@ class Emulator:
             external_id=external_id,
             institution_user_id=user_id.decode(),
             refresh_rate="7d" if access_mode == "recurrent" else None,
-            # Recurrent links must store credentials; single ones default to 365 days (facts file 1.3).
+            # Recurrent links must store credentials; single ones default to 365 days (docs/belvo.md §1.3).
             credentials_storage=credentials_storage or ("store" if access_mode == "recurrent" else "365d"),
             stale_in=stale_in or "365d",
             fetch_resources=fetch_resources,
@@ -110,7 +110,8 @@ class Emulator:
         return link
 
     def send_historical_updates(self, link: Link) -> None:
-        """Queue one ``historical_update`` per fetched resource, sharing one request id (facts 4.2)."""
+        """Queue one ``historical_update`` per fetched resource, sharing one request id
+        (docs/belvo.md §4.2)."""
         if self.webhooks.url is None:
             return
         data = self.data(link)

@@ -2,7 +2,7 @@
 
 Everything is drawn from ``random.Random(link.id)`` (string seeds are hashed with SHA-512, so the data
 does not depend on ``PYTHONHASHSEED`` or on the process). Twelve months of history end on the link's
-creation day, as Belvo pulls 12 months after an OFDA link is created (facts file 4.3).
+creation day, as Belvo pulls 12 months after an OFDA link is created (docs/belvo.md §4.3).
 
 Shapes follow Belvo's OFDA Brazil schemas (Accounts/Transactions "Open Finance Brazil" models, which add
 ``subtype``, ``agency``, ``check_digit``, ``overdraft``, ``credit_data.cards/limits``, ``counterparty``,

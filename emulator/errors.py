@@ -8,7 +8,7 @@
         ├── NotFound                404     no such object (or page)
         └── InjectedFault           any     a rule set through /_control/faults fired
 
-Belvo always answers errors with a JSON array (facts file 6.1, OpenAPI 1.35 ``ValidationError``):
+Belvo always answers errors with a JSON array (docs/belvo.md §6.1, OpenAPI 1.35 ``ValidationError``):
 ``[{"request_id": "<32 hex>", "message": "...", "code": "...", "field": "..."}]``, ``field`` only when
 one field is to blame. Every item of one response shares the response's ``request_id``.
 """

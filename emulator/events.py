@@ -1,8 +1,8 @@
 """The four things the hosted widget tells the app, and the callback URL that carries each one.
 
-Parameter names and the messages used here are Belvo's (facts file 3.1-3.4). Values are percent-encoded
+Parameter names and the messages used here are Belvo's (docs/belvo.md §3.1-3.4). Values are percent-encoded
 with ``%20`` for spaces, as in Belvo's example URLs; errors and warnings both go to the ``event`` URL
-(our decision 4 in the facts file).
+(docs/belvo.md §0.4).
 
 >>> urls = CallbackUrls("myapp://belvo/success", "myapp://belvo/exit", "myapp://belvo/event")
 >>> callback_url(urls, ErrorEvent.access_token_not_valid())
@@ -22,7 +22,7 @@ ABANDON_SURVEY = "abandon-survey"
 
 @dataclass(frozen=True)
 class CallbackUrls:
-    """``widget.callback_urls`` of the token request: exactly these three keys (facts file 1.3)."""
+    """``widget.callback_urls`` of the token request: exactly these three keys (docs/belvo.md §1.3)."""
 
     success: str
     exit: str
@@ -31,13 +31,13 @@ class CallbackUrls:
 
 @dataclass(frozen=True)
 class WidgetError:
-    """An error that ended the widget, reported by the exit callback (facts file 3.2)."""
+    """An error that ended the widget, reported by the exit callback (docs/belvo.md §3.2)."""
 
     code: str
     message: str
 
 
-# Belvo's documented messages (facts file 3.2). Denying consent at the bank is a login_error: of the four
+# Belvo's documented messages (docs/belvo.md §3.2). Denying consent at the bank is a login_error: of the four
 # documented login_error messages this is the one that says the institution refused access.
 INSTITUTION_DOWN = WidgetError("institution_down", "The financial institution is down, try again later")
 TOO_MANY_SESSIONS = WidgetError(

@@ -22,7 +22,7 @@ from typing import Any
 
 from emulator.errors import ErrorItem, InjectedFault, RequestInvalid
 
-# Belvo's documented messages for the codes a test is likely to inject (facts file 6.3, OpenAPI 1.35).
+# Belvo's documented messages for the codes a test is likely to inject (docs/belvo.md §6.3, OpenAPI 1.35).
 MESSAGES = {
     "too_many_sessions": (
         "Impossible to login, a session is already opened with the institution for these credentials"

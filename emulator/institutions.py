@@ -1,6 +1,6 @@
 """The sandbox's Open Finance institutions and what choosing each one does (contract section 5).
 
-The first five are the contract's scripted institutions; the rest are real OFDA codes (facts file 2:
+The first five are the contract's scripted institutions; the rest are real OFDA codes (docs/belvo.md §2:
 ``of<bank>_br_retail`` / ``of<bank>_br_business``) that behave like Mockbank, so institution lists and
 filters look realistic.
 
@@ -16,7 +16,7 @@ import enum
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-# The resources of OFDA's fetch_resources (facts file 1.3).
+# The resources of OFDA's fetch_resources (docs/belvo.md §1.3).
 OFDA_RESOURCES = (
     "ACCOUNTS",
     "OWNERS",
@@ -124,7 +124,7 @@ def filter_institutions(
     resources: Iterable[str] | None = None,
     country_codes: Iterable[str] | None = None,
 ) -> list[Institution]:
-    """The institutions the hosted widget lists for its startup parameters (facts file 2).
+    """The institutions the hosted widget lists for its startup parameters (docs/belvo.md §2).
 
     ``resources`` has AND semantics: an institution must support every one of them. Brazil (``BR``) is
     the only country the OFDA sandbox has, so any other ``country_codes`` leave the list empty.

@@ -11,7 +11,7 @@ Json = dict[str, Any]
 
 
 def link_json(link: Link) -> Json:
-    """A link as ``GET /api/links/{id}/`` returns it (facts file 4.4)."""
+    """A link as ``GET /api/links/{id}/`` returns it (docs/belvo.md §4.4)."""
     return {
         "id": link.id,
         "institution": link.institution,

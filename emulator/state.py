@@ -22,7 +22,7 @@ Screen = Literal["institutions", "consent", "bank", "done"]
 
 @dataclass(frozen=True)
 class Identification:
-    """One ``widget.consent.identification_info`` entry (facts file 1.3)."""
+    """One ``widget.consent.identification_info`` entry (docs/belvo.md §1.3)."""
 
     type: IdentificationType
     number: str
@@ -31,7 +31,7 @@ class Identification:
 
 @dataclass(frozen=True)
 class Branding:
-    """``widget.branding`` (facts file 1.4); ``None`` fields were not sent."""
+    """``widget.branding`` (docs/belvo.md §1.4); ``None`` fields were not sent."""
 
     company_icon: str | None = None
     company_logo: str | None = None
@@ -87,7 +87,7 @@ class IssuedToken:
 
 @dataclass(frozen=True)
 class StartupParams:
-    """The hosted widget's URL parameters (facts file 2), parsed."""
+    """The hosted widget's URL parameters (docs/belvo.md §2), parsed."""
 
     access_mode: Literal["single", "recurrent"]
     external_id: str | None
@@ -116,7 +116,7 @@ class WidgetSession:
 
 @dataclass(frozen=True)
 class ConsentGrant:
-    """The Open Finance consent behind a link (1:1, facts file 4.5)."""
+    """The Open Finance consent behind a link (1:1, docs/belvo.md §4.5)."""
 
     id: str
     created_at: datetime
@@ -125,7 +125,7 @@ class ConsentGrant:
 
 @dataclass(frozen=True)
 class Link:
-    """A Belvo link (facts file 4.4) plus who consented, which ``/api/consents/`` answers by."""
+    """A Belvo link (docs/belvo.md §4.4) plus who consented, which ``/api/consents/`` answers by."""
 
     id: str
     institution: str

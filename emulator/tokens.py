@@ -2,12 +2,12 @@
 
 Two request shapes are accepted (contract section 5):
 
-* the OFDA request of facts file 1.2/1.3 (``widget.openfinance_feature = consent_link_creation``), checked
-  field by field the way the facts file documents it, every broken rule reported at once;
+* the OFDA request of docs/belvo.md §1.2/1.3 (``widget.openfinance_feature = consent_link_creation``), checked
+  field by field as docs/belvo.md §1.3 describes it, every broken rule reported at once;
 * the SDKs' default request (``scopes=read_institutions,write_links`` and no ``widget``), whose token
   opens the widget but carries no callback URLs.
 
-Tokens carry the claims of facts file 1.6, which are djangorestframework-simplejwt's (``token_type``,
+Tokens carry the claims of docs/belvo.md §1.6, which are djangorestframework-simplejwt's (``token_type``,
 ``exp``, ``jti``, ``user_id``) plus Belvo's ``scopes``, ``environment``, ``iss``. What the token was
 minted with stays server-side, keyed by ``jti``.
 """
@@ -41,15 +41,16 @@ from emulator.state import (
 
 ISSUER = "sandbox.belvo.com"
 ALGORITHM = "HS512"
-REFRESH_TTL = timedelta(days=7200)  # exp - iat of the refresh token in Belvo's own example (facts 1.6)
+# exp - iat of the refresh token in Belvo's own example (docs/belvo.md §1.6)
+REFRESH_TTL = timedelta(days=7200)
 
-# "must be sent exactly as shown" (facts file 1.3, our decision 9).
+# "must be sent exactly as shown" (docs/belvo.md §1.3, §0.9).
 OFDA_SCOPES = (
     "read_institutions,write_links,read_consents,write_consents,write_consent_callback,delete_consents"
 )
 OFDA_PERMISSIONS = ("REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS")
 KNOWN_SCOPES = frozenset(OFDA_SCOPES.split(",")) | {"read_links"}
-# Belvo's default purpose text, shown as "Propósito do compartilhamento" (facts file 1.3).
+# Belvo's default purpose text, shown as "Propósito do compartilhamento" (docs/belvo.md §1.3).
 DEFAULT_PURPOSE = (
     "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando "
     "melhores ofertas de produtos financeiros e de crédito."
@@ -63,7 +64,7 @@ _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
 _THEME_VALUE = re.compile(r"[#(),.%\w\s-]{1,100}", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-# facts file 1.5; each key may also carry a "-dark" suffix
+# docs/belvo.md §1.5; each key may also carry a "-dark" suffix
 _THEME_KEYS = frozenset(
     (
         "--color-primary-base",
@@ -242,7 +243,7 @@ def _fetch_resources(body: Mapping[str, Any], errors: _Errors) -> tuple[str, ...
     if value is None:
         return None
     if not isinstance(value, list):
-        # Belvo: a comma-separated string is refused with 400 not_a_list (facts file 1.3).
+        # Belvo: a comma-separated string is refused with 400 not_a_list (docs/belvo.md §1.3).
         errors.add(
             "fetch_resources",
             "not_a_list",
@@ -382,7 +383,7 @@ def _identification(
             entries.append(entry)
     if len(entries) == len(value):
         kinds = [e.type for e in entries]
-        # Individuals send one CPF; businesses a CPF and a CNPJ (facts file 1.2).
+        # Individuals send one CPF; businesses a CPF and a CNPJ (docs/belvo.md §1.2).
         if kinds.count("CPF") != 1 or kinds.count("CNPJ") > 1:
             errors.add(
                 field,
@@ -418,7 +419,7 @@ def _identification_entry(item: Any, field: str, errors: _Errors) -> Identificat
 
 
 def _purpose(widget: Mapping[str, Any], consent: Any, errors: _Errors) -> str:
-    # Our decision 1: widget.purpose, where every full example puts it; widget.consent.purpose (the
+    # docs/belvo.md §0.1: widget.purpose, where every full example puts it; widget.consent.purpose (the
     # other place Belvo's docs show) is read when widget.purpose is absent.
     field, value = "widget.purpose", widget.get("purpose")
     if value is None and isinstance(consent, Mapping) and "purpose" in consent:

@@ -1,7 +1,7 @@
-"""Belvo's webhooks: payloads (facts file 4.2/4.3) and their delivery, with retries, off the request path.
+"""Belvo's webhooks: payloads (docs/belvo.md §4.2/4.3) and their delivery, with retries, off the request path.
 
 Belvo posts JSON to the configured URL with the static ``Authorization`` value set in its dashboard (no
-signature, facts file 4.1) and retries when it gets no 2xx. Deliveries here run on one background
+signature, docs/belvo.md §4.1) and retries when it gets no 2xx. Deliveries here run on one background
 thread, in order; ``drain()`` waits for the queue to empty so tests need no sleeps.
 
 >>> payload = historical_update("6f1e...", "ext-1", "ACCOUNTS", {"total_accounts": 3}, "4363b08b-...")
@@ -26,7 +26,7 @@ from emulator.data import LinkData
 
 Json = dict[str, Any]
 log = logging.getLogger(__name__)
-# Belvo asks receivers to answer within 5 seconds (facts file 4.1); a slower answer counts as a failure.
+# Belvo asks receivers to answer within 5 seconds (docs/belvo.md §4.1); a slower answer counts as a failure.
 DELIVERY_TIMEOUT = (3.05, 5.0)
 
 
@@ -39,7 +39,8 @@ def webhook(
     request_id: str,
     process_type: str,
 ) -> Json:
-    """One webhook body in Belvo's shape; ``webhook_id`` is 32 hex, ``request_id`` a UUID (facts 6.1)."""
+    """One webhook body in Belvo's shape; ``webhook_id`` is 32 hex, ``request_id`` a UUID
+    (docs/belvo.md §6.1)."""
     return {
         "webhook_id": uuid.uuid4().hex,
         "webhook_type": webhook_type,
@@ -59,7 +60,7 @@ def historical_update(
 
 
 def historical_data(resource: str, data: LinkData) -> Json:
-    """The ``data`` object of a resource's ``historical_update`` (facts file 4.3).
+    """The ``data`` object of a resource's ``historical_update`` (docs/belvo.md §4.3).
 
     INVESTMENTS and INVESTMENT_TRANSACTIONS payloads are unconfirmed in Belvo's docs; they follow the
     ``total_<resource>`` pattern of the others, and the emulator holds no investments.

@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 widget = Blueprint("widget", __name__, url_prefix="/widget")
 
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{3,}", re.ASCII)
-# default_consent_duration_days values the consent screen offers (facts file 1.3); anything else
+# default_consent_duration_days values the consent screen offers (docs/belvo.md §1.3); anything else
 # preselects "Indeterminado".
 DURATIONS = ((92, "3 meses"), (183, "6 meses"), (275, "9 meses"), (366, "12 meses"))
 PERMISSION_LABELS = {
@@ -109,7 +109,7 @@ def _security_headers(response: Response) -> Response:
 def _page(template: str, config: WidgetConfig | None, status: int = 200, **context: Any) -> Response:
     theme = config.theme if config else ()
     dark = config is not None and config.color_scheme == "DARK"
-    # Dark mode uses the ``-dark`` keys; light mode the plain ones (facts file 1.5).
+    # Dark mode uses the ``-dark`` keys; light mode the plain ones (docs/belvo.md §1.5).
     variables = [
         (t.css_key.removesuffix("-dark"), t.value) for t in theme if t.css_key.endswith("-dark") == dark
     ]
@@ -136,14 +136,14 @@ def _parse_list(args: MultiDict[str, str], name: str) -> tuple[str, ...] | None:
 
 
 def _startup_params(args: MultiDict[str, str]) -> StartupParams:
-    """Belvo's startup parameters (facts file 2); a wrong one stops the widget with an error page."""
+    """Belvo's startup parameters (docs/belvo.md §2); a wrong one stops the widget with an error page."""
     access_mode = args.get("access_mode", "recurrent")
     if access_mode not in ("single", "recurrent"):
         _error_page(400, "Parâmetro inválido", 'access_mode deve ser "single" ou "recurrent".')
     external_id = args.get("external_id")
     if external_id is not None:
         if is_valid_cpf(external_id) or is_valid_cnpj(external_id):
-            # Belvo stores null when it detects personal data in external_id (facts file 2).
+            # Belvo stores null when it detects personal data in external_id (docs/belvo.md §2).
             external_id = None
         elif not _EXTERNAL_ID.fullmatch(external_id):
             _error_page(
@@ -226,7 +226,7 @@ def start() -> Response:
     emulator.state.add_session(session)
     log.info("widget session %s opened for token %s", session.id, token.jti)
     listed = _listed(params)
-    # One institution left by the startup parameters: the widget goes straight to it (facts file 2).
+    # One institution left by the startup parameters: the widget goes straight to it (docs/belvo.md §2).
     if params.institutions and len(listed) == 1:
         return _choose(emulator, session, token, listed[0])
     return redirect(url_for("widget.institutions", sid=session.id), 303)
@@ -407,7 +407,7 @@ def _after_close(session: WidgetSession) -> Response:
 
 def _exit(session: WidgetSession) -> Response:
     # meta_data_step is sent when the user leaves from the initial screen, always "abandon-survey";
-    # meta_data_institution_name once an institution was chosen (facts file 3.2).
+    # meta_data_institution_name once an institution was chosen (docs/belvo.md §3.2).
     step = ABANDON_SURVEY if session.screen == "institutions" else None
     return _finish(current_emulator(), session, ExitEvent(None, session.institution, step))
 

@@ -1,6 +1,6 @@
 """Universal Links (iOS) and App Links (Android) association files, from configuration.
 
-With https callback URLs (threat model B2: verified links instead of a custom scheme any app can claim),
+With https callback URLs (docs/security.md B2: verified links instead of a custom scheme any app can claim),
 the phone's OS only hands ``https://<our host>/belvo/...`` to the app after fetching these files from
 ``/.well-known/`` on that host, over HTTPS and without redirects.
 

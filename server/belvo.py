@@ -8,17 +8,17 @@ Errors (every call raises one of these or returns)::
     │   └── BelvoNotFound           404: no such link (or not visible with our keys)
     ├── BelvoUnavailable            connect errors, timeouts, 5xx or too_many_sessions after the retries or
     │                               the deadline, a 429 from Belvo's firewall, and 401 (our own keys are
-    │                               wrong: the app user can do nothing about it, threat model F8)
+    │                               wrong: the app user can do nothing about it, docs/security.md F8)
     └── BelvoBadResponse            a 2xx whose body is not what Belvo documents (e.g. no ``access`` token)
 
-Belvo's retry policy (facts file section 6.2): 5xx and ``too_many_sessions`` are retried with exponential
+Belvo's retry policy (docs/belvo.md §6.2): 5xx and ``too_many_sessions`` are retried with exponential
 backoff (3, 6, 12, 24, 48 s), ``500 unexpected_error`` at most 3 times, every other 4xx never. A phone is
 waiting on our requests, so the schedule is cut short by a deadline (``BELVO_DEADLINE_SECONDS``); the
 schedule itself is configuration so tests run with ``0,0,0`` or a fake ``sleep``.
 
-Every call has a (connect, read) timeout: ``requests`` has none by default (threat model F1), and Belvo's own
-Python SDK sends its POSTs without one (facts file section 5.1). Every upstream failure is logged with
-method, path template, status, attempt and Belvo's ``request_id``, never a body (threat model F7).
+Every call has a (connect, read) timeout: ``requests`` has none by default (docs/security.md F1), and
+Belvo's own Python SDK sends its POSTs without one (docs/belvo.md §5.1). Every upstream failure is logged with
+method, path template, status, attempt and Belvo's ``request_id``, never a body (docs/security.md F7).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ Resource = Literal["accounts", "owners", "transactions"]
 
 #: Belvo's error code for "a session is already open with the institution": the one 4xx to retry.
 TOO_MANY_SESSIONS = "too_many_sessions"
-#: Belvo: "500 unexpected_error: retry at most 3 times" (facts file section 6.2).
+#: Belvo: "500 unexpected_error: retry at most 3 times" (docs/belvo.md §6.2).
 UNEXPECTED_ERROR = "unexpected_error"
 MAX_UNEXPECTED_ERROR_RETRIES = 3
 #: Retry-After we answer when Belvo's firewall rate-limits us without saying for how long.
@@ -59,7 +59,7 @@ _HEADERS = {**requests.utils.default_headers(), "Accept": "application/json"}
 
 @dataclass(frozen=True)
 class BelvoErrorDetail:
-    """One entry of Belvo's error array (facts file section 6.1).
+    """One entry of Belvo's error array (docs/belvo.md §6.1).
 
     >>> BelvoErrorDetail.from_json({"request_id": "a6e1", "code": "required", "message": "x", "field": "f"})
     BelvoErrorDetail(code='required', message='x', field='f', request_id='a6e1')
@@ -123,7 +123,7 @@ class BelvoBadResponse(BelvoError):
 class WidgetToken:
     """The tokens ``POST /api/token/`` returns; ``access`` goes into the widget URL, ``refresh`` nowhere.
 
-    ``expires_at`` is the access token's ``exp`` claim (facts file decision 6: never assume 10 minutes).
+    ``expires_at`` is the access token's ``exp`` claim (docs/belvo.md §0.6: never assume 10 minutes).
     The tokens are bearer credentials, hence kept out of ``repr``.
     """
 
@@ -157,7 +157,7 @@ class WidgetToken:
 
 class CircuitBreaker:
     """Leaves Belvo alone for ``pause`` seconds once ``failures`` calls in a row ended unavailable
-    (threat model F5): during an outage each app request gets its 503 at once instead of after the
+    (docs/security.md F5): during an outage each app request gets its 503 at once instead of after the
     whole deadline, and Belvo is not hammered while it recovers. After the pause one call goes through;
     its outcome closes the breaker or opens it again. Shared by the threads of a process; with
     ``failures`` 0 it never opens.
@@ -253,13 +253,13 @@ class BelvoClient:
 
     def create_widget_token(self, payload: Mapping[str, Any]) -> WidgetToken:
         """``POST /api/token/`` with ``payload`` (the OFDA token request without credentials): the keys
-        go in the JSON body, as Belvo's curl examples show (facts file section 1.1)."""
+        go in the JSON body, as Belvo's curl examples show (docs/belvo.md §1.1)."""
         body = {"id": self._secret_id.reveal(), "password": self._secret_password.reveal(), **payload}
         response = self._call("POST", "/api/token/", "/api/token/", json=body, basic_auth=False)
         return WidgetToken.from_json(_json_body(response, "/api/token/"))
 
     def get_link(self, link_id: str) -> dict[str, Any]:
-        """``GET /api/links/{id}/``: the link object (facts file section 4.4)."""
+        """``GET /api/links/{id}/``: the link object (docs/belvo.md §4.4)."""
         response = self._call("GET", "/api/links/{id}/", f"/api/links/{quote(link_id, safe='')}/")
         return _json_object(response, "/api/links/{id}/")
 
@@ -391,7 +391,7 @@ class BelvoClient:
 
 
 def _retryable(status: int, errors: Sequence[BelvoErrorDetail]) -> bool:
-    """5xx always; 4xx only for ``too_many_sessions`` (facts file section 6.2)."""
+    """5xx always; 4xx only for ``too_many_sessions`` (docs/belvo.md §6.2)."""
     if status >= 500:
         return True
     return any(e.code == TOO_MANY_SESSIONS for e in errors)

@@ -54,7 +54,7 @@ class Secret:
 
 
 # Schemes a callback URL may never use: they run code, read files or leave the app's control
-# (threat model B1).
+# (docs/security.md B1).
 FORBIDDEN_CALLBACK_SCHEMES = frozenset(
     {"javascript", "data", "file", "intent", "about", "blob", "ftp", "http", "vbscript", "content"}
 )
@@ -65,7 +65,7 @@ DEV_WEBHOOK_AUTH = "Bearer dev-only-webhook-secret"
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """How Belvo calls are timed out and retried (facts file section 6.2, threat model F1-F4).
+    """How Belvo calls are timed out and retried (docs/belvo.md §6.2, docs/security.md F1-F4).
 
     ``schedule`` holds the waits before each retry (Belvo's: 3, 6, 12, 24, 48 s); ``deadline`` bounds a
     whole call, retries included, because a phone is waiting on it.
@@ -76,7 +76,7 @@ class RetryPolicy:
     schedule: tuple[float, ...]
     deadline: float
     #: Calls in a row that may end "unavailable" before Belvo is left alone for ``breaker_pause``
-    #: seconds (threat model F5); 0 turns the breaker off.
+    #: seconds (docs/security.md F5); 0 turns the breaker off.
     breaker_failures: int = 5
     breaker_pause: float = 30.0
 
@@ -104,7 +104,7 @@ class WidgetConfig:
 @dataclass(frozen=True)
 class SessionLimits:
     """How many widget sessions one user may create per minute and per day, and hold open at once
-    (threat model C1: every token request sends the user's CPF to Belvo, so a stolen app token must not
+    (docs/security.md C1: every token request sends the user's CPF to Belvo, so a stolen app token must not
     turn into a stream of them)."""
 
     per_minute: int
@@ -226,7 +226,7 @@ class _Source:
 
 
 def validate_callback_url(key: str, url: str) -> str:
-    """Refuse callback URLs that would be an open redirect or ambiguous to match (threat model B1).
+    """Refuse callback URLs that would be an open redirect or ambiguous to match (docs/security.md B1).
 
     >>> validate_callback_url("X", "ofdaapp://belvo/success")
     'ofdaapp://belvo/success'
@@ -284,12 +284,11 @@ def _load_with(key: str, schema: Schema, data: Any) -> Any:
 
 
 def _exactly(key: str, src: _Source, expected: tuple[str, ...]) -> tuple[str, ...]:
-    """Settings Belvo fixes (facts file decision 9): they may be spelt out, never changed."""
+    """Settings Belvo fixes (docs/belvo.md §0.9): they may be spelt out, never changed."""
     given = src.words(key, expected)
     if sorted(given) != sorted(expected):
         raise ConfigError(
-            f"{key}: Belvo requires exactly {','.join(expected)} (facts file section 1.3), "
-            f"got {','.join(given)}"
+            f"{key}: Belvo requires exactly {','.join(expected)} (docs/belvo.md §1.3), got {','.join(given)}"
         )
     return expected
 
@@ -397,7 +396,7 @@ def load_settings(
     jwt_secret = src.text("APP_JWT_SECRET")
     webhook_auth = [src.text("BELVO_WEBHOOK_AUTH"), src.text("BELVO_WEBHOOK_AUTH_PREVIOUS")]
     if not emulator_mode:
-        # Fail closed (threat model C8): with real Belvo keys, no development secret may stand in.
+        # Fail closed (docs/security.md C8): with real Belvo keys, no development secret may stand in.
         if not jwt_secret or len(jwt_secret) < 32:
             raise ConfigError("APP_JWT_SECRET: expected a secret of 32 or more characters")
         if not webhook_auth[0]:

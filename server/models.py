@@ -135,10 +135,12 @@ class Link(Base):
     institution: Mapped[str] = mapped_column(String(128))
     access_mode: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(32))
-    #: Per resource (ACCOUNTS, OWNERS, TRANSACTIONS, ...): {"status": "pending"|"ready", "new_data":
-    #: bool, "updated_at": iso}. Filled by webhooks.
+    #: Per resource (ACCOUNTS, OWNERS, TRANSACTIONS, ...), as ``server.services.links.resource_state``
+    #: builds it: {"status": "pending"|"ready", "ready_at": iso|None, "new_data_at": iso|None, "totals":
+    #: {"total_...": int}}. Filled by webhooks.
     resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: Latest consent state from consent webhooks: {"status", "webhook_code", "consent_id", ...}.
+    #: Latest consent state from consent webhooks: {"status": "expired"|"about_to_expire", "updated_at":
+    #: iso} and the renewal fields Belvo sent ("consent_id", "consent_due_date", "action", ...).
     consent: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,7 +1,7 @@
 """What we send Belvo for an OFDA widget: the ``POST /api/token/`` payload and the hosted widget URL.
 
 The payload is described twice on purpose, once as frozen dataclasses (what the backend builds) and once
-as marshmallow schemas (its wire shape, facts file section 1.2). ``TokenRequestSchema().dump(request)``
+as marshmallow schemas (its wire shape, docs/belvo.md §1.2). ``TokenRequestSchema().dump(request)``
 is the JSON body sent upstream (minus the secret keys, which only :mod:`server.belvo` holds), and the same
 schemas *load* the server-owned parts of it (branding, theme) from configuration at start-up, so a value
 that Belvo would reject or ignore stops the deployment instead of a user's session.
@@ -21,7 +21,7 @@ from marshmallow import Schema, ValidationError, fields, post_dump, post_load, v
 from brdocs import DocumentError, normalise_document, normalise_name
 from server.errors import CodedMessage
 
-# -- what Belvo prescribes (facts file section 1.3; our decision 9: sent exactly as shown) ---------------
+# -- what Belvo prescribes (docs/belvo.md §1.3; §0.9: sent exactly as shown) ---------------
 
 #: "must be sent exactly as shown" for OFDA link creation.
 OFDA_SCOPES = (
@@ -51,7 +51,7 @@ DOCUMENT_TYPES = ("CPF", "CNPJ")
 #: ``stale_in``: days (1-365) Belvo keeps the user's data after the last retrieval; 365 when not sent.
 STALE_IN = re.compile(r"(?:[1-9][0-9]?|[12][0-9]{2}|3[0-5][0-9]|36[0-5])d\Z")
 
-# -- theme values (facts file section 1.5) ---------------------------------------------------------------
+# -- theme values (docs/belvo.md §1.5) ---------------------------------------------------------------
 
 _BYTE = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
 _ALPHA = r"(?:0|1|0?\.[0-9]+|1\.0+)"
@@ -165,7 +165,7 @@ class ThemeEntry:
 
 @dataclass(frozen=True)
 class Branding:
-    """``widget.branding`` (facts file section 1.4); unset keys are not sent, so Belvo's defaults apply."""
+    """``widget.branding`` (docs/belvo.md §1.4); unset keys are not sent, so Belvo's defaults apply."""
 
     company_icon: str | None = None
     company_logo: str | None = None
@@ -186,7 +186,7 @@ class Consent:
 
 @dataclass(frozen=True)
 class CallbackUrls:
-    """The three callback URLs sent to Belvo (facts file decision 4: success, exit, event only)."""
+    """The three callback URLs sent to Belvo (docs/belvo.md §0.4: success, exit, event only)."""
 
     success: str
     exit: str
@@ -388,7 +388,7 @@ class CallbackUrlsSchema(_WireSchema):
 
 
 class WidgetSchema(_WireSchema):
-    # Facts file decision 1: at widget.purpose, where every full request example puts it.
+    # docs/belvo.md §0.1: at widget.purpose, where every full request example puts it.
     purpose = fields.String(required=True, validate=validate.Length(min=1, max=PURPOSE_MAX_LENGTH))
     openfinance_feature = fields.String(required=True, validate=validate.Equal(OPENFINANCE_FEATURE))
     callback_urls = fields.Nested(CallbackUrlsSchema, required=True)
@@ -423,7 +423,7 @@ class TokenRequestSchema(_WireSchema):
 _TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
 
 
-# -- the hosted widget URL (facts file section 2) --------------------------------------------------------
+# -- the hosted widget URL (docs/belvo.md §2) --------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -442,7 +442,7 @@ def widget_url(base_url: str, access_token: str, external_id: str, options: Star
     """The hosted widget URL for one session, every value URL-encoded.
 
     ``locale=pt`` is required for OFDA (the widget defaults to Spanish); ``mode=webapp`` and
-    ``integration_type=openfinance`` per facts file decision 3. Lists are comma-separated, as in Belvo's
+    ``integration_type=openfinance`` per docs/belvo.md §0.3. Lists are comma-separated, as in Belvo's
     example URL (commas are kept literal: they are legal in a query and readable).
 
     >>> widget_url("https://widget.belvo.io/", "a.b.c", "u_1", StartupOptions("single", ("x", "y")))

@@ -2,7 +2,7 @@
 from them, so the documentation and the validation cannot drift apart.
 
 Unknown fields are refused (marshmallow's ``RAISE``): that is also what keeps a client from choosing
-callback URLs, branding, scopes or permissions, which only the server configures (threat model B1).
+callback URLs, branding, scopes or permissions, which only the server configures (docs/security.md B1).
 """
 
 from __future__ import annotations

@@ -1,14 +1,14 @@
 """Deeplink events bound to widget sessions: the backend decides what a callback URL means for a user.
 
-The app forwards the callback URL it caught; everything in it is attacker-controlled (threat model
-section 1: any app on the phone can fire ``myapp://success?link=<someone else's link>``). So:
+The app forwards the callback URL it caught; everything in it is attacker-controlled (docs/security.md
+A5: any app on the phone can fire ``myapp://success?link=<someone else's link>``). So:
 
 * the URL is parsed against the session's own callback URLs (``deeplinks.parse``);
 * a ``success`` counts only once Belvo, asked with our secret keys, shows the link carries this
   session's ``external_id``, was made at an institution the session allowed, and was not created before
-  the session (threat model A5); then the link is stored for the session's user;
+  the session (docs/security.md A5); then the link is stored for the session's user;
 * the session moves ``pending -> succeeded | exited | failed`` once, with a conditional ``UPDATE ...
-  WHERE status = 'pending'``, so concurrent posts cannot both complete it (threat model A6); a
+  WHERE status = 'pending'``, so concurrent posts cannot both complete it (docs/security.md A6); a
   ``warning`` is recorded and keeps it pending;
 * a pending session past ``expires_at`` is expired: ``410``, nothing recorded, Belvo not called (A3).
 
@@ -41,13 +41,13 @@ from server.services.sessions import get_owned_session
 log = logging.getLogger(__name__)
 
 #: How far Belvo's clock may be behind ours when we compare a link's ``created_at`` with the session's
-#: (threat model A5): a link made through this session cannot be older than the session, give or take
+#: (docs/security.md A5): a link made through this session cannot be older than the session, give or take
 #: the two servers' clock difference.
 CLOCK_SKEW: Final = timedelta(minutes=2)
 #: ``widget_sessions.institution`` is ``VARCHAR(128)``; Belvo's codes are far shorter.
 MAX_INSTITUTION_LENGTH: Final = 128
 #: Distinct warnings one session keeps. Belvo documents a single warning code (``institution_disabled``,
-#: facts file section 3.4); more than a few is an app looping or someone filling our tables.
+#: docs/belvo.md §3.4); more than a few is an app looping or someone filling our tables.
 MAX_WARNINGS: Final = 20
 
 
@@ -131,7 +131,7 @@ def post_event(
 
 
 def _verify(session: WidgetSession, event: SuccessEvent, link: BelvoLink) -> None:
-    """Threat model A5: the link must be this session's. One answer (403) for every failed check."""
+    """docs/security.md A5: the link must be this session's. One answer (403) for every failed check."""
     reason = None
     if link.external_id != session.external_id:
         reason = "external_id differs"

@@ -1,10 +1,10 @@
 """The user's links: stored only once Belvo vouches for them, kept current by webhooks, read through Belvo.
 
-A link id is not proof of anything (threat model A5): an app can be handed any link id in a deeplink. So
+A link id is not proof of anything (docs/security.md A5): an app can be handed any link id in a deeplink. So
 a link is attached to a user only after ``GET /api/links/{id}/`` with our secret keys shows that its
 ``external_id`` is the one we gave Belvo for that user. The data endpoints then proxy Belvo's list
 endpoints for the owner only, once the resource's ``historical_update`` webhook has arrived (Belvo's
-checklist: "only send GETs after the webhook arrives", facts file 4.1).
+checklist: "only send GETs after the webhook arrives", docs/belvo.md §4.1).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ class LinkNotOwned(Forbidden):
 
 @dataclass(frozen=True)
 class BelvoLink:
-    """What Belvo says about a link (facts file 4.4), reduced to what we check and keep.
+    """What Belvo says about a link (docs/belvo.md §4.4), reduced to what we check and keep.
 
     >>> link = BelvoLink.from_belvo({"id": "CB65F82C-DC93-4D3E-8270-9A27528397F5",
     ...     "institution": "ofmockbank_br_retail", "external_id": "u_1", "access_mode": "single",
@@ -196,7 +196,7 @@ def list_links(db: Session, user_id: str) -> list[Link]:
 
 
 def delete_link(db: Session, client: BelvoClient, link: Link) -> None:
-    """Delete at Belvo first (which revokes the Open Finance consent, facts file 4.4), then here.
+    """Delete at Belvo first (which revokes the Open Finance consent, docs/belvo.md §4.4), then here.
 
     Belvo's 404 means it is gone already: delete here too. Belvo unreachable: keep our row (the user can
     retry) and answer 503, so we never forget a link Belvo still holds.

@@ -1,4 +1,4 @@
-"""Retention: what the backend no longer needs is deleted (LGPD Art. 6 III, necessity; threat model C10).
+"""Retention: what the backend no longer needs is deleted (LGPD Art. 6 III, necessity; docs/security.md C10).
 
 A widget session is useful while its widget can be opened and while the app may still ask about it after
 being relaunched; after that it is history. Its row holds the widget URL (Belvo's access token, expired

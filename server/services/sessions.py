@@ -62,7 +62,7 @@ def external_id_for(db: Session, user_id: str) -> str:
 
 def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSession:
     """The session if ``user_id`` owns it; ``404 not_found`` for a missing *or another user's* session
-    (telling them apart would let one user probe another's ids; threat model A4)."""
+    (telling them apart would let one user probe another's ids; docs/security.md A4)."""
     session = db.get(WidgetSession, session_id)
     if session is None or session.user_id != user_id:
         raise NotFound("No such widget session")
@@ -70,7 +70,7 @@ def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSessi
 
 
 def created_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
-    """The ``201`` answer to a new session: the contract's keys only (threat model C9). The widget URL
+    """The ``201`` answer to a new session: the contract's keys only (docs/security.md C9). The widget URL
     carries Belvo's access token, so it is shown only while the session can still be used."""
     status = session.effective_status(now)
     return {
@@ -237,7 +237,7 @@ class Idempotency:
 
 
 def replayed_session(db: Session, user_id: str, idempotency: Idempotency) -> WidgetSession | None:
-    """The session this user already created with this key, if any (threat model F6: an app retrying a
+    """The session this user already created with this key, if any (docs/security.md F6: an app retrying a
     request whose answer it lost gets the same session, and Belvo is not asked for a second token).
     The same key with a different request is ``422 idempotency_key_reused``."""
     found = db.scalars(
@@ -309,7 +309,7 @@ def create_session(
     try:
         # One statement the database commits as it runs, instead of an INSERT then a COMMIT: each call
         # into the driver lets go of the GIL, and under load getting it back is what takes the time
-        # (bench/sessions.py, 8 clients: INSERT p99 4.1 ms plus COMMIT p99 2.5 ms; now 4.1 ms in all).
+        # (bench/sessions.py measures it).
         # The write lock (SQLite has one writer at a time) is no longer held across Python code either.
         db.connection(execution_options={"isolation_level": "AUTOCOMMIT"}).execute(_INSERT_SESSION, values)
         db.commit()  # hands the connection back to the pool, which restores its isolation level

@@ -1,25 +1,25 @@
 """Belvo's webhooks: authenticate, store once per ``webhook_id``, acknowledge, then apply off the request.
 
 Belvo authenticates a delivery only with the static ``Authorization`` value set in its dashboard (no
-signature, facts file 4.1 and decision 8), expects a 2xx within 5 seconds and delivers at least once. So
+signature, docs/belvo.md §4.1 and §0.8), expects a 2xx within 5 seconds and delivers at least once. So
 the endpoint compares that header in constant time (two values accepted during a rotation), stores the
 payload keyed by ``webhook_id`` (a duplicate inserts nothing and is acknowledged), answers, and a
 background :class:`WebhookWorker` applies it. A failure while applying leaves the row ``received``:
 ``ofda webhooks retry`` applies it again, and applying is idempotent.
 
-What a webhook does (facts file 4.3):
+What a webhook does (docs/belvo.md §4.3):
 
 * ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS...) ready
   on the link, so the data endpoints start answering;
 * ``new_<resource>_available`` records when new data arrived;
 * ``openfinance_consent_expired`` / ``consent_expired`` and ``..._about_to_expire`` record the consent
-  state (both spellings, facts file decision 7);
+  state (both spellings, docs/belvo.md §0.7);
 * anything else is stored and ignored (forward compatible, and no retry storm).
 
 A webhook for a link we do not hold, whose ``external_id`` is one we gave a user, recovers that link
 for the user after the same check as a success: Belvo must show the link with that ``external_id``
-(orphan-link recovery, threat model A8, for when the app never posted the success). The payload is a
-hint; ownership comes from Belvo (threat model D5).
+(orphan-link recovery, docs/security.md A8, for when the app never posted the success). The payload is a
+hint; ownership comes from Belvo (docs/security.md D5).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ from server.storage import database, insert_ignore
 
 log = logging.getLogger(__name__)
 
-#: Largest webhook body accepted. Belvo's documented payloads are under 1 KiB (facts file 4.2/4.3); the
+#: Largest webhook body accepted. Belvo's documented payloads are under 1 KiB (docs/belvo.md §4.2/4.3); the
 #: limit leaves room for the undocumented ones (``transactions_deleted`` may list ids) because a refused
 #: delivery is lost once Belvo stops retrying, and only holders of the webhook secret can send one.
 MAX_BODY_BYTES: Final = 256 * 1024
@@ -60,7 +60,7 @@ IGNORED: Final = "ignored"
 #: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
 _NEW_DATA: Final = re.compile(r"new_[a-z_]+_available")
-#: Consent fields kept from a consent webhook: what My Belvo Portal's renew URL needs (facts file 4.5).
+#: Consent fields kept from a consent webhook: what My Belvo Portal's renew URL needs (docs/belvo.md §4.5).
 _CONSENT_FIELDS: Final = (
     "consent_id",
     "consent_due_date",
@@ -73,7 +73,7 @@ _CONSENT_FIELDS: Final = (
 
 def authorized(header: str | None, accepted: Sequence[Secret]) -> bool:
     """Whether the ``Authorization`` header equals one of the ``accepted`` values, compared as bytes in
-    constant time (``hmac.compare_digest`` on a non-ASCII ``str`` raises: threat model D1). Every
+    constant time (``hmac.compare_digest`` on a non-ASCII ``str`` raises: docs/security.md D1). Every
     accepted value is compared, so the time does not tell which one was close.
 
     >>> authorized("Bearer s3cret", [Secret("Bearer new"), Secret("Bearer s3cret")])
@@ -217,7 +217,7 @@ def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime)
         else None
     )
     if user_id is None:
-        # Not our user: no Belvo call for someone else's link (threat model D6).
+        # Not our user: no Belvo call for someone else's link (docs/security.md D6).
         return "unknown link and external_id"
     db.commit()  # no transaction stays open while Belvo answers
     assert row.link_id is not None

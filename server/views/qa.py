@@ -29,7 +29,7 @@ from server.storage import get_session
 # A plain Flask blueprint: the page is a tool, not part of the API or its OpenAPI document.
 bp = Blueprint("qa", __name__, url_prefix="/qa")
 
-# The Belvo documentation's own example person (facts file section 1.2).
+# The Belvo documentation's own example person (docs/belvo.md §1.2).
 DEFAULT_FORM = {"user_id": "qa-tester", "cpf": "76109277673", "name": "Ralph Bragg", "institution": ""}
 NO_STORE = {"Cache-Control": "no-store"}
 

@@ -30,7 +30,7 @@ _NAME = r"\A[A-Za-z0-9_.:-]{1,64}\Z"
 
 
 class BelvoWebhookSchema(Schema):
-    """Belvo's webhook body (facts file 4.2); other keys are kept as sent."""
+    """Belvo's webhook body (docs/belvo.md §4.2); other keys are kept as sent."""
 
     class Meta:
         unknown = INCLUDE
@@ -59,7 +59,7 @@ class WebhookAckSchema(Schema):
 def _authenticate_belvo() -> None:
     """Before the body is read: who is not Belvo learns nothing, not even the size limit."""
     if not webhooks.authorized(request.headers.get("Authorization"), settings().webhook_auth):
-        raise Unauthenticated("Unauthorized")  # deliberately no detail (threat model D1)
+        raise Unauthenticated("Unauthorized")  # deliberately no detail (docs/security.md D1)
     # The request's own limit (Flask 3.1), also for bodies sent without a Content-Length.
     request.max_content_length = webhooks.MAX_BODY_BYTES
     if (request.content_length or 0) > webhooks.MAX_BODY_BYTES:

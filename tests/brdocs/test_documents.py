@@ -1,4 +1,4 @@
-"""CPF, CNPJ and name checks (threat model C3-C5)."""
+"""CPF, CNPJ and name checks (docs/security.md C3-C5)."""
 
 from __future__ import annotations
 

@@ -46,12 +46,12 @@ _OFDA_REQUEST: dict[str, Any] = {
 
 
 def token_request() -> dict[str, Any]:
-    """A fresh copy of the OFDA token request of facts file 1.2 (tests change what they test)."""
+    """A fresh copy of the OFDA token request of docs/belvo.md §1.2 (tests change what they test)."""
     return copy.deepcopy(_OFDA_REQUEST)
 
 
 def sdk_token_request() -> dict[str, Any]:
-    """What belvo-python's ``WidgetToken.create()`` posts by default (facts file 5.1)."""
+    """What belvo-python's ``WidgetToken.create()`` posts by default (docs/belvo.md §5.1)."""
     return {
         "id": DEFAULT_SECRET_ID,
         "password": DEFAULT_SECRET_PASSWORD,

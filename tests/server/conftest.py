@@ -53,7 +53,7 @@ def token_reply(clock: Clock, ttl: timedelta = timedelta(minutes=20)) -> dict[st
 
 
 def belvo_errors(code: str, request_id: str = "a6e1c493d7a29d91aed4338e6fcf077d") -> list[dict[str, str]]:
-    """Belvo's error array (facts file section 6.1)."""
+    """Belvo's error array (docs/belvo.md §6.1)."""
     return [{"request_id": request_id, "message": "Belvo says no", "code": code}]
 
 

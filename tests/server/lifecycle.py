@@ -169,7 +169,7 @@ def success(session: dict[str, Any], link: dict[str, Any], institution: str | No
 def webhook_payload(
     link_id: str | None, webhook_type: str, webhook_code: str, **extra: Any
 ) -> dict[str, Any]:
-    """A webhook body in Belvo's shape (facts file 4.2)."""
+    """A webhook body in Belvo's shape (docs/belvo.md §4.2)."""
     return {
         "webhook_id": extra.pop("webhook_id", None) or uuid.uuid4().hex,
         "webhook_type": webhook_type,

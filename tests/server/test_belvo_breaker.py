@@ -1,4 +1,4 @@
-"""The circuit breaker in front of Belvo (threat model F5): after repeated outages the app gets its 503 at
+"""The circuit breaker in front of Belvo (docs/security.md F5): after repeated outages the app gets its 503 at
 once, Belvo is not called, and the first call after the pause decides whether calls resume."""
 
 from __future__ import annotations

@@ -224,7 +224,7 @@ def test_a_401_means_our_keys_are_wrong_unavailable_without_retry(
     with pytest.raises(BelvoUnavailable) as caught:
         make_client(fake_time).create_widget_token({})
     assert len(belvo.calls) == 1
-    # The app user gets 503, never 401 (which an app reads as "sign the user out"): threat model F8.
+    # The app user gets 503, never 401 (which an app reads as "sign the user out"): docs/security.md F8.
     assert as_api_error(caught.value).status == 503
 
 

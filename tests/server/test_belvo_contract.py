@@ -3,7 +3,8 @@
 The same test class runs over both upstreams (issue 4), so the emulator cannot drift from Belvo's shapes
 unnoticed: a shape the recorded answers pass and the emulator fails is a drift in the emulator, and a
 check both fail is a check that misreads Belvo. The recorded answers (``recorded/*.json``) come from
-Belvo's OpenAPI 1.35 examples and the facts file; each file's ``_source`` says exactly where from.
+Belvo's OpenAPI 1.35 examples and Belvo's pages (docs/belvo.md); each file's ``_source`` says exactly
+where from.
 
 Data, ids and times legitimately differ between the two, so the tests assert shapes (the keys and types
 Belvo's schemas mark required), never values, except where the client's behaviour is the point: retries,
@@ -43,7 +44,7 @@ RECORDED = HERE / "recorded"
 GOLDEN = HERE / "golden"
 RESOURCES: tuple[Resource, ...] = ("accounts", "owners", "transactions")
 
-#: Belvo's retry schedule (facts file section 6.2). The upstreams' ``sleep`` only records the waits, so
+#: Belvo's retry schedule (docs/belvo.md §6.2). The upstreams' ``sleep`` only records the waits, so
 #: running the whole schedule costs nothing.
 BELVO_SCHEDULE = (3.0, 6.0, 12.0, 24.0, 48.0)
 POLICY = RetryPolicy(connect_timeout=3.05, read_timeout=10.0, schedule=BELVO_SCHEDULE, deadline=300.0)
@@ -225,7 +226,7 @@ def page_of(item: Kind) -> Kind:
     return obj({"count": INTEGER, "next": URL.or_null(), "previous": URL.or_null(), "results": list_of(item)})
 
 
-# The Link schema has no required list; these are the fields the facts file (section 4.4) documents.
+# The Link schema has no required list; these are the fields docs/belvo.md §4.4 lists.
 LINK = obj(
     {
         "id": UUID,
@@ -243,9 +244,9 @@ LINK = obj(
         "last_accessed_at": TIMESTAMP.or_null(),
     }
 )
-# Belvo's error array (facts file section 6.1): request_id is 32 hex characters.
+# Belvo's error array (docs/belvo.md §6.1): request_id is 32 hex characters.
 ERRORS = list_of(obj({"request_id": matching(r"[a-f0-9]{32}"), "code": TEXT, "message": TEXT}))
-# The widget token's claims (facts file section 1.6).
+# The widget token's claims (docs/belvo.md §1.6).
 ACCESS_CLAIMS = obj(
     {
         "token_type": one_of("access"),
@@ -548,7 +549,7 @@ class TestBelvoContract:
         with pytest.raises(BelvoUnavailable) as caught:
             CALLS[call](upstream.client(secret_password=WRONG_PASSWORD), link_id)
 
-        # Our keys are wrong: an operator must act, so the app is told 503, never 401 (threat model F8).
+        # Our keys are wrong: an operator must act, so the app is told 503, never 401 (docs/security.md F8).
         assert as_api_error(caught.value).status == 503
         (exchange,) = upstream.exchanges  # not retried
         assert (exchange.status, exchange.codes) == (401, ["authentication_failed"])

@@ -106,7 +106,7 @@ def test_a_link_at_an_institution_the_session_did_not_offer_is_403(flow: Flow) -
 
 
 def test_a_link_created_before_the_session_is_403(flow: Flow) -> None:
-    # Alice's own older link, replayed into a new session (threat model A5: created_at >= session's).
+    # Alice's own older link, replayed into a new session (docs/security.md A5: created_at >= session's).
     old_session = flow.create_session("alice")
     old_link = flow.belvo_link(old_session["external_id"])
     flow.clock.advance(minutes=5)

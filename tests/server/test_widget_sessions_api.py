@@ -244,7 +244,7 @@ BAD_BODIES = [
     (session_body(resources=["EMPLOYMENTS"]), "validation_error", "resources.0"),
     (session_body(institutions=["Bad Bank"]), "validation_error", "institutions.0"),
     (session_body(institution_types="retail"), "validation_error", "institution_types"),
-    # Server-owned values: a client may not pick them (threat model B1).
+    # Server-owned values: a client may not pick them (docs/security.md B1).
     (session_body(callback_urls={"success": "https://evil.example/cb"}), "validation_error", "callback_urls"),
     (session_body(branding={"company_name": "Evil"}), "validation_error", "branding"),
     (session_body(scopes="read_institutions"), "validation_error", "scopes"),
@@ -357,7 +357,7 @@ def test_wrong_secret_keys_are_503_not_401(
     assert_error(create(client, app), 503, "upstream_unavailable")
 
 
-# -- the rate limit (threat model C1) ------------------------------------------------------------------
+# -- the rate limit (docs/security.md C1) ------------------------------------------------------------------
 
 
 def test_sessions_per_user_per_minute_are_limited(
@@ -580,7 +580,7 @@ def test_a_completed_sessions_qr_is_a_conflict(app: Flask, client: FlaskClient, 
     assert_error(response, 409, "session_already_completed")
 
 
-# -- logs (threat model C7) -------------------------------------------------------------------------------
+# -- logs (docs/security.md C7) ------------------------------------------------------------------------------
 
 
 def test_no_log_record_carries_secrets_tokens_documents_or_names(

@@ -1,5 +1,5 @@
 """`Idempotency-Key` on `POST /v1/widget-sessions`: a phone that lost the answer and retries gets the session
-it already created, and Belvo is not asked for a second token (threat model F6)."""
+it already created, and Belvo is not asked for a second token (docs/security.md F6)."""
 
 from __future__ import annotations
 

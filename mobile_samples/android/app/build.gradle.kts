@@ -10,7 +10,7 @@ android {
     defaultConfig {
         applicationId = "com.example.ofda.sample"
         // App Links verification is per host from Android 12 (API 31); before that one unverifiable
-        // host makes the system skip them all (threat model G1). This app declares one https host.
+        // host makes the system skip them all (docs/security.md G1). This app declares one https host.
         minSdk = 26
         targetSdk = 35
         versionCode = 1

@@ -1,6 +1,6 @@
 // Launch, relaunch and links: a universal link (https callbacks, the return from the bank's app) or
 // a callback-scheme URL the OS opens the app with goes to the widget flow, which forwards it to the
-// backend or resumes the pending session. Nothing here acts on a link by itself (threat model G2).
+// backend or resumes the pending session. Nothing here acts on a link by itself (docs/security.md G2).
 
 import OFDACore
 import UIKit

@@ -98,7 +98,7 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
         }
     }
 
-    // MARK: The WebView (threat model G3-G5)
+    // MARK: The WebView (docs/security.md G3-G5)
 
     private func showWidget(_ widgetURL: URL, policy: NavigationPolicy) {
         tearDownWebView()
@@ -156,9 +156,9 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
         resume()
     }
 
-    /// The bank (App2App, facts file 2.1): its app when a universal link claims the URL, else Safari.
+    /// The bank (App2App, docs/belvo.md §2.1): its app when a universal link claims the URL, else Safari.
     /// Never this WebView: the bank login must not run in an embedded user agent (RFC 8252 section 8.12,
-    /// threat model G6).
+    /// docs/security.md G6).
     private func openOutside(_ external: String) {
         guard let url = URL(string: external) else { return }
         UIApplication.shared.open(url, options: [.universalLinksOnly: true]) { openedInApp in

@@ -3,7 +3,7 @@
  * Python `deeplinks.parse`, rule for rule, held to the same fixture corpus (`deeplinks/fixtures/`).
  *
  * The app never acts on an event itself (the backend verifies a success against Belvo before it
- * counts, threat model G2); the parser is here so the app can tell what it is forwarding, and so
+ * counts, docs/security.md G2); the parser is here so the app can tell what it is forwarding, and so
  * that the rules exist once per platform and are all tested against one corpus.
  *
  * No WHATWG `URL` and no `TextDecoder`: React Native's `URL` does not split custom-scheme URLs the
@@ -75,7 +75,7 @@ type Kind = "success" | "exit" | "event";
 type Pairs = ReadonlyArray<readonly [string, string]>;
 
 const SUCCESS_PARAMETERS: ReadonlySet<string> = new Set(["link", "institution"]);
-// The flattened names of Belvo's example URL (facts file 3.2, decision 5).
+// The flattened names of Belvo's example URL (docs/belvo.md §3.2, §0.5).
 const EXIT_PARAMETERS: ReadonlySet<string> = new Set([
   "last_encountered_error_code",
   "last_encountered_error_message",
@@ -89,9 +89,9 @@ const RESERVED: Readonly<Record<Kind, ReadonlySet<string>>> = {
   event: EVENT_PARAMETERS,
 };
 
-// Errors and warnings share the `event` callback and are told apart by their query keys (facts file
-// decision 4); a URL named `error` or `warning` is read the same way, because Belvo's own guides
-// register `<scheme>://error` as the event callback (facts file 3.5).
+// Errors and warnings share the `event` callback and are told apart by their query keys (docs/belvo.md
+// §0.4); a URL named `error` or `warning` is read the same way, because Belvo's own guides
+// register `<scheme>://error` as the event callback (docs/belvo.md §3.5).
 const KIND_BY_NAME: ReadonlyMap<string, Kind> = new Map<string, Kind>([
   ["success", "success"],
   ["exit", "exit"],
@@ -119,7 +119,7 @@ const HOST = /^[A-Za-z0-9._~-]*$/;
 const PORT = /^[0-9]{1,5}$/;
 const DOT_SEGMENTS: ReadonlySet<string> = new Set([".", "..", "%2e", "%2e%2e", ".%2e", "%2e."]);
 const PORT_SCHEMES: ReadonlySet<string> = new Set(["http", "https"]);
-// C0/C1 controls, DEL, bidi overrides and isolates (log injection, display spoofing: threat model E).
+// C0/C1 controls, DEL, bidi overrides and isolates (log injection, display spoofing: docs/security.md E).
 // Lone surrogates cannot come out of the strict UTF-8 decoder below.
 const FORBIDDEN_TEXT = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
 // A UUID with hyphens, ASCII only (no braces, "urn:uuid:" or missing hyphens).

@@ -109,7 +109,7 @@ export class WidgetFlow {
 
   /**
    * The OS opened the app with `url`: a universal link / App Link or the callback scheme, from outside
-   * the WebView (e.g. the browser after the bank's App2App step, facts file 2.1). A URL on the pending
+   * the WebView (e.g. the browser after the bank's App2App step, docs/belvo.md §2.1). A URL on the pending
    * session's callbacks is forwarded to the backend; any other link resumes the pending session. With
    * nothing pending the link is ignored (null): the app never acts on a deeplink by itself.
    */

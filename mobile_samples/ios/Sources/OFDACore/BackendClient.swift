@@ -25,7 +25,7 @@ public struct BackendError: Error, CustomStringConvertible {
 }
 
 /// The session as the backend reports it. `widgetURL` carries the widget's access token: never log
-/// it, never persist it (threat model section 1); `description` leaves it out.
+/// it, never persist it (docs/security.md H3); `description` leaves it out.
 public struct WidgetSession: CustomStringConvertible {
     public let id: String
     public let status: String

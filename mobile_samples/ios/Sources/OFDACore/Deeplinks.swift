@@ -3,7 +3,7 @@
 // Tests/OFDACoreTests/DeeplinkCorpusTests.swift.
 //
 // The app never acts on an event itself (the backend verifies a success against Belvo before it
-// counts, threat model G2); the parser is here so the app can tell what it is forwarding, and so that
+// counts, docs/security.md G2); the parser is here so the app can tell what it is forwarding, and so that
 // the rules exist once per platform and are all tested against one corpus.
 //
 // Written on Unicode scalars and bytes, not on Foundation's URL/URLComponents: those split and
@@ -124,15 +124,15 @@ public enum Deeplinks {
     enum Kind: String { case success, exit, event }
 
     static let successParameters: Set<String> = ["link", "institution"]
-    // The flattened names of Belvo's example URL (facts file 3.2, decision 5).
+    // The flattened names of Belvo's example URL (docs/belvo.md §3.2, §0.5).
     static let exitParameters: Set<String> = [
         "last_encountered_error_code", "last_encountered_error_message", "meta_data_institution_name", "meta_data_step",
     ]
     static let eventParameters: Set<String> = ["error", "error_message", "warning", "warning_message"]
 
     // Errors and warnings share the `event` callback and are told apart by their query keys (facts
-    // file decision 4); a URL named `error` or `warning` is read the same way, because Belvo's own
-    // guides register `<scheme>://error` as the event callback (facts file 3.5).
+    // file docs/belvo.md §0.4); a URL named `error` or `warning` is read the same way, because Belvo's own
+    // guides register `<scheme>://error` as the event callback (docs/belvo.md §3.5).
     private static let kindNames: [String: Kind] = [
         "success": .success, "exit": .exit, "event": .event, "error": .event, "warning": .event,
     ]
@@ -343,8 +343,8 @@ enum Query {
         return decoded
     }
 
-    // C0/C1 controls, DEL, bidi overrides and isolates (log injection, display spoofing: threat model
-    // E). Lone surrogates cannot come out of the strict UTF-8 decoder below.
+    // C0/C1 controls, DEL, bidi overrides and isolates (log injection, display spoofing:
+    // docs/security.md E). Lone surrogates cannot come out of the strict UTF-8 decoder below.
     private static func forbiddenText(_ s: Unicode.Scalar) -> Bool {
         s.value <= 0x1F || (0x7F...0x9F).contains(s.value) || (0x202A...0x202E).contains(s.value) || (0x2066...0x2069).contains(s.value)
     }

@@ -90,7 +90,7 @@ public final class WidgetFlow {
     }
 
     /// The OS opened the app with `url`: a universal link or the callback scheme, from outside the
-    /// WebView (e.g. Safari after the bank's App2App step, facts file 2.1). A URL on the pending
+    /// WebView (e.g. Safari after the bank's App2App step, docs/belvo.md §2.1). A URL on the pending
     /// session's callbacks is forwarded to the backend; any other link resumes the pending session.
     /// With nothing pending the link is ignored (nil): the app never acts on a deeplink by itself.
     public func openedWith(_ url: String) async throws -> Screen? {

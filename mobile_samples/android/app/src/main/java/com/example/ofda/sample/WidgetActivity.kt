@@ -109,7 +109,7 @@ class WidgetActivity : Activity() {
     }
 
     // JavaScript is on because the widget is a JavaScript app; everything else a page could use to reach
-    // into the app or the device is off (threat model G4). No addJavascriptInterface, no WebChromeClient
+    // into the app or the device is off (docs/security.md G4). No addJavascriptInterface, no WebChromeClient
     // (so no file chooser, permission prompts or new windows), no download listener.
     @SuppressLint("SetJavaScriptEnabled")
     private fun showWidget(widgetUrl: String, policy: NavigationPolicy) {
@@ -141,9 +141,9 @@ class WidgetActivity : Activity() {
     }
 
     /**
-     * The bank's page (App2App, facts file 2.1): its own app when one handles the link, otherwise the
+     * The bank's page (App2App, docs/belvo.md §2.1): its own app when one handles the link, otherwise the
      * browser. Never this WebView: the bank login must not run in an embedded user agent (RFC 8252
-     * section 8.12, threat model G6).
+     * section 8.12, docs/security.md G6).
      */
     private fun openOutside(url: String) {
         val intent = Intent(Intent.ACTION_VIEW, Uri.parse(url)).addCategory(Intent.CATEGORY_BROWSABLE)
@@ -162,7 +162,7 @@ class WidgetActivity : Activity() {
         }
     }
 
-    /** The page held the widget's access token: nothing it stored survives the session (threat model G5). */
+    /** The page held the widget's access token: nothing it stored survives the session (docs/security.md G5). */
     private fun destroyWebView() {
         val view = webView ?: return
         webView = null

@@ -5,7 +5,7 @@ package com.example.ofda.core
  * Python `deeplinks.parse`, rule for rule, held to the same fixture corpus (`deeplinks/fixtures/`).
  *
  * The app never acts on an event itself (the backend verifies a success against Belvo before it
- * counts, threat model G2); the parser is here so the app can tell what it is forwarding, and so
+ * counts, docs/security.md G2); the parser is here so the app can tell what it is forwarding, and so
  * that the rules exist once per platform and are all tested against one corpus.
  *
  * ```
@@ -50,8 +50,8 @@ object Deeplinks {
     internal enum class Kind { SUCCESS, EXIT, EVENT }
 
     // Errors and warnings share the `event` callback and are told apart by their query keys (facts
-    // file decision 4); a URL named `error` or `warning` is read the same way, because Belvo's own
-    // guides register `<scheme>://error` as the event callback (facts file 3.5).
+    // file docs/belvo.md §0.4); a URL named `error` or `warning` is read the same way, because Belvo's own
+    // guides register `<scheme>://error` as the event callback (docs/belvo.md §3.5).
     private val KIND_BY_NAME = mapOf(
         "success" to Kind.SUCCESS, "exit" to Kind.EXIT, "event" to Kind.EVENT, "error" to Kind.EVENT, "warning" to Kind.EVENT,
     )
@@ -244,8 +244,8 @@ internal object Query {
         return decoded
     }
 
-    // C0/C1 controls, DEL, bidi overrides and isolates (log injection, display spoofing: threat model
-    // E). Lone surrogates cannot come out of the strict UTF-8 decoder above.
+    // C0/C1 controls, DEL, bidi overrides and isolates (log injection, display spoofing:
+    // docs/security.md E). Lone surrogates cannot come out of the strict UTF-8 decoder above.
     private fun forbiddenText(c: Char) = c.code <= 0x1f || c.code in 0x7f..0x9f || c.code in 0x202a..0x202e || c.code in 0x2066..0x2069
 }
 
@@ -405,7 +405,7 @@ data class ExitEvent(
     )
 
     companion object {
-        // The flattened names of Belvo's example URL (facts file 3.2, decision 5).
+        // The flattened names of Belvo's example URL (docs/belvo.md §3.2, §0.5).
         internal val PARAMETERS = setOf(
             "last_encountered_error_code",
             "last_encountered_error_message",

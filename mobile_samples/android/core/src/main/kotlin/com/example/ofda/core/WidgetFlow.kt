@@ -5,7 +5,7 @@ import java.io.IOException
 /**
  * What the app remembers about an unfinished session across process death: the session id and, while
  * it has not reached the backend yet, the callback URL the widget sent. Never the widget URL: it
- * carries the widget's access token (threat model section 1, asset list).
+ * carries the widget's access token (docs/security.md H3).
  */
 data class PendingSession(val sessionId: String, val undeliveredCallback: String? = null)
 
@@ -106,10 +106,10 @@ class WidgetFlow(
 
     /**
      * The OS opened the app with [url]: an App Link / universal link or the callback scheme, from
-     * outside the WebView (e.g. the browser after the bank's App2App step, facts file 2.1). A URL on
+     * outside the WebView (e.g. the browser after the bank's App2App step, docs/belvo.md §2.1). A URL on
      * the pending session's callbacks is forwarded to the backend; any other link resumes the pending
      * session. With nothing pending the link is ignored (returns null): the app never acts on a
-     * deeplink by itself (threat model G2).
+     * deeplink by itself (docs/security.md G2).
      */
     fun openedWith(url: String): Screen? {
         val pending = store.load() ?: return null
