@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
-from typing import Any, ClassVar, Final, Literal, TypeAlias
+from typing import Any, ClassVar, Final, Literal, TypeAlias, TypeGuard
 
 from deeplinks._url import FORBIDDEN_TEXT
 from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError, shown
@@ -43,10 +43,22 @@ EVENT_PARAMETERS: Final = frozenset({ERROR, ERROR_MESSAGE, WARNING, WARNING_MESS
 
 # A UUID with hyphens, ASCII only: uuid.UUID would also take braces, "urn:uuid:", no hyphens and
 # fullwidth digits (docs/security.md E).
-UUID_PATTERN: Final = re.compile(
-    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
-)
-_LOWER_UUID: Final = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_UUID: Final = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def is_link_id(value: object, *, lowercase: bool = False) -> TypeGuard[str]:
+    """Whether `value` is a Belvo link id: a UUID with hyphens, in ASCII hex digits of either case
+    (only lowercase ones with `lowercase=True`).
+
+    >>> upper = "CB65F82C-DC93-4D3E-8270-9A27528397F5"
+    >>> is_link_id(upper), is_link_id(f"{{{upper}}}"), is_link_id(upper, lowercase=True)
+    (True, False, False)
+    """
+    return (
+        isinstance(value, str)
+        and _UUID.fullmatch(value) is not None
+        and (not lowercase or value == value.lower())
+    )
 
 
 def _invalid(message: str, field_name: str | None) -> DeeplinkError:
@@ -104,7 +116,7 @@ class SuccessEvent:
     extra: Mapping[str, str] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if not isinstance(self.link_id, str) or _LOWER_UUID.fullmatch(self.link_id) is None:
+        if not is_link_id(self.link_id, lowercase=True):
             raise _invalid(
                 f"expected link_id as a lowercase UUID with hyphens; got {shown(str(self.link_id))}",
                 "link_id",

@@ -20,7 +20,6 @@ from deeplinks.events import (
     INSTITUTION,
     LINK,
     SUCCESS_PARAMETERS,
-    UUID_PATTERN,
     WARNING,
     WARNING_MESSAGE,
     ErrorEvent,
@@ -29,6 +28,7 @@ from deeplinks.events import (
     ExitEvent,
     SuccessEvent,
     WarningEvent,
+    is_link_id,
 )
 
 # What the last path segment or the host may say. Errors and warnings arrive on the `event`
@@ -159,7 +159,7 @@ def _success(pairs: Pairs, consumed: frozenset[str]) -> SuccessEvent:
     link = values.get(LINK)
     if link is None:
         raise _missing(LINK, "success")
-    if UUID_PATTERN.fullmatch(link) is None:
+    if not is_link_id(link):
         raise DeeplinkError(
             INVALID_DEEPLINK,
             f"expected link as a UUID like 'cb65f82c-dc93-4d3e-8270-9a27528397f5'; got {shown(link)}",

@@ -56,7 +56,9 @@ DEFAULT_PURPOSE = (
     "melhores ofertas de produtos financeiros e de crédito."
 )
 MAX_PURPOSE = 600
-_URL_SCHEMES_REFUSED = frozenset({"javascript", "data", "file", "vbscript", "blob"})
+# Callback URL schemes refused, as Belvo would (the backend and deeplinks refuse more; a test checks
+# these are among them).
+REFUSED_URL_SCHEMES = frozenset({"javascript", "data", "file", "vbscript", "blob"})
 _DURATION = re.compile(r"[1-9][0-9]{0,3}d", re.ASCII)
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
 # Theme values become CSS declarations on the widget's pages; these characters cannot end a declaration
@@ -64,8 +66,9 @@ _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
 _THEME_VALUE = re.compile(r"[#(),.%\w\s-]{1,100}", re.ASCII)
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 
-# docs/belvo.md §1.5; each key may also carry a "-dark" suffix
-_THEME_KEYS = frozenset(
+# docs/belvo.md §1.5; each key may also carry a "-dark" suffix. The emulator keeps its own copy, as an
+# independent stand-in for Belvo; a test says it agrees with the backend's (server.ofda.THEME_KEYS).
+THEME_KEYS = frozenset(
     (
         "--color-primary-base",
         "--nav-bar-title-color",
@@ -295,7 +298,7 @@ def _url(value: Any, field: str, errors: _Errors, *, https_only: bool) -> str | 
         or _CONTROL.search(value)
         or " " in value
         or not scheme
-        or scheme in _URL_SCHEMES_REFUSED
+        or scheme in REFUSED_URL_SCHEMES
         or (https_only and (scheme != "https" or not parts.netloc))
         or not (parts.netloc or parts.path)
     ):
@@ -484,7 +487,7 @@ def _theme(value: Any, errors: _Errors) -> tuple[ThemeVar, ...]:
     for index, item in enumerate(value):
         key = item.get("css_key") if isinstance(item, Mapping) else None
         css_value = item.get("value") if isinstance(item, Mapping) else None
-        if not isinstance(key, str) or key.removesuffix("-dark") not in _THEME_KEYS:
+        if not isinstance(key, str) or key.removesuffix("-dark") not in THEME_KEYS:
             errors.add(f"{field}.{index}.css_key", "invalid", f"Unknown css_key {key!r}.")
         elif not isinstance(css_value, str) or not _THEME_VALUE.fullmatch(css_value):
             errors.add(

@@ -20,9 +20,11 @@ from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError
 
+from deeplinks import CallbackUrls, DeeplinkError
+from deeplinks._url import NEVER_CALLBACK_SCHEMES
 from server import ofda
 from server.errors import flatten_messages
-from server.ofda import Branding, BrandingSchema, CallbackUrls, ThemeEntry, ThemeSchema
+from server.ofda import Branding, BrandingSchema, ThemeEntry, ThemeSchema
 
 
 class ConfigError(RuntimeError):
@@ -53,11 +55,10 @@ class Secret:
         return bool(self._value)
 
 
-# Schemes a callback URL may never use: they run code, read files or leave the app's control
-# (docs/security.md B1).
-FORBIDDEN_CALLBACK_SCHEMES = frozenset(
-    {"javascript", "data", "file", "intent", "about", "blob", "ftp", "http", "vbscript", "content"}
-)
+# Schemes a callback URL may never use: those no Belvo callback can use (deeplinks refuses them too),
+# plus those that leave the app's control or travel in clear text: http (an https link is verified,
+# docs/security.md B2), ftp, and Android's content provider URLs (docs/security.md B1).
+FORBIDDEN_CALLBACK_SCHEMES = NEVER_CALLBACK_SCHEMES | {"ftp", "http", "content"}
 
 DEV_APP_JWT_SECRET = "dev-only-app-jwt-secret-not-for-production"  # noqa: S105 (emulator mode only)
 DEV_WEBHOOK_AUTH = "Bearer dev-only-webhook-secret"
@@ -261,7 +262,10 @@ def _callback_urls(src: _Source) -> CallbackUrls:
     }
     if len(set(urls.values())) != 3:
         raise ConfigError("CALLBACK_URL_*: the success, exit and event URLs must be distinct")
-    return CallbackUrls(**urls)
+    try:
+        return CallbackUrls(**urls)
+    except DeeplinkError as error:
+        raise ConfigError(f"CALLBACK_URL_*: {error.message}") from None
 
 
 def _base_url(key: str, url: str) -> str:

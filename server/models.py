@@ -52,6 +52,21 @@ class SessionStatus(StrEnum):
     EXPIRED = "expired"
 
 
+class WebhookStatus(StrEnum):
+    """What became of a stored webhook (``WebhookEvent.status``)."""
+
+    RECEIVED = "received"  #: stored, not applied yet
+    PROCESSED = "processed"
+    IGNORED = "ignored"
+
+
+class ConsentStatus(StrEnum):
+    """A link's consent as Belvo's consent webhooks report it (``Link.consent["status"]``)."""
+
+    EXPIRED = "expired"
+    ABOUT_TO_EXPIRE = "about_to_expire"
+
+
 class AppUser(Base):
     """An app user as Belvo knows them: only through an opaque, random ``external_id``."""
 
@@ -158,7 +173,7 @@ class WebhookEvent(Base):
     webhook_code: Mapped[str] = mapped_column(String(64))
     payload: Mapped[dict[str, Any]]
     #: received -> processed | ignored
-    status: Mapped[str] = mapped_column(String(16), default="received")
+    status: Mapped[str] = mapped_column(String(16), default=WebhookStatus.RECEIVED)
     note: Mapped[str | None] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
     processed_at: Mapped[datetime | None]

@@ -19,6 +19,7 @@ from urllib.parse import urlencode, urlsplit
 from marshmallow import Schema, ValidationError, fields, post_dump, post_load, validate, validates_schema
 
 from brdocs import DocumentError, normalise_document, normalise_name
+from deeplinks import CallbackUrls, DeeplinkError
 from server.errors import CodedMessage
 
 # -- what Belvo prescribes (docs/belvo.md §1.3; §0.9: sent exactly as shown) ---------------
@@ -182,18 +183,6 @@ class Consent:
     permissions: tuple[str, ...]
     identification_info: tuple[Identification, ...]
     default_consent_duration_days: int | None = None
-
-
-@dataclass(frozen=True)
-class CallbackUrls:
-    """The three callback URLs sent to Belvo (docs/belvo.md §0.4: success, exit, event only)."""
-
-    success: str
-    exit: str
-    event: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"success": self.success, "exit": self.exit, "event": self.event}
 
 
 @dataclass(frozen=True)
@@ -384,7 +373,10 @@ class CallbackUrlsSchema(_WireSchema):
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CallbackUrls:
-        return CallbackUrls(**data)
+        try:
+            return CallbackUrls(**data)
+        except DeeplinkError as error:
+            raise ValidationError(error.message) from None
 
 
 class WidgetSchema(_WireSchema):

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from server.models import SessionStatus
 from server.ofda import (
     ACCESS_MODES,
     FETCH_RESOURCES,
@@ -145,9 +146,7 @@ class WidgetSessionCreatedSchema(Schema):
     """The ``201`` answer to ``POST /v1/widget-sessions`` (exactly the contract's keys)."""
 
     id = fields.String(required=True, metadata={"description": "ws_ followed by a random string"})
-    status = fields.String(
-        required=True, validate=validate.OneOf(["pending", "succeeded", "exited", "failed", "expired"])
-    )
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in SessionStatus]))
     widget_url = fields.String(
         allow_none=True,
         metadata={

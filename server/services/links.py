@@ -19,6 +19,7 @@ from urllib.parse import parse_qsl, urlsplit
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from deeplinks.events import is_link_id
 from server.belvo import BelvoBadResponse, BelvoClient, BelvoError, BelvoNotFound, Resource, as_api_error
 from server.clock import isoformat_z
 from server.errors import Conflict, Forbidden, NotFound
@@ -71,7 +72,7 @@ class BelvoLink:
     @classmethod
     def from_belvo(cls, body: Mapping[str, Any]) -> BelvoLink:
         link_id, institution = body.get("id"), _text(body.get("institution"), 128)
-        if not isinstance(link_id, str) or len(link_id) != 36 or institution is None:
+        if not is_link_id(link_id) or institution is None:
             raise BelvoBadResponse(
                 "expected a link object with a UUID 'id' and an institution code from /api/links/{id}/"
             )
@@ -180,15 +181,11 @@ def resource_state(status: str, **changes: Any) -> dict[str, Any]:
 
 def owned_link(db: Session, link_id: str, user_id: str) -> Link:
     """The user's link; 404 for a link that is someone else's or does not exist (no enumeration)."""
-    link = db.get(Link, link_id.lower()) if _plausible_id(link_id) else None
+    # Belvo link ids are UUIDs; anything else cannot be stored, and NUL bytes would upset PostgreSQL.
+    link = db.get(Link, link_id.lower()) if is_link_id(link_id) else None
     if link is None or link.user_id != user_id:
         raise NotFound("No such link")
     return link
-
-
-def _plausible_id(link_id: str) -> bool:
-    # Belvo link ids are UUIDs; anything else cannot be stored, and NUL bytes would upset PostgreSQL.
-    return len(link_id) == 36 and all(ch in "0123456789abcdefABCDEF-" for ch in link_id)
 
 
 def list_links(db: Session, user_id: str) -> list[Link]:

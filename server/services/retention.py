@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from server.models import SessionEvent, WebhookEvent, WidgetSession
-from server.services.webhooks import RECEIVED
+from server.models import SessionEvent, WebhookEvent, WebhookStatus, WidgetSession
 
 
 @dataclass(frozen=True)
@@ -53,7 +52,7 @@ def purge(db: Session, now: datetime, *, sessions_after: timedelta, webhooks_aft
     ).rowcount  # type: ignore[attr-defined]
     webhooks = db.execute(
         delete(WebhookEvent)
-        .where(WebhookEvent.received_at < now - webhooks_after, WebhookEvent.status != RECEIVED)
+        .where(WebhookEvent.received_at < now - webhooks_after, WebhookEvent.status != WebhookStatus.RECEIVED)
         .execution_options(synchronize_session=False)
     ).rowcount  # type: ignore[attr-defined]
     db.commit()

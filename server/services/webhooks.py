@@ -42,7 +42,7 @@ from server.belvo import BelvoClient, BelvoNotFound, belvo_client
 from server.clock import isoformat_z
 from server.clock import now as clock_now
 from server.config import Secret
-from server.models import AppUser, Link, WebhookEvent
+from server.models import AppUser, ConsentStatus, Link, WebhookEvent, WebhookStatus
 from server.services.links import READY, BelvoLink, attach_link, lock_link, resource_state
 from server.storage import database, insert_ignore
 
@@ -53,9 +53,6 @@ log = logging.getLogger(__name__)
 #: delivery is lost once Belvo stops retrying, and only holders of the webhook secret can send one.
 MAX_BODY_BYTES: Final = 256 * 1024
 
-RECEIVED: Final = "received"
-PROCESSED: Final = "processed"
-IGNORED: Final = "ignored"
 
 #: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
@@ -101,7 +98,7 @@ def store(db: Session, payload: Mapping[str, Any], now: datetime) -> bool:
             "webhook_type": payload["webhook_type"],
             "webhook_code": payload["webhook_code"],
             "payload": dict(payload),
-            "status": RECEIVED,
+            "status": WebhookStatus.RECEIVED,
             "note": None,
             "received_at": now,
             "processed_at": None,
@@ -132,7 +129,7 @@ class NewData:
 class ConsentState:
     """A consent webhook: the consent is ``expired`` or ``about_to_expire``."""
 
-    state: str
+    state: ConsentStatus
 
 
 Action = ResourceReady | NewData | ConsentState
@@ -144,7 +141,7 @@ def classify(webhook_type: str, webhook_code: str) -> Action | None:
     >>> classify("TRANSACTIONS", "historical_update"), classify("ACCOUNTS", "new_accounts_available")
     (ResourceReady(resource='TRANSACTIONS'), NewData(resource='ACCOUNTS'))
     >>> classify("CONSENT", "consent_expired"), classify("LINK", "token_required")
-    (ConsentState(state='expired'), None)
+    (ConsentState(state=<ConsentStatus.EXPIRED: 'expired'>), None)
     """
     match webhook_code:
         case "historical_update":
@@ -152,9 +149,9 @@ def classify(webhook_type: str, webhook_code: str) -> Action | None:
         case code if _NEW_DATA.fullmatch(code):
             return NewData(webhook_type.upper())
         case "openfinance_consent_expired" | "consent_expired":
-            return ConsentState("expired")
+            return ConsentState(ConsentStatus.EXPIRED)
         case "openfinance_consent_about_to_expire" | "consent_about_to_expire":
-            return ConsentState("about_to_expire")
+            return ConsentState(ConsentStatus.ABOUT_TO_EXPIRE)
         case _:
             return None
 
@@ -187,24 +184,26 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     row = db.get(WebhookEvent, webhook_id)
     if row is None:
         raise LookupError(f"no stored webhook {webhook_id!r}")
-    if row.status != RECEIVED:
+    if row.status != WebhookStatus.RECEIVED:
         return row.status
     action = classify(row.webhook_type, row.webhook_code)
     if action is None:
-        return _finish(db, row, IGNORED, f"{row.webhook_type}/{row.webhook_code} is not handled", now)
+        return _finish(
+            db, row, WebhookStatus.IGNORED, f"{row.webhook_type}/{row.webhook_code} is not handled", now
+        )
     if row.link_id is None:
-        return _finish(db, row, IGNORED, "no link_id", now)
+        return _finish(db, row, WebhookStatus.IGNORED, "no link_id", now)
     link = lock_link(db, row.link_id, now)
     if link is None:
         db.rollback()
         note = _recover(db, client, row, now)
         if note is not None:
-            return _finish(db, row, IGNORED, note, now)
+            return _finish(db, row, WebhookStatus.IGNORED, note, now)
         link = lock_link(db, row.link_id, now)
         assert link is not None  # attached just now, in this transaction
     data = row.payload.get("data")
     apply(link, action, data if isinstance(data, Mapping) else {}, now)
-    return _finish(db, row, PROCESSED, None, now)
+    return _finish(db, row, WebhookStatus.PROCESSED, None, now)
 
 
 def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime) -> str | None:
@@ -238,7 +237,7 @@ def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime)
     return None
 
 
-def _finish(db: Session, row: WebhookEvent, status: str, note: str | None, now: datetime) -> str:
+def _finish(db: Session, row: WebhookEvent, status: WebhookStatus, note: str | None, now: datetime) -> str:
     row.status, row.note, row.processed_at = status, note, now
     db.commit()
     return status
@@ -249,7 +248,7 @@ def received_ids(db: Session, older_than: datetime) -> list[str]:
     return list(
         db.scalars(
             select(WebhookEvent.webhook_id)
-            .where(WebhookEvent.status == RECEIVED, WebhookEvent.received_at <= older_than)
+            .where(WebhookEvent.status == WebhookStatus.RECEIVED, WebhookEvent.received_at <= older_than)
             .order_by(WebhookEvent.received_at)
         )
     )

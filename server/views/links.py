@@ -12,6 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import Resource, belvo_client
+from server.models import ConsentStatus
 from server.services import links
 from server.storage import get_session
 
@@ -42,8 +43,8 @@ class ResourceStateSchema(Schema):
     )
 
 
-class ConsentSchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["expired", "about_to_expire"]))
+class ConsentStateSchema(Schema):
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in ConsentStatus]))
     consent_id = fields.String()
     consent_due_date = fields.String()
     action = fields.String()
@@ -69,7 +70,7 @@ class LinkSchema(Schema):
             "description": "Per resource (ACCOUNTS, OWNERS, ...): pending, ready once historical_update came"
         },
     )
-    consent = fields.Nested(ConsentSchema, allow_none=True)
+    consent = fields.Nested(ConsentStateSchema, allow_none=True)
     created_at = fields.String(required=True, metadata=TIMESTAMP)
     updated_at = fields.String(required=True, metadata=TIMESTAMP)
 

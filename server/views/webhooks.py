@@ -7,9 +7,10 @@ from typing import Any
 
 import click
 from flask import current_app, request
-from marshmallow import INCLUDE, Schema, fields, validate
+from marshmallow import INCLUDE, Schema, ValidationError, fields, validate
 from sqlalchemy.exc import SQLAlchemyError
 
+from deeplinks.events import is_link_id
 from server.api import Blueprint, require_json_body
 from server.clock import now
 from server.errors import PayloadTooLarge, Unauthenticated, Unavailable
@@ -24,9 +25,13 @@ bp = Blueprint(
     description="Belvo's webhooks, authenticated by the Authorization value configured at Belvo.",
 )
 
-_UUID = r"\A[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z"
 # Stored as keys: printable ASCII names only (a NUL byte would not even reach PostgreSQL).
 _NAME = r"\A[A-Za-z0-9_.:-]{1,64}\Z"
+
+
+def _link_id(value: str) -> None:
+    if not is_link_id(value):
+        raise ValidationError("Expected a link id: a UUID with hyphens.")
 
 
 class BelvoWebhookSchema(Schema):
@@ -38,7 +43,7 @@ class BelvoWebhookSchema(Schema):
     webhook_id = fields.String(required=True, validate=validate.Regexp(_NAME))
     webhook_type = fields.String(required=True, validate=validate.Regexp(_NAME))
     webhook_code = fields.String(required=True, validate=validate.Regexp(_NAME))
-    link_id = fields.String(allow_none=True, validate=validate.Regexp(_UUID))
+    link_id = fields.String(allow_none=True, validate=_link_id)
     external_id = fields.String(allow_none=True)
     process_type = fields.String(allow_none=True)
     request_id = fields.String(allow_none=True)
