@@ -145,7 +145,13 @@ def send_webhook() -> Response:
     if link is None:
         raise NotFound(f"No link {link_id!r}.")
     payload = webhook(
-        link.id, link.external_id, webhook_type, webhook_code, data, str(uuid.uuid4()), process_type
+        link.id,
+        link.external_id,
+        webhook_type,
+        webhook_code,
+        data,
+        request_id=str(uuid.uuid4()),
+        process_type=process_type,
     )
     attempts = emulator.webhooks.deliver_now(payload)
     return jsonify(

@@ -280,7 +280,7 @@ def _account_base(draw: _Draw, link: Link, created: str) -> Json:
 
 
 def _deposit_account(
-    draw: _Draw, link: Link, created: str, category: str, kind: str, name: str, low: float, high: float
+    draw: _Draw, link: Link, created: str, *, category: str, kind: str, name: str, low: float, high: float
 ) -> Json:
     agency, number, digit = draw.digits(4), draw.digits(8), draw.digits(1)
     current = draw.amount(low, high)
@@ -312,11 +312,11 @@ def _checking(draw: _Draw, link: Link, created: str, business: bool) -> Json:
         draw,
         link,
         created,
-        "CHECKING_ACCOUNT",
-        "CONTA_DEPOSITO_A_VISTA",
-        "Conta Corrente PJ" if business else "Conta Corrente",
-        low,
-        high,
+        category="CHECKING_ACCOUNT",
+        kind="CONTA_DEPOSITO_A_VISTA",
+        name="Conta Corrente PJ" if business else "Conta Corrente",
+        low=low,
+        high=high,
     )
     arranged = float(draw.rng.choice((0, 500, 1000, 2500, 5000)) * (4 if business else 1))
     account["overdraft"] = {"arranged": arranged, "used": 0.0, "unarranged": 0.0}
@@ -325,7 +325,14 @@ def _checking(draw: _Draw, link: Link, created: str, business: bool) -> Json:
 
 def _savings(draw: _Draw, link: Link, created: str) -> Json:
     account = _deposit_account(
-        draw, link, created, "SAVINGS_ACCOUNT", "CONTA_POUPANCA", "Poupança", 500.0, 60000.0
+        draw,
+        link,
+        created,
+        category="SAVINGS_ACCOUNT",
+        kind="CONTA_POUPANCA",
+        name="Poupança",
+        low=500.0,
+        high=60000.0,
     )
     account["overdraft"] = None
     return account
@@ -402,7 +409,7 @@ class _Transactions:
         self.start = self.end - timedelta(days=365)  # Belvo's 12 months of history
         self.items: list[Json] = []
 
-    def add(
+    def add(  # noqa: PLR0917 (each call is one row of the statement, its columns in order)
         self,
         day: date,
         amount: float,

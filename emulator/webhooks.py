@@ -36,6 +36,7 @@ def webhook(
     webhook_type: str,
     webhook_code: str,
     data: Json,
+    *,
     request_id: str,
     process_type: str,
 ) -> Json:
@@ -56,7 +57,15 @@ def webhook(
 def historical_update(
     link_id: str, external_id: str | None, resource: str, data: Json, request_id: str
 ) -> Json:
-    return webhook(link_id, external_id, resource, "historical_update", data, request_id, "historical_update")
+    return webhook(
+        link_id,
+        external_id,
+        resource,
+        "historical_update",
+        data,
+        request_id=request_id,
+        process_type="historical_update",
+    )
 
 
 def historical_data(resource: str, data: LinkData) -> Json:
@@ -112,6 +121,7 @@ class WebhookDispatcher:
 
     def __init__(
         self,
+        *,
         url: str | None,
         authorization: str | None,
         session: requests.Session | None,

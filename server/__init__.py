@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask, request
@@ -19,19 +20,26 @@ from server.emulation import mount_emulator
 from server.views import qa
 
 
-def create_app(config: dict[str, Any] | None = None) -> Flask:
-    """Create the backend. ``config`` overrides environment variables of the same names.
+def create_app(
+    config: dict[str, Any] | None = None,
+    environ: Mapping[str, str] | None = None,
+    defaults: Mapping[str, str] | None = None,
+) -> Flask:
+    """Create the backend. ``config`` overrides the variables of the same names in ``environ``, the
+    process environment unless given (the only place it is read); ``defaults`` stand in for settings
+    neither gives.
 
-    >>> app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"})
+    >>> app = create_app({"TESTING": True, "DATABASE_URL": "sqlite://"}, environ={})
     >>> app.test_client().get("/healthz").get_json()
     {'status': 'ok'}
     """
     app = Flask(__name__, instance_relative_config=True)
     overrides = dict(config or {})
-    if "DATABASE_URL" not in overrides and not os.environ.get("DATABASE_URL"):
+    environ = os.environ if environ is None else environ
+    local_database = f"sqlite:///{os.path.join(app.instance_path, 'ofda.sqlite3')}"
+    settings = load_settings(overrides, environ, {"DATABASE_URL": local_database, **(defaults or {})})
+    if settings.database_url == local_database:
         os.makedirs(app.instance_path, exist_ok=True)
-        overrides["DATABASE_URL"] = f"sqlite:///{os.path.join(app.instance_path, 'ofda.sqlite3')}"
-    settings = load_settings(overrides)
     app.config.update(
         TESTING=settings.testing,
         MAX_CONTENT_LENGTH=settings.max_content_length,
@@ -44,7 +52,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # The client's address as the platform's router saw it, for the per-address rate limit; only as
         # many X-Forwarded-For hops as are configured, so a client cannot claim another address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
-    app.extensions["ofda.applinks"] = load_app_links(overrides)
+    app.extensions["ofda.applinks"] = load_app_links(overrides, environ)
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 
     observability.init_app(app)
@@ -76,7 +84,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         emulator_overrides.setdefault("EMULATOR_NOW", app.extensions["ofda.clock"])
         belvo_session = mount_emulator(app, settings, emulator_overrides)
     else:
-        belvo_session = belvo.pooled_session(settings.belvo_api_url)
+        belvo_session = belvo.pooled_session(settings.belvo_api_url, environ)
     app.extensions["ofda.belvo_session"] = belvo_session
     belvo.init_app(app)
     return app

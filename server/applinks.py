@@ -13,7 +13,6 @@ Settings:
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -64,12 +63,12 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
-def load_app_links(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppLinks:
-    """Read and validate the settings above; a malformed value refuses start-up."""
-    env = os.environ if environ is None else environ
+def load_app_links(overrides: Mapping[str, Any], environ: Mapping[str, str]) -> AppLinks:
+    """Read and validate the settings above from ``overrides`` on top of ``environ``; a malformed value
+    refuses start-up."""
 
     def get(key: str) -> Any:
-        return overrides[key] if key in overrides else env.get(key) or None
+        return overrides[key] if key in overrides else environ.get(key) or None
 
     ios = _list(get("IOS_APP_IDS"))
     for app_id in ios:

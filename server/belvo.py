@@ -24,14 +24,14 @@ method, path template, status, attempt and Belvo's ``request_id``, never a body 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jwt
 import requests
@@ -452,18 +452,34 @@ def _json_object(response: requests.Response, template: str) -> dict[str, Any]:
 # -- the app's client ----------------------------------------------------------------------------------
 
 
-def pooled_session(api_url: str) -> requests.Session:
+def pooled_session(api_url: str, environ: Mapping[str, str]) -> requests.Session:
     """The process's HTTP session to Belvo: pooled connections (one TLS handshake per worker thread, not
-    per request), and proxy and CA settings read from the environment once, here: left to ``requests``,
-    every call would scan the whole environment again (about a millisecond each)."""
+    per request), and the proxy and CA variables ``requests`` knows taken from ``environ`` once, here:
+    left to ``requests``, every call would scan the whole environment again (about a millisecond each)."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)
     session.mount("http://", adapter)  # a local stand-in for Belvo (bench/sessions.py) pools the same way
-    session.proxies.update(requests.utils.get_environ_proxies(api_url))
-    session.verify = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE") or True
+    session.proxies.update(_proxies(api_url, environ))
+    session.verify = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
     session.trust_env = False
     return session
+
+
+def _proxies(api_url: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The ``<scheme>_proxy`` variables of ``environ`` (lowercase spelling first, as urllib reads them),
+    none when ``no_proxy`` names the host. ``requests.utils.get_environ_proxies`` would apply the same
+    rules, but only to ``os.environ``; urllib's bypass check takes the mapping."""
+    found: dict[str, str] = {}
+    for name in sorted(environ, key=lambda name: name.islower()):  # lowercase last: it wins
+        if name.lower().endswith("_proxy") and environ[name]:
+            found[name.lower().removesuffix("_proxy")] = environ[name]
+    # proxy_bypass_environment is what urllib.request.proxy_bypass runs; typeshed does not list it.
+    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    if bypass(urlsplit(api_url).hostname or "", found):
+        return {}
+    found.pop("no", None)
+    return found
 
 
 _EXTENSION = "ofda.belvo"

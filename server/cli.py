@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 
 import click
@@ -17,6 +16,7 @@ from werkzeug.serving import run_simple
 from server import create_app
 from server.config import ConfigError
 from server.serving import QueryFreeAccessLog
+from server.settings import settings
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -30,16 +30,15 @@ def run_command(host: str, port: int) -> None:
     Widget and callback URLs are written with PUBLIC_BASE_URL; when it is not set it follows --host and
     --port, so the URLs a session returns point at this server.
     """
-    if not os.environ.get("PUBLIC_BASE_URL"):
-        if host in WILDCARD_HOSTS:
-            click.echo(
-                "Serving on every interface: set PUBLIC_BASE_URL=http://<this machine's LAN address>:"
-                f"{port} so that widget URLs open on a phone.",
-                err=True,
-            )
-        shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
-        os.environ["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
-    app = create_app()
+    shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
+    here = f"http://{shown}:{port}"
+    app = create_app(defaults={"PUBLIC_BASE_URL": here})
+    if host in WILDCARD_HOSTS and settings(app).public_base_url == here:
+        click.echo(
+            "Serving on every interface: set PUBLIC_BASE_URL=http://<this machine's LAN address>:"
+            f"{port} so that widget URLs open on a phone.",
+            err=True,
+        )
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
     run_simple(host, port, app, threaded=True, request_handler=QueryFreeAccessLog)

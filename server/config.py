@@ -1,8 +1,9 @@
 """Configuration from the environment (12-factor), validated once at start-up.
 
 A misconfigured deployment must refuse to start with a message naming the setting, instead of failing in
-front of a user. ``create_app(config)`` reads ``os.environ`` and lets ``config`` override it; ``ofda``
-(a Flask ``FlaskGroup``) also loads a ``.env`` file in development.
+front of a user. ``create_app(config, environ)`` is the one place that reads the process environment
+(``os.environ`` unless ``environ`` is given) and hands it to the loaders here; ``config`` overrides it.
+``ofda`` (a Flask ``FlaskGroup``) also loads a ``.env`` file in development.
 
 With none of ``BELVO_SECRET_ID``, ``BELVO_SECRET_PASSWORD`` and ``BELVO_API_URL`` set, the backend runs in
 *emulator mode*: it mounts the offline Belvo emulator at ``/sandbox`` and talks to it instead of Belvo.
@@ -12,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -146,17 +146,20 @@ class Settings:
 
 
 class _Source:
-    """Reads settings from the overrides first, then the environment."""
+    """Reads settings from the overrides first, then the environment, then the caller's defaults."""
 
-    def __init__(self, overrides: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    def __init__(
+        self, overrides: Mapping[str, Any], environ: Mapping[str, str], defaults: Mapping[str, str]
+    ) -> None:
         self._overrides = overrides
         self._environ = environ
+        self._defaults = defaults
 
     def raw(self, key: str) -> Any:
         if key in self._overrides:
             return self._overrides[key]
         value = self._environ.get(key)
-        return value if value not in (None, "") else None
+        return value if value not in (None, "") else self._defaults.get(key)
 
     def text(self, key: str, default: str | None = None) -> str | None:
         value = self.raw(key)
@@ -371,10 +374,14 @@ def _retry_policy(src: _Source) -> RetryPolicy:
 
 
 def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    overrides: Mapping[str, Any] | None,
+    environ: Mapping[str, str],
+    defaults: Mapping[str, str] | None = None,
 ) -> Settings:
-    """Build :class:`Settings` from ``overrides`` on top of ``environ`` (``os.environ`` by default)."""
-    src = _Source(overrides or {}, os.environ if environ is None else environ)
+    """Build :class:`Settings` from ``overrides`` on top of ``environ``; ``defaults`` stand in for
+    settings neither gives (``create_app`` puts the database in its instance folder, ``ofda run`` makes
+    ``PUBLIC_BASE_URL`` follow ``--host`` and ``--port``)."""
+    src = _Source(overrides or {}, environ, defaults or {})
 
     belvo_keys = ("BELVO_SECRET_ID", "BELVO_SECRET_PASSWORD", "BELVO_API_URL")
     given = [key for key in belvo_keys if src.text(key)]

@@ -32,7 +32,7 @@ class WSGIAdapter(BaseAdapter):
         self._app = app
         self._script_name = script_name.rstrip("/")
 
-    def send(
+    def send(  # noqa: PLR0917 (requests' BaseAdapter.send signature)
         self,
         request: requests.PreparedRequest,
         stream: bool = False,

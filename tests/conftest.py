@@ -23,30 +23,10 @@ from server.auth import mint_token
 from server.settings import settings
 from server.storage import database, normalise_url
 
-# Environment variables that would point tests at real services or change their meaning.
-_ISOLATED_ENV = (
-    "BELVO_SECRET_ID", "BELVO_SECRET_PASSWORD", "BELVO_API_URL", "BELVO_WIDGET_URL", "BELVO_WEBHOOK_AUTH",
-    "BELVO_WEBHOOK_AUTH_PREVIOUS", "DATABASE_URL", "APP_JWT_SECRET", "PUBLIC_BASE_URL", "CALLBACK_SCHEME",
-    "CALLBACK_URL_SUCCESS", "CALLBACK_URL_EXIT", "CALLBACK_URL_EVENT", "QA_PAGE", "AUTO_MIGRATE",
-    "TERMS_URL", "BRANDING_JSON", "THEME_JSON", "COLOR_SCHEME", "DEFAULT_CONSENT_DURATION_DAYS",
-    "WIDGET_PURPOSE", "FETCH_RESOURCES", "STALE_IN", "DEFAULT_ACCESS_MODE", "WIDGET_SHOW_CLOSE_DIALOG",
-    "WIDGET_SHOW_ABANDON_SURVEY", "BELVO_SCOPES", "BELVO_CONSENT_PERMISSIONS", "BELVO_CONNECT_TIMEOUT",
-    "BELVO_READ_TIMEOUT", "BELVO_RETRY_SCHEDULE", "BELVO_DEADLINE_SECONDS", "SESSION_RATE_LIMIT_PER_MINUTE",
-    "SESSION_RATE_LIMIT_PER_DAY", "SESSION_MAX_PENDING", "LOG_LEVEL", "IOS_APP_IDS", "ANDROID_PACKAGE",
-    "ANDROID_CERT_SHA256", "APP_LINK_PATHS", "MAX_CONTENT_LENGTH", "BELVO_BREAKER_FAILURES",
-    "BELVO_BREAKER_PAUSE_SECONDS", "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", "TRUSTED_PROXY_HOPS",
-)  # fmt: skip
-
 # Browser and live-server fixtures, for every test package.
 pytest_plugins = ("tests.browser",)
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
-
-
-@pytest.fixture(autouse=True)
-def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in _ISOLATED_ENV:
-        monkeypatch.delenv(name, raising=False)
 
 
 @pytest.fixture(params=DATABASES)
@@ -70,8 +50,11 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 
 
 def make_app(database_url: str, **config: Any) -> Flask:
-    """An app in emulator mode (no Belvo credentials) with migrations applied; ``config`` overrides."""
-    return create_app({"TESTING": True, "DATABASE_URL": database_url, "AUTO_MIGRATE": True, **config})
+    """An app in emulator mode (no Belvo credentials) with migrations applied, whatever the environment
+    the tests run in: ``config`` is all it is given."""
+    return create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "AUTO_MIGRATE": True, **config}, environ={}
+    )
 
 
 @pytest.fixture

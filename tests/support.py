@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 
 @dataclass
@@ -23,3 +25,16 @@ class Clock:
 
     def advance(self, seconds: float = 0, **delta: float) -> None:
         self.moment += timedelta(seconds=seconds, **delta)
+
+
+def assert_error(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
+    """The response is an error in the contract's shape (section 2): ``status``, the first error's
+    ``code`` and ``field``, and a request id echoed in ``X-Request-Id``."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    body = response.get_json()
+    assert set(body) == {"errors", "request_id"}
+    assert body["errors"][0]["code"] == code
+    assert body["errors"][0]["field"] == field
+    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
+    assert response.headers["X-Request-Id"] == body["request_id"]
+    return body

@@ -258,6 +258,7 @@ def create_session(
     db: Session,
     client: BelvoClient,
     config: Settings,
+    *,
     user_id: str,
     request: SessionRequest,
     now: datetime,

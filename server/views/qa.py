@@ -55,7 +55,12 @@ def create_session() -> tuple[str, int, dict[str, str]]:
         session_request = WidgetSessionRequestSchema().load(body)
         moment = now()
         session = sessions.create_session(
-            get_session(), belvo_client(), settings(), form["user_id"] or "qa-tester", session_request, moment
+            get_session(),
+            belvo_client(),
+            settings(),
+            user_id=form["user_id"] or "qa-tester",
+            request=session_request,
+            now=moment,
         )
     except ValidationError as exc:
         errors = [f"{d.field}: {d.message}" if d.field else d.message for d in flatten_messages(exc.messages)]

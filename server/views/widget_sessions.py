@@ -69,11 +69,11 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
         get_session(),
         belvo_client(),
         settings(),
-        current_user_id(),
-        request,
-        moment,
-        _idempotency(),
-        _client_key(),
+        user_id=current_user_id(),
+        request=request,
+        now=moment,
+        idempotency=_idempotency(),
+        client_key=_client_key(),
     )
     return sessions.created_view(session, moment), NO_STORE
 

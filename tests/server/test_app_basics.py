@@ -2,18 +2,21 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from server import create_app
 from server.api import ErrorSchema
+from server.settings import settings
 from server.storage import database
 from tests.conftest import make_app
 from tests.server.conftest import REAL_BELVO
+from tests.support import assert_error
 
 
 @pytest.fixture
@@ -22,17 +25,6 @@ def app(database_url: str) -> Iterator[Flask]:
     app = make_app(database_url, **REAL_BELVO)
     yield app
     database(app).engine.dispose()
-
-
-def assert_error(response: Any, status: int, code: str, field: str | None = None) -> dict[str, Any]:
-    assert response.status_code == status, response.get_data(as_text=True)
-    body = response.get_json()
-    assert set(body) == {"errors", "request_id"}
-    assert body["errors"][0]["code"] == code
-    assert body["errors"][0]["field"] == field
-    assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
-    assert response.headers["X-Request-Id"] == body["request_id"]
-    return body
 
 
 def test_unknown_path_is_contract_404(client: FlaskClient) -> None:
@@ -93,3 +85,11 @@ def test_the_documented_error_shape_is_the_one_answered(client: FlaskClient) -> 
                     schema = spec["components"]["responses"][name]["content"]["application/json"]["schema"]
                     assert schema == {"$ref": "#/components/schemas/Error"}, (path, method, status)
     assert ErrorSchema().validate(client.get("/v1/nothing-here").get_json()) == {}
+
+
+def test_an_explicit_environment_is_all_the_app_reads(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("BELVO_SECRET_ID", "only-the-id")  # partly configured: refused, were it read
+    app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}, environ={})
+    assert settings(app).emulator_mode

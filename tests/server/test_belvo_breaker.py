@@ -8,7 +8,7 @@ from typing import Any
 from tests.conftest import bearer
 from tests.server.conftest import session_body
 from tests.server.lifecycle import Flow
-from tests.server.test_app_basics import assert_error
+from tests.support import assert_error
 
 
 def create(flow: Flow) -> Any:

@@ -301,17 +301,9 @@ def test_failures_are_logged_with_belvos_request_id_and_no_body(
     assert "Ralph Bragg" not in everything
 
 
-@pytest.fixture(autouse=True)
-def _no_proxy_settings(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("http_proxy", "https_proxy", "all_proxy", "no_proxy", "CURL_CA_BUNDLE"):
-        for spelling in (name, name.upper()):
-            monkeypatch.delenv(spelling, raising=False)
-
-
-def test_the_pooled_session_reads_proxy_and_ca_settings_once(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/company-ca.pem")
-    session = pooled_session(BELVO)
+def test_the_pooled_session_reads_proxy_and_ca_settings_once() -> None:
+    environ = {"HTTPS_PROXY": "http://proxy.internal:3128", "REQUESTS_CA_BUNDLE": "/etc/ssl/company-ca.pem"}
+    session = pooled_session(BELVO, environ)
     assert session.proxies["https"] == "http://proxy.internal:3128"
     assert session.verify == "/etc/ssl/company-ca.pem"
     # Nothing is read from the environment per request any more.
@@ -319,7 +311,11 @@ def test_the_pooled_session_reads_proxy_and_ca_settings_once(monkeypatch: pytest
     assert session.get_adapter(BELVO).poolmanager.connection_pool_kw["maxsize"] == 32
 
 
-def test_a_host_in_no_proxy_goes_direct(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.internal:3128")
-    monkeypatch.setenv("NO_PROXY", "sandbox.belvo.com")
-    assert pooled_session(BELVO).proxies == {}
+def test_a_host_in_no_proxy_goes_direct() -> None:
+    environ = {"HTTPS_PROXY": "http://proxy.internal:3128", "NO_PROXY": "sandbox.belvo.com"}
+    assert pooled_session(BELVO, environ).proxies == {}
+
+
+def test_the_lowercase_proxy_variable_wins() -> None:
+    environ = {"https_proxy": "http://lower.internal:3128", "HTTPS_PROXY": "http://upper.internal:3128"}
+    assert pooled_session(BELVO, environ).proxies == {"https": "http://lower.internal:3128"}

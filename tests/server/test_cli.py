@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -9,6 +10,13 @@ from click.testing import CliRunner
 
 from server import cli
 from server.settings import settings
+
+
+@pytest.fixture(autouse=True)
+def _empty_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The command line reads the process environment: nothing in it but what a test sets."""
+    for name in list(os.environ):
+        monkeypatch.delenv(name)
 
 
 @pytest.fixture

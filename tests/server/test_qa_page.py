@@ -12,7 +12,7 @@ from server.models import WidgetSession
 from server.storage import database
 from tests.conftest import make_app
 from tests.server.conftest import REAL_BELVO
-from tests.server.test_app_basics import assert_error
+from tests.support import assert_error
 
 
 def test_lists_every_fixture_with_a_qr_code(client: FlaskClient) -> None:

@@ -11,7 +11,7 @@ from server.config import ConfigError
 from server.storage import database
 from tests.conftest import make_app
 from tests.server.conftest import REAL_BELVO
-from tests.server.test_app_basics import assert_error
+from tests.support import assert_error
 
 FINGERPRINT = ":".join(["AB"] * 32)
 

@@ -33,8 +33,7 @@ from tests.server.conftest import (
     session_body,
     token_reply,
 )
-from tests.server.test_app_basics import assert_error
-from tests.support import Clock
+from tests.support import Clock, assert_error
 
 GOLDEN = Path(__file__).parent / "golden"
 SESSIONS = "/v1/widget-sessions"

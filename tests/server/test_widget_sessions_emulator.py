@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from server.storage import database
 from tests.conftest import bearer, make_app
 from tests.server.conftest import Clock, session_body
-from tests.server.test_app_basics import assert_error
+from tests.support import assert_error
 
 SESSIONS = "/v1/widget-sessions"
 

@@ -15,9 +15,8 @@ from server.models import WidgetSession
 from server.storage import database
 from tests.conftest import bearer
 from tests.server.conftest import TOKEN_URL, real_app, session_body
-from tests.server.test_app_basics import assert_error
 from tests.server.test_widget_sessions_api import SESSIONS
-from tests.support import Clock
+from tests.support import Clock, assert_error
 
 
 def create(client: FlaskClient, app: Flask, key: str | None, user: str = "alice", **body: Any) -> Any:
