@@ -15,7 +15,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from server import api, belvo, commands, observability, storage, views
 from server.applinks import load_app_links
 from server.clock import system_clock
-from server.config import load_settings
+from server.config import ConfigError, load_settings
 from server.emulation import mount_emulator
 from server.views import qa
 
@@ -37,7 +37,17 @@ def create_app(
     overrides = dict(config or {})
     environ = os.environ if environ is None else environ
     local_database = f"sqlite:///{os.path.join(app.instance_path, 'ofda.sqlite3')}"
-    settings = load_settings(overrides, environ, {"DATABASE_URL": local_database, **(defaults or {})})
+    problems: list[str] = []
+    try:
+        settings = load_settings(overrides, environ, {"DATABASE_URL": local_database, **(defaults or {})})
+    except ConfigError as error:
+        problems += error.problems
+    try:
+        app_links = load_app_links(overrides, environ)
+    except ConfigError as error:
+        problems += error.problems
+    if problems:
+        raise ConfigError(*problems)  # every problem of both at once
     if settings.database_url == local_database:
         os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
@@ -52,7 +62,7 @@ def create_app(
         # The client's address as the platform's router saw it, for the per-address rate limit; only as
         # many X-Forwarded-For hops as are configured, so a client cannot claim another address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
-    app.extensions["ofda.applinks"] = load_app_links(overrides, environ)
+    app.extensions["ofda.applinks"] = app_links
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 
     observability.init_app(app)

@@ -70,25 +70,30 @@ def load_app_links(overrides: Mapping[str, Any], environ: Mapping[str, str]) -> 
     def get(key: str) -> Any:
         return overrides[key] if key in overrides else environ.get(key) or None
 
+    problems: list[str] = []
     ios = _list(get("IOS_APP_IDS"))
-    for app_id in ios:
-        if not _APPLE_APP_ID.fullmatch(app_id):
-            raise ConfigError(f"IOS_APP_IDS: expected <TEAMID>.<bundle id>, got {app_id!r}")
+    problems += [
+        f"IOS_APP_IDS: expected <TEAMID>.<bundle id>, got {app_id!r}"
+        for app_id in ios
+        if not _APPLE_APP_ID.fullmatch(app_id)
+    ]
     package = get("ANDROID_PACKAGE")
     if package is not None and not _ANDROID_PACKAGE.fullmatch(str(package)):
-        raise ConfigError(
-            f"ANDROID_PACKAGE: expected an application id like com.example.app, got {package!r}"
-        )
+        problems.append(f"ANDROID_PACKAGE: expected an application id like com.example.app, got {package!r}")
     fingerprints = tuple(f.upper() for f in _list(get("ANDROID_CERT_SHA256")))
-    for fingerprint in fingerprints:
-        if not _FINGERPRINT.fullmatch(fingerprint):
-            raise ConfigError(
-                f"ANDROID_CERT_SHA256: expected 32 colon-separated hex bytes, got {fingerprint!r}"
-            )
+    problems += [
+        f"ANDROID_CERT_SHA256: expected 32 colon-separated hex bytes, got {fingerprint!r}"
+        for fingerprint in fingerprints
+        if not _FINGERPRINT.fullmatch(fingerprint)
+    ]
     if package and not fingerprints:
-        raise ConfigError("ANDROID_CERT_SHA256: required with ANDROID_PACKAGE (App Links cannot verify)")
+        problems.append("ANDROID_CERT_SHA256: required with ANDROID_PACKAGE (App Links cannot verify)")
     paths = _list(get("APP_LINK_PATHS")) or ("/belvo/*",)
-    for path in paths:
-        if not path.startswith("/"):
-            raise ConfigError(f"APP_LINK_PATHS: expected paths starting with '/', got {path!r}")
+    problems += [
+        f"APP_LINK_PATHS: expected paths starting with '/', got {path!r}"
+        for path in paths
+        if not path.startswith("/")
+    ]
+    if problems:
+        raise ConfigError(*problems)
     return AppLinks(ios, str(package) if package else None, fingerprints, paths)

@@ -54,6 +54,8 @@ def main() -> None:
     try:
         cli.main(prog_name="ofda")
     except ConfigError as exc:
-        # A deployment mistake, not a bug: the setting and what it expected, without a traceback.
-        click.echo(f"ofda: configuration error: {exc}", err=True)
+        # A deployment mistake, not a bug: every setting at fault and what it expected, one a line,
+        # without a traceback.
+        for problem in exc.problems:
+            click.echo(f"ofda: configuration error: {problem}", err=True)
         sys.exit(2)

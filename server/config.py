@@ -13,14 +13,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
 from marshmallow import Schema, ValidationError
 
-from deeplinks import CallbackUrls, DeeplinkError
+from deeplinks import DEFAULT_CALLBACK_URLS, CallbackUrls, DeeplinkError
 from deeplinks._url import NEVER_CALLBACK_SCHEMES
 from server import ofda
 from server.errors import flatten_messages
@@ -28,7 +28,12 @@ from server.ofda import Branding, BrandingSchema, ThemeEntry, ThemeSchema
 
 
 class ConfigError(RuntimeError):
-    """The configuration is unusable; the message names the setting and what it expected."""
+    """The configuration is unusable. Each of ``problems`` names a setting and what it expected, and
+    all of them are reported at once: one start-up shows everything to fix."""
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,9 @@ class Secret:
 # plus those that leave the app's control or travel in clear text: http (an https link is verified,
 # docs/security.md B2), ftp, and Android's content provider URLs (docs/security.md B1).
 FORBIDDEN_CALLBACK_SCHEMES = NEVER_CALLBACK_SCHEMES | {"ftp", "http", "content"}
+
+_LOCAL_BASE_URL = "http://127.0.0.1:8000"
+T = TypeVar("T")
 
 DEV_APP_JWT_SECRET = "dev-only-app-jwt-secret-not-for-production"  # noqa: S105 (emulator mode only)
 DEV_WEBHOOK_AUTH = "Bearer dev-only-webhook-secret"
@@ -154,6 +162,19 @@ class _Source:
         self._overrides = overrides
         self._environ = environ
         self._defaults = defaults
+        #: Every problem found so far; reading goes on past one, so that all are reported together.
+        self.problems: list[str] = []
+
+    def problem(self, message: str) -> None:
+        self.problems.append(message)
+
+    def checked(self, fallback: T, compute: Callable[..., T], *args: Any) -> T:
+        """``compute(*args)``, or ``fallback`` once the problems it raised are noted."""
+        try:
+            return compute(*args)
+        except ConfigError as error:
+            self.problems.extend(error.problems)
+            return fallback
 
     def raw(self, key: str) -> Any:
         if key in self._overrides:
@@ -176,7 +197,8 @@ class _Source:
             return True
         if text in {"0", "false", "no", "off"}:
             return False
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+        self.problem(f"{key}: expected true or false, got {value!r}")
+        return default
 
     def optional_flag(self, key: str) -> bool | None:
         return None if self.raw(key) is None else self.flag(key, False)
@@ -188,7 +210,8 @@ class _Source:
         try:
             return int(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}") from None
+            self.problem(f"{key}: expected an integer, got {value!r}")
+            return default
 
     def number(self, key: str, default: float) -> float:
         value = self.raw(key)
@@ -197,9 +220,11 @@ class _Source:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise ConfigError(f"{key}: expected a number of seconds, got {value!r}") from None
+            self.problem(f"{key}: expected a number of seconds, got {value!r}")
+            return default
         if not math.isfinite(number) or number <= 0:
-            raise ConfigError(f"{key}: expected a positive number of seconds, got {value!r}")
+            self.problem(f"{key}: expected a positive number of seconds, got {value!r}")
+            return default
         return number
 
     def words(self, key: str, default: tuple[str, ...]) -> tuple[str, ...]:
@@ -217,7 +242,8 @@ class _Source:
         for option in allowed:
             if str(option) == str(value).strip():
                 return option
-        raise ConfigError(f"{key}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
+        self.problem(f"{key}: expected one of {', '.join(map(str, allowed))}, got {value!r}")
+        return default
 
     def json_value(self, key: str) -> Any:
         value = self.raw(key)
@@ -226,7 +252,8 @@ class _Source:
         try:
             return json.loads(value)
         except json.JSONDecodeError as exc:
-            raise ConfigError(f"{key}: expected JSON, got invalid JSON ({exc.msg})") from None
+            self.problem(f"{key}: expected JSON, got invalid JSON ({exc.msg})")
+            return None
 
 
 def validate_callback_url(key: str, url: str) -> str:
@@ -257,16 +284,20 @@ def validate_callback_url(key: str, url: str) -> str:
 def _callback_urls(src: _Source) -> CallbackUrls:
     scheme = src.text("CALLBACK_SCHEME", "ofdaapp")
     urls = {
-        kind: validate_callback_url(
+        kind: src.checked(
+            None,
+            validate_callback_url,
             f"CALLBACK_URL_{kind.upper()}",
             src.text(f"CALLBACK_URL_{kind.upper()}", f"{scheme}://belvo/{kind}") or "",
         )
         for kind in ("success", "exit", "event")
     }
+    if None in urls.values():
+        return DEFAULT_CALLBACK_URLS  # each wrong URL is reported already
     if len(set(urls.values())) != 3:
         raise ConfigError("CALLBACK_URL_*: the success, exit and event URLs must be distinct")
     try:
-        return CallbackUrls(**urls)
+        return CallbackUrls(**cast(dict[str, str], urls))
     except DeeplinkError as error:
         raise ConfigError(f"CALLBACK_URL_*: {error.message}") from None
 
@@ -300,7 +331,7 @@ def _exactly(key: str, src: _Source, expected: tuple[str, ...]) -> tuple[str, ..
     return expected
 
 
-def _widget_config(src: _Source, emulator_mode: bool) -> WidgetConfig:
+def _terms_url(src: _Source, emulator_mode: bool) -> str:
     # A harmless stand-in for an offline laptop; a real deployment must name its own terms.
     terms_url = src.text("TERMS_URL", "https://example.com/terms" if emulator_mode else None)
     if terms_url is None:
@@ -311,39 +342,56 @@ def _widget_config(src: _Source, emulator_mode: bool) -> WidgetConfig:
         ofda.https_url(terms_url)
     except ValidationError as exc:
         raise ConfigError(f"TERMS_URL: {exc.messages[0]}") from None
+    return terms_url
 
+
+def _purpose(src: _Source) -> str:
     purpose = src.text("WIDGET_PURPOSE", ofda.DEFAULT_PURPOSE) or ""
     if not 1 <= len(purpose) <= ofda.PURPOSE_MAX_LENGTH:
         raise ConfigError(
             f"WIDGET_PURPOSE: expected 1 to {ofda.PURPOSE_MAX_LENGTH} characters, got {len(purpose)}"
         )
+    return purpose
 
-    fetch_resources = src.words("FETCH_RESOURCES", ("ACCOUNTS", "OWNERS", "TRANSACTIONS"))
+
+def _fetch_resources(src: _Source) -> tuple[str, ...]:
+    fetch_resources = src.words("FETCH_RESOURCES", _DEFAULT_FETCH_RESOURCES)
     unknown = [name for name in fetch_resources if name not in ofda.FETCH_RESOURCES]
     if unknown or not fetch_resources or len(set(fetch_resources)) != len(fetch_resources):
         raise ConfigError(
             f"FETCH_RESOURCES: expected distinct values among {','.join(ofda.FETCH_RESOURCES)}, "
             f"got {','.join(fetch_resources) or 'nothing'}"
         )
+    return fetch_resources
 
+
+def _stale_in(src: _Source) -> str | None:
     stale_in = src.text("STALE_IN")
     if stale_in is not None and not ofda.STALE_IN.fullmatch(stale_in):
         raise ConfigError(f"STALE_IN: expected a number of days such as 300d (1d to 365d), got {stale_in!r}")
+    return stale_in
 
+
+_DEFAULT_FETCH_RESOURCES = ("ACCOUNTS", "OWNERS", "TRANSACTIONS")
+
+
+def _widget_config(src: _Source, emulator_mode: bool) -> WidgetConfig:
     branding = src.json_value("BRANDING_JSON")
     theme = src.json_value("THEME_JSON")
     return WidgetConfig(
-        terms_url=terms_url,
-        scopes=_exactly("BELVO_SCOPES", src, ofda.OFDA_SCOPES),
-        permissions=_exactly("BELVO_CONSENT_PERMISSIONS", src, ofda.CONSENT_PERMISSIONS),
-        purpose=purpose,
-        fetch_resources=fetch_resources,
-        stale_in=stale_in,
+        terms_url=src.checked("", _terms_url, src, emulator_mode),
+        scopes=src.checked(ofda.OFDA_SCOPES, _exactly, "BELVO_SCOPES", src, ofda.OFDA_SCOPES),
+        permissions=src.checked(
+            ofda.CONSENT_PERMISSIONS, _exactly, "BELVO_CONSENT_PERMISSIONS", src, ofda.CONSENT_PERMISSIONS
+        ),
+        purpose=src.checked("", _purpose, src),
+        fetch_resources=src.checked(_DEFAULT_FETCH_RESOURCES, _fetch_resources, src),
+        stale_in=src.checked(None, _stale_in, src),
         access_mode=src.choice("DEFAULT_ACCESS_MODE", ofda.ACCESS_MODES, "recurrent"),
-        branding=None if branding is None else _load_with("BRANDING_JSON", BrandingSchema(), branding),
-        theme=None
-        if theme is None
-        else tuple(_load_with("THEME_JSON", ThemeSchema(), {"theme": theme})["theme"]),
+        branding=None
+        if branding is None
+        else src.checked(None, _load_with, "BRANDING_JSON", BrandingSchema(), branding),
+        theme=None if theme is None else src.checked(None, _theme, theme),
         color_scheme=src.choice("COLOR_SCHEME", ofda.COLOR_SCHEMES),
         consent_duration_days=src.choice("DEFAULT_CONSENT_DURATION_DAYS", ofda.CONSENT_DURATION_DAYS),
         show_close_dialog=src.optional_flag("WIDGET_SHOW_CLOSE_DIALOG"),
@@ -351,7 +399,11 @@ def _widget_config(src: _Source, emulator_mode: bool) -> WidgetConfig:
     )
 
 
-def _retry_policy(src: _Source) -> RetryPolicy:
+def _theme(theme: Any) -> tuple[ThemeEntry, ...]:
+    return tuple(_load_with("THEME_JSON", ThemeSchema(), {"theme": theme})["theme"])
+
+
+def _retry_schedule(src: _Source) -> tuple[float, ...]:
     schedule = src.words("BELVO_RETRY_SCHEDULE", ("3", "6", "12", "24", "48"))
     try:
         delays = tuple(float(step) for step in schedule)
@@ -363,10 +415,14 @@ def _retry_policy(src: _Source) -> RetryPolicy:
         raise ConfigError(
             f"BELVO_RETRY_SCHEDULE: expected waits of 0 seconds or more, got {','.join(schedule)}"
         )
+    return delays
+
+
+def _retry_policy(src: _Source) -> RetryPolicy:
     return RetryPolicy(
         connect_timeout=src.number("BELVO_CONNECT_TIMEOUT", 3.05),
         read_timeout=src.number("BELVO_READ_TIMEOUT", 10.0),
-        schedule=delays,
+        schedule=src.checked((), _retry_schedule, src),
         deadline=src.number("BELVO_DEADLINE_SECONDS", 10.0),
         breaker_failures=max(0, src.integer("BELVO_BREAKER_FAILURES", 5)),
         breaker_pause=src.number("BELVO_BREAKER_PAUSE_SECONDS", 30.0),
@@ -387,10 +443,15 @@ def load_settings(
     given = [key for key in belvo_keys if src.text(key)]
     if given and len(given) != len(belvo_keys):
         missing = ", ".join(key for key in belvo_keys if key not in given)
-        raise ConfigError(f"Belvo credentials are partly configured: set {missing} too, or none")
+        src.problem(f"Belvo credentials are partly configured: set {missing} too, or none")
     emulator_mode = not given
 
-    public_base_url = _base_url("PUBLIC_BASE_URL", src.text("PUBLIC_BASE_URL", "http://127.0.0.1:8000") or "")
+    public_base_url = src.checked(
+        _LOCAL_BASE_URL,
+        _base_url,
+        "PUBLIC_BASE_URL",
+        src.text("PUBLIC_BASE_URL", _LOCAL_BASE_URL) or "",
+    )
     if emulator_mode:
         # Imported here: only emulator mode needs the emulator package at all.
         from emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
@@ -399,7 +460,8 @@ def load_settings(
         secret_id, secret_password = DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
         default_widget_url = f"{public_base_url}/sandbox/widget/"
     else:
-        belvo_api_url = _base_url("BELVO_API_URL", src.text("BELVO_API_URL") or "")
+        api_url = src.text("BELVO_API_URL")  # when missing, the partial credentials are reported
+        belvo_api_url = "" if api_url is None else src.checked("", _base_url, "BELVO_API_URL", api_url)
         secret_id = src.text("BELVO_SECRET_ID") or ""
         secret_password = src.text("BELVO_SECRET_PASSWORD") or ""
         default_widget_url = "https://widget.belvo.io/"
@@ -409,11 +471,11 @@ def load_settings(
     if not emulator_mode:
         # Fail closed (docs/security.md C8): with real Belvo keys, no development secret may stand in.
         if not jwt_secret or len(jwt_secret) < 32:
-            raise ConfigError("APP_JWT_SECRET: expected a secret of 32 or more characters")
+            src.problem("APP_JWT_SECRET: expected a secret of 32 or more characters")
         if not webhook_auth[0]:
-            raise ConfigError("BELVO_WEBHOOK_AUTH: expected the Authorization value set at Belvo")
+            src.problem("BELVO_WEBHOOK_AUTH: expected the Authorization value set at Belvo")
 
-    return Settings(
+    loaded = Settings(
         database_url=src.text("DATABASE_URL", "sqlite:///ofda.sqlite3") or "",
         public_base_url=public_base_url,
         emulator_mode=emulator_mode,
@@ -425,7 +487,7 @@ def load_settings(
         webhook_auth=tuple(
             Secret(value) for value in (webhook_auth if webhook_auth[0] else [DEV_WEBHOOK_AUTH]) if value
         ),
-        callback_urls=_callback_urls(src),
+        callback_urls=src.checked(DEFAULT_CALLBACK_URLS, _callback_urls, src),
         max_content_length=src.integer("MAX_CONTENT_LENGTH", 64 * 1024),
         qa_page=src.flag("QA_PAGE", emulator_mode),
         auto_migrate=src.flag("AUTO_MIGRATE", emulator_mode),
@@ -434,15 +496,18 @@ def load_settings(
         widget=_widget_config(src, emulator_mode),
         belvo_retry=_retry_policy(src),
         session_limits=SessionLimits(
-            per_minute=_positive(src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
-            per_day=_positive(src, "SESSION_RATE_LIMIT_PER_DAY", 30),
-            max_pending=_positive(src, "SESSION_MAX_PENDING", 3),
+            per_minute=src.checked(10, _positive, src, "SESSION_RATE_LIMIT_PER_MINUTE", 10),
+            per_day=src.checked(30, _positive, src, "SESSION_RATE_LIMIT_PER_DAY", 30),
+            max_pending=src.checked(3, _positive, src, "SESSION_MAX_PENDING", 3),
             per_ip_per_minute=None
             if src.raw("SESSION_RATE_LIMIT_PER_IP_PER_MINUTE") in (None, "")
-            else _positive(src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
+            else src.checked(None, _positive, src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
         ),
-        trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
+        trusted_proxy_hops=src.checked(0, _non_negative, src, "TRUSTED_PROXY_HOPS", 0),
     )
+    if src.problems:
+        raise ConfigError(*src.problems)
+    return loaded
 
 
 def _non_negative(src: _Source, key: str, default: int) -> int:

@@ -67,3 +67,31 @@ def test_a_configuration_error_is_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("ofda: configuration error: Belvo credentials are partly configured")
     assert "Traceback" not in err
+
+
+def test_every_configuration_error_is_reported_at_once(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Real mode with nothing else set, and three malformed settings besides.
+    monkeypatch.setenv("BELVO_SECRET_ID", "id")
+    monkeypatch.setenv("BELVO_SECRET_PASSWORD", "password")
+    monkeypatch.setenv("BELVO_API_URL", "https://sandbox.belvo.com")
+    monkeypatch.setenv("SESSION_MAX_PENDING", "0")
+    monkeypatch.setenv("QA_PAGE", "maybe")
+    monkeypatch.setenv("IOS_APP_IDS", "com.example.app")
+    monkeypatch.setattr("sys.argv", ["ofda", "token", "bob"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    assert exit_info.value.code == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert all(line.startswith("ofda: configuration error: ") for line in lines)
+    named = sorted(line.removeprefix("ofda: configuration error: ").split(":")[0] for line in lines)
+    assert named == [
+        "APP_JWT_SECRET",
+        "BELVO_WEBHOOK_AUTH",
+        "IOS_APP_IDS",
+        "QA_PAGE",
+        "SESSION_MAX_PENDING",
+        "TERMS_URL",
+    ]
+    assert all("expected" in line for line in lines)
