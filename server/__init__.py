@@ -17,7 +17,7 @@ from server.applinks import load_app_links
 from server.clock import system_clock
 from server.config import ConfigError, load_settings
 from server.emulation import mount_emulator
-from server.views import qa
+from server.views import index, qa
 
 
 def create_app(
@@ -85,6 +85,7 @@ def create_app(
             api.require_json_body()
 
     views.register(rest)
+    app.register_blueprint(index.bp)
     if settings.qa_page:
         app.register_blueprint(qa.bp)
 

@@ -11,12 +11,13 @@ import sys
 
 import click
 from flask.cli import FlaskGroup, routes_command, shell_command
-from werkzeug.serving import run_simple
+from werkzeug.serving import make_server
 
 from server import create_app
-from server.config import ConfigError
+from server.config import ConfigError, Settings
 from server.serving import QueryFreeAccessLog
 from server.settings import settings
+from server.views.index import TITLES, places
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -41,7 +42,41 @@ def run_command(host: str, port: int) -> None:
         )
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
-    run_simple(host, port, app, threaded=True, request_handler=QueryFreeAccessLog)
+    server = make_server(host, port, app, threaded=True, request_handler=QueryFreeAccessLog)
+    # Our own banner instead of werkzeug's, which goes through the JSON log handler with terminal colours.
+    click.echo(banner(settings(app), f"{host}:{server.port}"))
+    server.serve_forever()  # werkzeug's ends quietly on Ctrl+C, and closes the socket
+    click.echo("ofda: stopped")
+
+
+def banner(config: Settings, listening: str) -> str:
+    """What ``ofda run`` prints once it listens: the mode and where to go, in plain text.
+
+    >>> from server.config import load_settings
+    >>> print(banner(load_settings({}, {}, {"PUBLIC_BASE_URL": "http://127.0.0.1:8000"}), "127.0.0.1:8000"))
+    ofda: emulator mode (no Belvo credentials set): the offline emulator stands in for Belvo at
+    http://127.0.0.1:8000/sandbox
+      API              http://127.0.0.1:8000/v1
+      API docs         http://127.0.0.1:8000/docs
+      OpenAPI document http://127.0.0.1:8000/openapi.json
+      QA page          http://127.0.0.1:8000/qa
+      Emulated widget  http://127.0.0.1:8000/sandbox/widget/
+      Health           http://127.0.0.1:8000/healthz
+    Listening on 127.0.0.1:8000; Ctrl+C stops.
+    """
+    if config.emulator_mode:
+        first = (
+            "ofda: emulator mode (no Belvo credentials set): the offline emulator stands in for Belvo at\n"
+            f"{config.belvo_api_url}"
+        )
+    else:
+        first = f"ofda: real mode: Belvo at {config.belvo_api_url}"
+    found = places(config)
+    lines = [first, *(f"  {TITLES[name]:<16} {url}" for name, url in found.items())]
+    if "qa" not in found:
+        lines.append(f"  {TITLES['qa']:<16} off (QA_PAGE=true turns it on)")
+    lines.append(f"Listening on {listening}; Ctrl+C stops.")
+    return "\n".join(lines)
 
 
 cli = FlaskGroup(create_app=create_app, add_default_commands=False, help=__doc__)

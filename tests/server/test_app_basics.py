@@ -93,3 +93,12 @@ def test_an_explicit_environment_is_all_the_app_reads(
     monkeypatch.setenv("BELVO_SECRET_ID", "only-the-id")  # partly configured: refused, were it read
     app = create_app({"TESTING": True, "DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"}, environ={})
     assert settings(app).emulator_mode
+
+
+def test_the_root_points_to_the_docs(client: FlaskClient) -> None:
+    body = client.get("/").get_json()
+    assert body["mode"] == "real"
+    assert body["docs"] == "http://127.0.0.1:8000/docs"
+    assert body["api"] == "http://127.0.0.1:8000/v1"
+    assert "qa" not in body  # off with real Belvo keys
+    assert "widget" not in body  # Belvo's own, known to the app only through a session

@@ -1,15 +1,25 @@
-"""`ofda run`: the URLs a session returns point at the server that was started."""
+"""`ofda`: the URLs a session returns point at the server `ofda run` started, which says where to go;
+configuration errors."""
 
 from __future__ import annotations
 
 import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from click.testing import CliRunner
 
 from server import cli
 from server.settings import settings
+from tests.server.conftest import REAL_BELVO
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(autouse=True)
@@ -21,13 +31,21 @@ def _empty_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> dict[str, Any]:
-    """Run `ofda run` without serving: record what run_simple was given."""
+    """Run `ofda run` without serving: record what make_server was given."""
     seen: dict[str, Any] = {}
 
-    def fake_run_simple(host: str, port: int, app: Any, **options: Any) -> None:
-        seen.update(host=host, port=port, app=app, options=options)
+    class FakeServer:
+        def __init__(self, port: int) -> None:
+            self.port = port
 
-    monkeypatch.setattr(cli, "run_simple", fake_run_simple)
+        def serve_forever(self) -> None:
+            pass
+
+    def fake_make_server(host: str, port: int, app: Any, **options: Any) -> FakeServer:
+        seen.update(host=host, port=port, app=app, options=options)
+        return FakeServer(port)
+
+    monkeypatch.setattr(cli, "make_server", fake_make_server)
     monkeypatch.setenv("DATABASE_URL", f"sqlite:///{tmp_path}/db.sqlite3")
     monkeypatch.setenv("PUBLIC_BASE_URL", "")  # recorded, so what `ofda run` sets is undone
     return seen
@@ -95,3 +113,67 @@ def test_every_configuration_error_is_reported_at_once(
         "TERMS_URL",
     ]
     assert all("expected" in line for line in lines)
+
+
+def test_the_banner_says_the_mode_and_where_to_go_in_plain_text(served: dict[str, Any]) -> None:
+    result = CliRunner().invoke(cli.cli, ["run", "--port", "8126"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("ofda: emulator mode")
+    for url in ("/v1", "/docs", "/qa", "/sandbox/widget/"):
+        assert f"http://127.0.0.1:8126{url}\n" in result.output
+    assert "\x1b" not in result.output
+    assert "{" not in result.output
+
+
+def test_the_banner_in_real_mode(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in REAL_BELVO.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(cli.cli, ["run", "--port", "8127"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith(f"ofda: real mode: Belvo at {REAL_BELVO['BELVO_API_URL']}\n")
+    assert "http://127.0.0.1:8127/docs\n" in result.output
+    assert "QA page          off" in result.output
+    assert "127.0.0.1:8127/sandbox" not in result.output
+
+
+def test_ofda_run_as_a_user_runs_it(tmp_path: Path) -> None:
+    """A real `ofda run` process: its banner, `GET /` for a program and for a browser, and an access
+    log that keeps the widget's access token out."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from server.cli import main; main()", "run", "--port", str(port)],
+        cwd=ROOT,
+        env={"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        banner = []
+        while not banner or not banner[-1].startswith("Listening on"):
+            line = process.stdout.readline()  # type: ignore[union-attr]
+            assert line, f"ofda run ended: {process.stderr.read()}"  # type: ignore[union-attr]
+            banner.append(line.rstrip("\n"))
+        base = f"http://127.0.0.1:{port}"
+        assert banner[0].startswith("ofda: emulator mode")
+        assert f"  API docs         {base}/docs" in banner
+        assert f"  Emulated widget  {base}/sandbox/widget/" in banner
+
+        index = requests.get(f"{base}/", timeout=10).json()
+        assert index["mode"] == "emulator"
+        assert (index["docs"], index["qa"]) == (f"{base}/docs", f"{base}/qa")
+        html = requests.get(f"{base}/", headers={"Accept": "text/html,*/*;q=0.8"}, timeout=10).text
+        assert f'href="{base}/docs"' in html
+        assert f'href="{base}/qa"' in html
+
+        token = "eyJhbGciOiJIUzUxMiJ9.eyJzdWIiOiJ0ZXN0In0.c2lnbmF0dXJl"
+        requests.get(f"{base}/sandbox/widget/", params={"access_token": token, "locale": "pt"}, timeout=10)
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=30)
+    assert "ofda: stopped" in out, err
+    assert "GET /sandbox/widget/ 401" in err
+    assert token not in err
+    assert "\x1b" not in out + err
