@@ -455,7 +455,7 @@ def _json_object(response: requests.Response, template: str) -> dict[str, Any]:
 def pooled_session(api_url: str, environ: Mapping[str, str]) -> requests.Session:
     """The process's HTTP session to Belvo: pooled connections (one TLS handshake per worker thread, not
     per request), and the proxy and CA variables ``requests`` knows taken from ``environ`` once, here:
-    left to ``requests``, every call would scan the whole environment again (about a millisecond each)."""
+    left to ``requests``, every call would scan the whole environment again."""
     session = requests.Session()
     adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)

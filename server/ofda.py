@@ -410,8 +410,8 @@ class TokenRequestSchema(_WireSchema):
         return TokenRequest(**{**data, "fetch_resources": tuple(data["fetch_resources"])})
 
 
-# Built once: a schema instance costs a deep copy of its fields (over a millisecond with the nested ones),
-# and dumping with it is thread-safe.
+# Built once: a schema instance costs a deep copy of its fields (nested ones included), and dumping
+# with it is thread-safe.
 _TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
 
 
