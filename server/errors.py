@@ -11,6 +11,7 @@ The tree::
     ├── Unauthenticated           401 unauthenticated
     ├── Forbidden                 403 (code given, e.g. link_not_owned)
     ├── NotFound                  404 not_found
+    ├── MethodNotAllowed          405 method_not_allowed (+ Allow)
     ├── Conflict                  409 (code given, e.g. session_already_completed)
     ├── Gone                      410 (code given, e.g. session_expired)
     ├── PayloadTooLarge           413 payload_too_large
@@ -107,8 +108,17 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
+    """405, naming the methods the resource has in ``Allow`` (RFC 9110 section 15.5.6 requires it)."""
+
     status = 405
     default_code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.allow = tuple(allow)
+
+    def headers(self) -> Mapping[str, str]:
+        return {**super().headers(), "Allow": ", ".join(self.allow)}
 
 
 class Conflict(ApiError):
