@@ -15,9 +15,11 @@ The tree::
     ├── Conflict                  409 (code given, e.g. session_already_completed)
     ├── Gone                      410 (code given, e.g. session_expired)
     ├── PayloadTooLarge           413 payload_too_large
+    ├── UriTooLong                414 uri_too_long (answered by the HTTP server, server/gunicorn_conf.py)
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── Unprocessable             422 (code given: validation_error, invalid_document, invalid_deeplink...)
     ├── RateLimited               429 rate_limited (+ Retry-After)
+    ├── HeaderFieldsTooLarge      431 header_fields_too_large (the HTTP server too)
     ├── UpstreamError             502 upstream_error
     ├── UpstreamUnavailable       503 upstream_unavailable (+ Retry-After)
     └── Unavailable               503 (code given, e.g. database_unavailable)
@@ -136,6 +138,11 @@ class PayloadTooLarge(ApiError):
     default_code = "payload_too_large"
 
 
+class UriTooLong(ApiError):
+    status = 414
+    default_code = "uri_too_long"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     default_code = "unsupported_media_type"
@@ -149,6 +156,11 @@ class Unprocessable(ApiError):
 class RateLimited(ApiError):
     status = 429
     default_code = "rate_limited"
+
+
+class HeaderFieldsTooLarge(ApiError):
+    status = 431
+    default_code = "header_fields_too_large"
 
 
 class UpstreamError(ApiError):
