@@ -79,6 +79,9 @@ class RetryPolicy:
     #: seconds (threat model F5); 0 turns the breaker off.
     breaker_failures: int = 5
     breaker_pause: float = 30.0
+    #: The open breaker lets one call through (one attempt, no retries) after this many seconds, then
+    #: after twice as long each time that probe fails, up to ``breaker_pause``.
+    breaker_probe: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -364,6 +367,7 @@ def _retry_policy(src: _Source) -> RetryPolicy:
         deadline=src.number("BELVO_DEADLINE_SECONDS", 10.0),
         breaker_failures=max(0, src.integer("BELVO_BREAKER_FAILURES", 5)),
         breaker_pause=src.number("BELVO_BREAKER_PAUSE_SECONDS", 30.0),
+        breaker_probe=src.number("BELVO_BREAKER_PROBE_SECONDS", 2.0),
     )
 
 
