@@ -57,13 +57,14 @@ access_log_format = "%(m)s %(U)s %(s)s %(b)s bytes %(M)s ms"
 
 class PrivateLogger(Logger):  # type: ignore[misc]
     """gunicorn's logger, writing JSON through the application's redaction, with access-log atoms that
-    carry nothing a client chose except the method."""
+    hold the method, our route template, our status, sizes and times: nothing else a client sent."""
 
     def setup(self, cfg: Any) -> None:
-        super().setup(cfg)
+        super().setup(cfg)  # run again on a configuration reload (SIGHUP)
         for log in (self.error_log, self.access_log):
             for handler in log.handlers:
-                handler.addFilter(RedactingFilter())
+                if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                    handler.addFilter(RedactingFilter())
                 if getattr(handler, "_gunicorn", False):  # gunicorn's own handlers, not logconfig's
                     handler.setFormatter(JsonFormatter())
 
@@ -72,7 +73,6 @@ class PrivateLogger(Logger):  # type: ignore[misc]
         protocol = environ.get("SERVER_PROTOCOL", "-")
         status = str(resp.status).split(None, 1)[0]
         sent = getattr(resp, "sent", None)
-        milliseconds = request_time // timedelta(milliseconds=1)
         return {
             "h": "-",
             "l": "-",
@@ -90,7 +90,7 @@ class PrivateLogger(Logger):  # type: ignore[misc]
             "a": "-",
             "T": request_time.seconds,
             "D": request_time // timedelta(microseconds=1),
-            "M": milliseconds,
+            "M": request_time // timedelta(milliseconds=1),
             "L": f"{request_time.total_seconds():.6f}",
             "p": f"<{os.getpid()}>",
             # Our own response headers only (the request id); never the request's headers or environ.
