@@ -76,6 +76,21 @@ def test_ofda_run_with_pending_migrations_says_how_to_apply_them(
     assert served == []
 
 
+def test_ofda_run_with_an_unreachable_database_says_so(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    served: list[Any] = []
+    monkeypatch.setattr(cli, "run_simple", lambda *args, **kwargs: served.append(args))
+    for name, value in {**REAL_BELVO, "DATABASE_URL": f"sqlite:///{tmp_path}/no/such/dir/db"}.items():
+        monkeypatch.setenv(name, value)
+
+    result = CliRunner().invoke(cli.cli, ["run", "--port", "8128"])
+
+    assert result.exit_code != 0
+    assert "The database is not reachable" in result.output
+    assert served == []
+
+
 def test_ofda_run_serves_once_migrated(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
     served: list[Any] = []
     monkeypatch.setattr(cli, "run_simple", lambda *args, **kwargs: served.append(args))
