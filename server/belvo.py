@@ -223,7 +223,7 @@ class CircuitBreaker:
         with self._lock:
             if ok:
                 if self._open_until is not None:
-                    log.warning("Belvo answered again; calls resume")
+                    log.info("Belvo answered again; calls resume")
                 self._in_a_row, self._open_until, self._wait = 0, None, self._first_wait
                 return
             self._in_a_row += 1

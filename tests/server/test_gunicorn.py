@@ -25,6 +25,7 @@ from tests.server.conftest import CPF, NAME
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATTED_CPF = f"{CPF[:3]}.{CPF[3:6]}.{CPF[6:9]}-{CPF[9:]}"
+WRONG_CPF = CPF[:-1] + str((int(CPF[-1]) + 1) % 10)  # its check digit does not match
 
 
 @dataclass
@@ -156,7 +157,12 @@ def test_no_cpf_name_or_token_reaches_any_log_line(gunicorn: Gunicorn) -> None:
     requests.get(f"{gunicorn.url}/v1/links/{CPF}", params=query, headers=auth, timeout=10)
     requests.get(f"{gunicorn.url}/v1/widget-sessions/{NAME}", params=query, headers=auth, timeout=10)
     requests.get(f"{gunicorn.url}/nothing/{NAME}/{CPF}", params=query, timeout=10)
+    # ...and in bodies the app refuses.
     requests.post(f"{gunicorn.url}/v1/deeplinks/parse", json={"url": f"x://{NAME}/{CPF}"}, timeout=10)
+    refused = {"identification_info": [{"type": "CPF", "number": WRONG_CPF, "name": NAME}]}
+    requests.post(f"{gunicorn.url}/v1/widget-sessions", json=refused, headers=auth, timeout=10)
+    owner = {"webhook_type": "OWNERS", "data": {"display_name": NAME, "document_id": FORMATTED_CPF}}
+    requests.post(f"{gunicorn.url}/v1/webhooks/belvo", json=owner, timeout=10)
     # Requests gunicorn refuses before the app sees them: a request line that is not HTTP, one too long,
     # a header too large.
     target = f"/x?name={NAME}&cpf={CPF}&access_token={access_token}".encode()
@@ -166,7 +172,7 @@ def test_no_cpf_name_or_token_reaches_any_log_line(gunicorn: Gunicorn) -> None:
     settle(gunicorn, "GET <unmatched> 404")
 
     lines = gunicorn.lines()
-    leaks = [CPF, FORMATTED_CPF, *NAME.split(), access_token, "eyJ", "access_token="]
+    leaks = [CPF, FORMATTED_CPF, WRONG_CPF, *NAME.split(), access_token, "eyJ", "access_token="]
     for line in lines:
         for leak in leaks:
             assert leak not in line, line
