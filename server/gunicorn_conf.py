@@ -47,8 +47,7 @@ from server.observability import REQUEST_ID_HEADER, ROUTE_ENVIRON_KEY, JsonForma
 #: What the access log shows for a request no route matched (404, 405): its path may be anything.
 UNMATCHED = "<unmatched>"
 
-#: On (to stdout): it carries nothing private. ``--access-logfile /dev/null`` turns it off.
-accesslog = "-"
+#: The access log stays off unless asked for (``--access-logfile -``): the platform's router logs requests.
 #: gunicorn's control socket sits at one path per user (``~/.gunicorn/gunicorn.ctl``), so two web
 #: instances on one host would take it from each other; nothing here uses it.
 control_socket_disable = True
