@@ -191,12 +191,12 @@ class CircuitBreaker:
         self,
         failures: int,
         pause: float,
-        probe: float | None = None,
+        probe: float,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._failures = failures
         self._pause = pause
-        self._first_wait = pause if probe is None else min(probe, pause)
+        self._first_wait = min(probe, pause)
         self._clock = clock
         self._lock = threading.Lock()
         self._in_a_row = 0
