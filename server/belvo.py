@@ -156,9 +156,9 @@ class WidgetToken:
 
 
 class CircuitBreaker:
-    """Leaves Belvo alone once ``failures`` calls in a row ended unavailable (threat model F5): during an
-    outage each app request gets its 503 at once instead of after the whole deadline, and Belvo is not
-    hammered while it recovers. Shared by the threads of a process; with ``failures`` 0 it never opens.
+    """Leaves Belvo alone once ``failures`` calls in a row ended unavailable: during an outage each app
+    request gets its 503 at once instead of after the whole deadline, and Belvo is not hammered while it
+    recovers. Shared by the threads of a process; with ``failures`` 0 it never opens.
 
     Open, it lets one call through after ``probe`` seconds: the probe, sent once without retries so its
     outcome comes within one timeout. A success closes the breaker, so calls resume seconds after Belvo
