@@ -15,12 +15,17 @@ import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 import requests
+from gunicorn.config import Config
 
+from server.gunicorn_conf import PrivateLogger
+from server.observability import ROUTE_ENVIRON_KEY
 from tests.server.conftest import CPF, NAME
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -218,3 +223,45 @@ def test_405_carries_allow(gunicorn: Gunicorn) -> None:
     response = requests.delete(f"{gunicorn.url}/healthz", timeout=10)
     assert response.status_code == 405
     assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_any_access_log_format_an_operator_picks_stays_private(tmp_path: Path) -> None:
+    access_log = tmp_path / "access.log"
+    config = Config()
+    config.set("accesslog", str(access_log))
+    # Every atom gunicorn documents that could carry what a client sent.
+    config.set(
+        "access_log_format",
+        '%(h)s %(u)s "%(r)s" %(U)s?%(q)s "%(f)s" "%(a)s" %({authorization}i)s %({query_string}e)s',
+    )
+    logger = PrivateLogger(config)
+    query = f"cpf={CPF}&name={NAME}&access_token=eyJhbGciOiJIUzI1NiJ9.e30.sig"
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/v1/links/{CPF}?{query}",
+        "PATH_INFO": f"/v1/links/{CPF}",
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.7",
+        "HTTP_REFERER": f"https://app.example/{NAME}?{query}",
+        "HTTP_USER_AGENT": f"{NAME}'s phone",
+        "HTTP_AUTHORIZATION": "Basic " + "cmFscGg6YnJhZ2c=",
+        ROUTE_ENVIRON_KEY: "/v1/links/<link_id>",
+    }
+    request = SimpleNamespace(headers=[("AUTHORIZATION", environ["HTTP_AUTHORIZATION"])])
+    response = SimpleNamespace(status="404 NOT FOUND", headers=[("X-Request-Id", "abc")], sent=120)
+    try:
+        logger.access(response, request, environ, timedelta(milliseconds=3))
+    finally:
+        for log in (logger.access_log, logger.error_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+                handler.close()
+
+    [line] = access_log.read_text().splitlines()
+    assert (
+        json.loads(line)["message"]
+        == '- - "GET /v1/links/<link_id> HTTP/1.1" /v1/links/<link_id>?- "-" "-" - -'
+    )
+    for leak in (CPF, *NAME.split(), "eyJ", "203.0.113.7", "cmFscGg6YnJhZ2c=", "ralph"):
+        assert leak not in line
