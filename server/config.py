@@ -125,6 +125,8 @@ class Settings:
     belvo_secret_id: Secret
     belvo_secret_password: Secret
     belvo_widget_url: str
+    #: My Belvo Portal, where users manage and renew their consents (contract section 7).
+    portal_url: str
     app_jwt_secret: Secret
     #: Accepted ``Authorization`` values for Belvo's webhooks; two during a rotation.
     webhook_auth: tuple[Secret, ...]
@@ -388,11 +390,13 @@ def load_settings(
         belvo_api_url = f"{public_base_url}/sandbox"
         secret_id, secret_password = DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
         default_widget_url = f"{public_base_url}/sandbox/widget/"
+        default_portal_url = f"{public_base_url}/sandbox/portal/"
     else:
         belvo_api_url = _base_url("BELVO_API_URL", src.text("BELVO_API_URL") or "")
         secret_id = src.text("BELVO_SECRET_ID") or ""
         secret_password = src.text("BELVO_SECRET_PASSWORD") or ""
         default_widget_url = "https://widget.belvo.io/"
+        default_portal_url = "https://meuportal.belvo.com/"
 
     jwt_secret = src.text("APP_JWT_SECRET")
     webhook_auth = [src.text("BELVO_WEBHOOK_AUTH"), src.text("BELVO_WEBHOOK_AUTH_PREVIOUS")]
@@ -411,6 +415,7 @@ def load_settings(
         belvo_secret_id=Secret(secret_id),
         belvo_secret_password=Secret(secret_password),
         belvo_widget_url=src.text("BELVO_WIDGET_URL", default_widget_url) or "",
+        portal_url=_portal_url(src.text("PORTAL_URL", default_portal_url) or "", emulator_mode),
         app_jwt_secret=Secret(jwt_secret or DEV_APP_JWT_SECRET),
         webhook_auth=tuple(
             Secret(value) for value in (webhook_auth if webhook_auth[0] else [DEV_WEBHOOK_AUTH]) if value
@@ -433,6 +438,16 @@ def load_settings(
         ),
         trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
     )
+
+
+def _portal_url(url: str, emulator_mode: bool) -> str:
+    """My Belvo Portal's address: https (the emulated one on the backend's own address may be http)."""
+    if not emulator_mode:
+        try:
+            ofda.https_url(url)
+        except ValidationError as exc:
+            raise ConfigError(f"PORTAL_URL: {exc.messages[0]}") from None
+    return url
 
 
 def _non_negative(src: _Source, key: str, default: int) -> int:
