@@ -122,7 +122,8 @@ def test_control_moves_a_recurrent_consent_and_sends_belvos_webhook(hooked: Flas
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z", about["data"]["consent_due_date"])
     assert expired["webhook_code"] == "openfinance_consent_expired"
     assert "consent_due_date" not in expired["data"]
-    assert soon.json["delivered"] and gone.json["delivered"]
+    assert soon.json["delivered"]
+    assert gone.json["delivered"]
     consent = client.get(f"/api/consents/{about['data']['consent_id']}/", headers=basic()).json
     assert consent["status"] == "EXPIRED"
 
