@@ -144,6 +144,9 @@ class Settings:
     #: How many proxies in front of the app append to ``X-Forwarded-For`` (the platform's router: 1);
     #: the client's address is read that many hops back. 0: the connection's own address.
     trusted_proxy_hops: int
+    #: A new link to the same person at the same bank as one the user holds replaces it (deleted at
+    #: Belvo), as Belvo's link guide recommends; ``DUPLICATE_LINKS=keep`` keeps both.
+    replace_duplicate_links: bool = True
 
 
 class _Source:
@@ -437,6 +440,7 @@ def load_settings(
             else _positive(src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
         ),
         trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
+        replace_duplicate_links=src.choice("DUPLICATE_LINKS", ("replace", "keep"), "replace") == "replace",
     )
 
 
