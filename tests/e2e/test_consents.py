@@ -56,13 +56,16 @@ def test_an_expired_consent_is_renewed_in_my_belvo_portal(backend: Backend, mobi
     renewal = app.call(
         "POST", f"/v1/links/{link_id}/consent-renewal", 201, json={"identification_info": IDENTIFICATION}
     )
-    mobile_page.goto(renewal["renew_url"])
-    card = mobile_page.locator(f'[data-test="portal-consent"][data-link="{link_id}"]')
+    # The app opens the portal as a third-party page (a Custom Tab, SFSafariViewController), not in the
+    # widget's webview: a page of its own.
+    portal = mobile_page.context.new_page()
+    portal.goto(renewal["renew_url"])
+    card = portal.locator(f'[data-test="portal-consent"][data-link="{link_id}"]')
     assert card.get_attribute("data-state") == "expired"
-    screenshot(mobile_page, "consent-1-renew")
+    screenshot(portal, "consent-1-renew")
     card.locator('[data-test="portal-renew"]').click()
-    mobile_page.wait_for_selector('[data-test="portal-notice"]')
-    screenshot(mobile_page, "consent-2-renewed")
+    portal.wait_for_selector('[data-test="portal-notice"]')
+    screenshot(portal, "consent-2-renewed")
 
     backend.settle()
     renewed = consent(app, link_id)
@@ -71,10 +74,39 @@ def test_an_expired_consent_is_renewed_in_my_belvo_portal(backend: Backend, mobi
     assert renewed["due_date"] > (backend.clock() + timedelta(days=300)).strftime("%Y-%m-%dT%H:%M:%S")
 
     # The "manage my data sharing" entry: the portal shows every consent this person gave.
-    portal = app.call("POST", "/v1/consent-portal", 201, json={"identification_info": IDENTIFICATION})
-    mobile_page.goto(portal["portal_url"])
-    listed = mobile_page.locator('[data-test="portal-consent"]')
+    manage = app.call("POST", "/v1/consent-portal", 201, json={"identification_info": IDENTIFICATION})
+    portal.goto(manage["portal_url"])
+    listed = portal.locator('[data-test="portal-consent"]')
     assert listed.count() == 1
     assert listed.get_attribute("data-link") == link_id
     assert listed.get_attribute("data-state") == "active"
-    screenshot(mobile_page, "consent-3-portal")
+    screenshot(portal, "consent-3-portal")
+
+
+def test_qa_expires_a_consent_and_shows_the_renew_urls_qr_code(backend: Backend, mobile_page: Any) -> None:
+    app = App(backend, "qa-tester")
+    link_id = connect_recurrent(app, mobile_page)
+    backend.settle()
+
+    page = mobile_page.context.new_page()  # the tester's laptop browser
+    page.set_viewport_size({"width": 1200, "height": 900})
+    page.goto(f"{backend.url}/qa")
+    with page.expect_navigation():
+        page.click('[data-test="qa-list-links"]')
+    row = page.locator(f'[data-test="qa-link"][data-link="{link_id}"]')
+    assert row.locator('[data-test="qa-consent-status"]').text_content() == "none reported"
+    with page.expect_navigation():
+        row.locator('[data-test="qa-consent-move"][data-state="expired"]').click()
+    backend.settle()
+    with page.expect_navigation():
+        page.click('[data-test="qa-list-links"]')
+    assert row.locator('[data-test="qa-consent-status"]').text_content().startswith("expired")
+
+    with page.expect_navigation():
+        row.locator('[data-test="qa-renew-url"]').click()
+    renewal = page.locator('[data-test="qa-renewal"]')
+    assert renewal.locator("svg").count() == 1
+    renew_url = page.locator('[data-test="qa-open-renewal"]').get_attribute("href")
+    assert "action=renew" in renew_url
+    assert f"link_id={link_id}" in renew_url
+    screenshot(page, "qa-consent-renewal", full_page=False)
