@@ -39,6 +39,7 @@ from emulator.events import (
     callback_url,
 )
 from emulator.institutions import INSTITUTIONS, Behaviour, Institution, filter_institutions
+from emulator.pages import DURATIONS, secure
 from emulator.state import IssuedToken, StartupParams, WidgetConfig, WidgetSession
 from emulator.tokens import RejectedToken, check_access_token
 
@@ -46,9 +47,6 @@ log = logging.getLogger(__name__)
 widget = Blueprint("widget", __name__, url_prefix="/widget")
 
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{3,}", re.ASCII)
-# default_consent_duration_days values the consent screen offers (facts file 1.3); anything else
-# preselects "Indeterminado".
-DURATIONS = ((92, "3 meses"), (183, "6 meses"), (275, "9 meses"), (366, "12 meses"))
 PERMISSION_LABELS = {
     "REGISTER": ("Dados cadastrais", "Nome, documento, endereço, telefone e e-mail."),
     "ACCOUNTS": ("Dados de contas", "Saldos, limites e transações das suas contas."),
@@ -88,22 +86,7 @@ _OUTCOME_TEXT = {
 }
 
 
-@widget.before_request
-def _nonce() -> None:
-    g.csp_nonce = secrets.token_urlsafe(16)
-
-
-@widget.after_request
-def _security_headers(response: Response) -> Response:
-    # The first URL carries the access token: never send it on as a Referer, never cache the pages.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{g.csp_nonce}'; "
-        "img-src 'self' https: data:; form-action 'self'; base-uri 'none'"
-    )
-    return response
+secure(widget)
 
 
 def _page(template: str, config: WidgetConfig | None, status: int = 200, **context: Any) -> Response:

@@ -56,15 +56,21 @@ def _codes(choices: tuple[str, ...], *, min_length: int = 0) -> fields.List[str]
     )
 
 
-class WidgetSessionRequestSchema(Schema):
-    identification_info = fields.List(
+def _identification_info(description: str) -> fields.List[Identification]:
+    return fields.List(
         fields.Nested(IdentificationSchema),
         required=True,
         validate=check_identification_info,
         metadata={
-            "description": "The person (CPF) whose accounts are linked and, for a business, its CNPJ. "
-            "Numbers may be formatted (761.092.776-73); their check digits must match."
+            "description": f"{description} Numbers may be formatted (761.092.776-73); their check digits "
+            "must match."
         },
+    )
+
+
+class WidgetSessionRequestSchema(Schema):
+    identification_info = _identification_info(
+        "The person (CPF) whose accounts are linked and, for a business, its CNPJ."
     )
     access_mode = fields.String(
         validate=validate.OneOf(ACCESS_MODES),
@@ -110,6 +116,18 @@ class WidgetSessionRequestSchema(Schema):
             stale_in=data.get("stale_in"),
             purpose=data.get("purpose"),
         )
+
+
+class PortalRequestSchema(Schema):
+    """``POST /v1/consent-portal`` and ``POST /v1/links/{id}/consent-renewal``: who the portal is for."""
+
+    identification_info = _identification_info(
+        "The person (CPF) whose consents My Belvo Portal shows and, for a business, its CNPJ."
+    )
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> tuple[Identification, ...]:
+        return tuple(data["identification_info"])
 
 
 # -- responses -------------------------------------------------------------------------------------------

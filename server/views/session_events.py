@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import belvo_client
 from server.clock import now
 from server.schemas import DeeplinkEventSchema, WidgetSessionSchema
-from server.services import events
+from server.services import events, links
 from server.services.sessions import session_view
+from server.settings import settings
 from server.storage import get_session
 
 bp = Blueprint(
@@ -36,9 +37,21 @@ class EventRequestSchema(Schema):
     )
 
 
+class DuplicateSchema(Schema):
+    link_id = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(["replaced", "kept"]))
+
+
 class EventResponseSchema(Schema):
     event = fields.Nested(DeeplinkEventSchema, required=True)
     session = fields.Nested(WidgetSessionSchema, required=True)
+    duplicates = fields.List(
+        fields.Nested(DuplicateSchema),
+        metadata={
+            "description": "After a success: the user's other links to the same person at the same bank, "
+            "replaced by the new one (deleted at Belvo) or kept (DUPLICATE_LINKS=keep)"
+        },
+    )
 
 
 @bp.post("/<session_id>/events")
@@ -58,7 +71,9 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
     `external_id` on it, an institution the session allowed and a creation time not before the
     session's. Otherwise `403 link_not_owned` and nothing is stored; the same answer is given when
     Belvo does not know the link, so the answer never tells whether someone else's link exists. The
-    verified link is then stored for the user, with the institution Belvo reports.
+    verified link is then stored for the user, with the institution Belvo reports. A link the user
+    already held to the same person at the same bank (Belvo's `institution_user_id`) is a duplicate:
+    it is deleted at Belvo and here (`DUPLICATE_LINKS=keep` keeps both), and `duplicates` says so.
 
     - Same `success` again (same link), or the same `exit`/`error` again: `200`, nothing new stored.
       Safe to retry after a lost response.
@@ -72,12 +87,24 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
     - Someone else's session: `404 not_found`.
     """
     moment = now()
+    db, client = get_session(), belvo_client()
     outcome = events.post_event(
-        get_session(),
-        belvo_client(),
+        db,
+        client,
         session_id=session_id,
         user_id=current_user_id(),
         url=body["url"],
         now=moment,
     )
-    return {"event": outcome.event.to_dict(), "session": session_view(outcome.session, moment)}, NO_STORE
+    duplicates = (
+        links.settle_duplicates(
+            db, client, outcome.session.link_id, replace=settings().replace_duplicate_links
+        )
+        if outcome.recorded and outcome.session.link_id is not None
+        else []
+    )
+    return {
+        "event": outcome.event.to_dict(),
+        "session": session_view(outcome.session, moment),
+        "duplicates": [duplicate.to_dict() for duplicate in duplicates],
+    }, NO_STORE

@@ -173,8 +173,8 @@ BROKEN_REQUESTS = {
         "widget.theme.0.css_key",
         "invalid",
     ),
-    "My Belvo Portal feature": (
-        lambda b: _with(b, "consent_management", "widget", "openfinance_feature"),
+    "unknown feature": (
+        lambda b: _with(b, "payment_initiation", "widget", "openfinance_feature"),
         "widget.openfinance_feature",
         "invalid_choice",
     ),
