@@ -44,7 +44,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # The client's address as the platform's router saw it, for the per-address rate limit; only as
         # many X-Forwarded-For hops as are configured, so a client cannot claim another address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
-    app.extensions["ofda.applinks"] = load_app_links(overrides)
+    app.extensions["ofda.applinks"] = load_app_links(
+        overrides, application_link=settings.callback_urls.application_link
+    )
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 
     observability.init_app(app)

@@ -22,7 +22,7 @@ from server.belvo import BelvoClient, BelvoError, as_api_error
 from server.config import SessionLimits, Settings
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import AppUser, SessionStatus, WidgetSession
-from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
+from server.ofda import CallbackUrls, Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
 from server.storage import insert_ignore
 
@@ -115,6 +115,13 @@ def pending_widget_url(session: WidgetSession, now: datetime) -> str:
     return session.widget_url
 
 
+def session_callback_urls(config: Settings, request: SessionRequest) -> CallbackUrls:
+    """The server's callback URLs, without the application link when the request opted out of App2App."""
+    if request.app2app:
+        return config.callback_urls
+    return replace(config.callback_urls, application_link=None)
+
+
 def token_request(config: Settings, request: SessionRequest) -> TokenRequest:
     """The OFDA token request: the client's choices where it may choose, the server's everywhere else."""
     widget = config.widget
@@ -124,7 +131,7 @@ def token_request(config: Settings, request: SessionRequest) -> TokenRequest:
         stale_in=request.stale_in or widget.stale_in,
         widget=Widget(
             purpose=request.purpose or widget.purpose,
-            callback_urls=config.callback_urls,
+            callback_urls=session_callback_urls(config, request),
             consent=Consent(
                 terms_and_conditions_url=widget.terms_url,
                 permissions=widget.permissions,
@@ -299,7 +306,7 @@ def create_session(
         "external_id": external_id,
         "status": SessionStatus.PENDING.value,
         "widget_url": widget_url(config.belvo_widget_url, token.access, external_id, options),
-        "callback_urls": config.callback_urls.to_dict(),
+        "callback_urls": session_callback_urls(config, request).to_dict(),
         "options": {
             "access_mode": options.access_mode,
             "institutions": list(options.institutions),
