@@ -42,7 +42,12 @@ def test_case_parses_to_its_expectation(fixture: Fixture) -> None:
 @pytest.mark.parametrize("fixture", [f for f in FIXTURES if f.expect is not None], ids=_ids)
 def test_expected_event_survives_build_and_parse(fixture: Fixture) -> None:
     # Short callback URLs, so that the 4096-character case still fits once rebuilt.
-    callbacks = {"success": "a:success", "exit": "a:exit", "event": "a:event"}
+    callbacks = {
+        "success": "a:success",
+        "exit": "a:exit",
+        "event": "a:event",
+        "application_link": "https://a/r",
+    }
     assert fixture.expect is not None
     assert deeplinks.parse(deeplinks.build(fixture.expect, callbacks), callbacks) == fixture.expect
 
