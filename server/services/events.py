@@ -278,11 +278,14 @@ def resume(
             code="invalid_deeplink",
             field="url",
         )
-    event = parse_deeplink(url, callback_urls.to_dict())
+    expected = f"Expected a URL on the application link {callback_urls.application_link}"
+    try:
+        event = deeplinks.parse(url, callback_urls.to_dict())
+    except DeeplinkError as exc:
+        raise Unprocessable(f"{expected}: {exc.message}", code="invalid_deeplink", field="url") from None
     if not isinstance(event, ResumeEvent):
         raise Unprocessable(
-            f"Expected a URL on the application link {callback_urls.application_link}, got a {event.type} "
-            "deeplink (post callbacks to /v1/widget-sessions/{id}/events)",
+            f"{expected}, got a {event.type} deeplink (callbacks go to /v1/widget-sessions/{{id}}/events)",
             code="invalid_deeplink",
             field="url",
         )
