@@ -377,8 +377,29 @@ def accept_consent(sid: str) -> Response:
     days = int(raw) if raw.isdigit() and int(raw) in dict(DURATIONS) else None
     _set(current_emulator(), session, consented=True, consent_days=days, screen="bank")
     if _app2app(token) is not None:
-        return redirect(bank_url(url_for("widget.bank", sid=sid, _external=True)), 303)
+        return redirect(url_for("widget.to_the_bank", sid=sid), 303)
     return redirect(url_for("widget.bank", sid=sid), 303)
+
+
+@widget.get("/s/<sid>/to-the-bank")
+def to_the_bank(sid: str) -> Response:
+    """App2App: the page that sends the user on to the bank's site (a navigation, not a redirect of the
+    consent form, which the pages' ``form-action 'self'`` would stop at another origin)."""
+    session, token = _active(sid)
+    if session.institution is None or not session.consented:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    institution = INSTITUTIONS[session.institution]
+    return _page(
+        "handoff.html",
+        token.config,
+        screen="to-the-bank",
+        title="Redirecionando para a instituição",
+        lead=f"Você vai autorizar o compartilhamento no ambiente do {institution.display_name}.",
+        target=bank_url(url_for("widget.bank", sid=sid, _external=True)),
+        test_id="to-the-bank",
+        action=f"Ir para o {institution.display_name}",
+        institution=None,
+    )
 
 
 def _app2app(token: IssuedToken) -> str | None:
@@ -448,7 +469,18 @@ def _back_to_the_app(
         application_link, [("access_token", raw), ("consent_id", consent_id), ("locale", "pt")]
     )
     institution = INSTITUTIONS[session.institution] if session.institution else None
-    return _page("bank_return.html", token.config, target=target, institution=institution)
+    return _page(
+        "handoff.html",
+        token.config,
+        screen="bank-return",
+        title="Pronto",
+        lead="Sua decisão foi registrada. Voltando para o aplicativo para concluir a conexão…",
+        target=target,
+        test_id="bank-return",
+        action="Voltar para o aplicativo",
+        institution=institution,
+        footer="Instituição simulada pelo emulador da Belvo",
+    )
 
 
 def _authorized(emulator: Emulator, session: WidgetSession, token: IssuedToken, code: str) -> Response:

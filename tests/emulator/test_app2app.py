@@ -35,8 +35,11 @@ def to_the_bank(widget: Widget, token: str) -> str:
     widget.choose("ofmockbank_br_retail")
     response = widget.post("consent", consent_duration="")
     assert response.status_code == 303
-    location: str = response.headers["Location"]
-    return location
+    widget.path = response.headers["Location"]
+    if not widget.path.endswith("/to-the-bank"):
+        return widget.path  # no App2App: the bank is the widget's next screen
+    (bank,) = hrefs(widget.screen().text, "to-the-bank")
+    return bank
 
 
 def back_from_the_bank(client: FlaskClient, bank: str, decision: str) -> str:
