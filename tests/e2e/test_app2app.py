@@ -11,9 +11,11 @@ in its webview, and forwards the callback the widget ends on. Screens go to
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
@@ -109,8 +111,9 @@ def resume_in_the_webview(
 
 
 def test_the_round_trip_through_the_bank_links_the_account(
-    backend: Backend, mobile_page: Any, secure_browser: Any
+    backend: Backend, mobile_page: Any, secure_browser: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
+    caplog.set_level(logging.DEBUG)
     app = App(backend, "alice")
     webview = Webview(mobile_page)
     session, widget_origin = to_the_bank(app, webview, secure_browser)
@@ -134,6 +137,14 @@ def test_the_round_trip_through_the_bank_links_the_account(
         "OWNERS": "ready",
         "TRANSACTIONS": "ready",
     }
+
+    # Belvo's access token went through the widget, the bank, the application link and the resume:
+    # not one log record (before any redaction) nor stored event holds it.
+    token = parse_qs(urlsplit(session["widget_url"]).query)["access_token"][0]
+    assert "widget session resumed after the bank" in [record.getMessage() for record in caplog.records]
+    assert not [record for record in caplog.records if token in json.dumps(record.__dict__, default=str)]
+    view = app.call("GET", f"/v1/widget-sessions/{session['id']}", 200)
+    assert token not in json.dumps(view["events"])
 
 
 def test_denying_at_the_bank_exits_with_login_error(
