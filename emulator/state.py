@@ -112,10 +112,9 @@ class WidgetSession:
     consent_days: int | None = None
     pending_warning: WarningEvent | None = None
     outcome: FinalEvent | None = None
-    #: App2App: what the user decided at the bank, and the consent the bank sent them back to the app
-    #: with (the widget opened with it finishes the flow).
+    #: App2App: what the user decided at the bank, which then sent them back to the app (the widget
+    #: opened with the bank's query finishes the flow).
     bank_decision: Literal["authorize", "deny"] | None = None
-    consent_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -195,13 +194,6 @@ class EmulatorState:
             updated = change(self._sessions[session_id])
             self._sessions[session_id] = updated
             return updated
-
-    def session_for_consent(self, jti: str, consent_id: str) -> WidgetSession | None:
-        """The widget session of token ``jti`` that the bank sent back with ``consent_id`` (App2App)."""
-        with self._lock:
-            return next(
-                (s for s in self._sessions.values() if s.jti == jti and s.consent_id == consent_id), None
-            )
 
     def add_link(self, link: Link) -> None:
         with self._lock:

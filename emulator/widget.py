@@ -20,6 +20,7 @@ finishes the flow: the success, or the bank's denial as an exit.
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets
@@ -233,7 +234,7 @@ def start() -> Response:
         # The query the bank sent back, opened again (an app relaunched before it caught the
         # callback): the outcome again, although finishing spent the token.
         assert checked.token is not None
-        finished = emulator.state.session_for_consent(checked.token.jti, consent_id)
+        finished = _returned(emulator, checked.token, consent_id)
         if finished is not None and finished.outcome is not None:
             return redirect(url_for("widget.done", sid=finished.id), 303)
     if isinstance(checked, RejectedToken):
@@ -255,7 +256,7 @@ def start() -> Response:
 def _resume(emulator: Emulator, token: IssuedToken, consent_id: str) -> Response:
     """App2App: the widget opened with the query the bank sent the app back with finishes the flow. A
     consent the bank never granted for this token ends as the bank's refusal."""
-    session = emulator.state.session_for_consent(token.jti, consent_id)
+    session = _returned(emulator, token, consent_id)
     if session is None:
         session = WidgetSession(
             id=secrets.token_urlsafe(16), jti=token.jti, params=_startup_params(MultiDict())
@@ -268,6 +269,36 @@ def _resume(emulator: Emulator, token: IssuedToken, consent_id: str) -> Response
     if session.bank_decision != "authorize":
         return _finish(emulator, session, ExitEvent(ACCESS_DENIED, session.institution, None))
     return _authorized(emulator, session, token, session.institution)
+
+
+def consent_id_of(session_id: str) -> str:
+    """The consent id the bank returns for a widget session: the session id's 128 random bits written as
+    a UUID, as Belvo's consent ids are, so the widget finds the session from the bank's query alone.
+
+    >>> consent_id_of("AAAAAAAAAAAAAAAAAAAAAA")
+    '00000000-0000-0000-0000-000000000000'
+    >>> session_id_of(consent_id_of("3NXckjifR5wpkE1FwBZsIA"))
+    '3NXckjifR5wpkE1FwBZsIA'
+    """
+    return str(uuid.UUID(bytes=base64.urlsafe_b64decode(session_id + "==")))
+
+
+def session_id_of(consent_id: str) -> str | None:
+    """The widget session a consent id names (:func:`consent_id_of`), or None for no UUID."""
+    try:
+        raw = uuid.UUID(consent_id).bytes
+    except ValueError:
+        return None
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _returned(emulator: Emulator, token: IssuedToken, consent_id: str) -> WidgetSession | None:
+    """The widget session of ``token`` the bank sent back with ``consent_id``, if any."""
+    sid = session_id_of(consent_id)
+    session = emulator.state.session(sid) if sid is not None else None
+    if session is None or session.jti != token.jti or session.bank_decision is None:
+        return None
+    return session
 
 
 def _active(sid: str) -> tuple[WidgetSession, IssuedToken]:
@@ -462,8 +493,8 @@ def _back_to_the_app(
 ) -> Response:
     """The bank records the decision and sends the user to the app's application link with the token, a
     consent id and the locale; the widget opened with that query finishes the flow."""
-    consent_id = session.consent_id or str(uuid.uuid4())
-    _set(emulator, session, bank_decision=decision, consent_id=consent_id)
+    consent_id = consent_id_of(session.id)
+    _set(emulator, session, bank_decision=decision)
     raw = access_token(emulator.state, token, emulator.config.signing_key)
     target = with_query(
         application_link, [("access_token", raw), ("consent_id", consent_id), ("locale", "pt")]
