@@ -523,37 +523,20 @@ def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, 
     # The refresh jti points at the same record: a refresh token pasted into the widget URL is then an
     # invalid token with known callbacks, reported on the event URL like any other invalid token.
     state.add_token(issued, aliases=(refresh_jti,))
-    iat = int(now.timestamp())
-    refresh = {"token_type": "refresh", "exp": iat + int(REFRESH_TTL.total_seconds()), "iat": iat}
-    return TokenPair(
-        access=access_token(state, issued, key),
-        refresh=jwt.encode(
-            {**refresh, "jti": refresh_jti, **_claims(state, config)}, key, algorithm=ALGORITHM
-        ),
-    )
-
-
-def access_token(state: EmulatorState, issued: IssuedToken, key: bytes) -> str:
-    """The access token of ``issued``, the same string each time (HS512 signs deterministically): the
-    bank gives the App2App user back the token their widget was opened with, and the emulator keeps no
-    token itself."""
-    claims = {
-        "token_type": "access",
-        "exp": int(issued.expires_at.timestamp()),
-        "iat": int(issued.issued_at.timestamp()),
-        "jti": issued.jti,
-        **_claims(state, issued.config),
-    }
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
-
-
-def _claims(state: EmulatorState, config: WidgetConfig) -> dict[str, Any]:
-    return {
+    claims: dict[str, Any] = {
         "user_id": state.belvo_user_id,
         "scopes": list(config.scopes),
         "environment": "sandbox",
         "iss": ISSUER,
     }
+    iat = int(now.timestamp())
+    exp = int(issued.expires_at.timestamp())
+    access = {"token_type": "access", "exp": exp, "iat": iat, "jti": issued.jti}
+    refresh = {"token_type": "refresh", "exp": iat + int(REFRESH_TTL.total_seconds()), "iat": iat}
+    return TokenPair(
+        access=jwt.encode({**access, **claims}, key, algorithm=ALGORITHM),
+        refresh=jwt.encode({**refresh, "jti": refresh_jti, **claims}, key, algorithm=ALGORITHM),
+    )
 
 
 ALREADY_USED = "already used"

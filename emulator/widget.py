@@ -51,7 +51,7 @@ from emulator.events import (
 )
 from emulator.institutions import INSTITUTIONS, Behaviour, Institution, filter_institutions
 from emulator.state import IssuedToken, StartupParams, WidgetConfig, WidgetSession
-from emulator.tokens import ALREADY_USED, RejectedToken, ValidToken, access_token, check_access_token
+from emulator.tokens import ALREADY_USED, RejectedToken, ValidToken, check_access_token
 
 log = logging.getLogger(__name__)
 widget = Blueprint("widget", __name__, url_prefix="/widget")
@@ -243,7 +243,9 @@ def start() -> Response:
     if consent_id is not None:
         return _resume(emulator, token, consent_id)
     params = _startup_params(request.args)
-    session = WidgetSession(id=secrets.token_urlsafe(16), jti=token.jti, params=params)
+    # App2App: the bank sends the user back with the token the widget was opened with.
+    raw = request.args["access_token"] if _app2app(token) else None
+    session = WidgetSession(id=secrets.token_urlsafe(16), jti=token.jti, params=params, access_token=raw)
     emulator.state.add_session(session)
     log.info("widget session %s opened for token %s", session.id, token.jti)
     listed = _listed(params)
@@ -495,10 +497,9 @@ def _back_to_the_app(
     consent id and the locale; the widget opened with that query finishes the flow."""
     consent_id = consent_id_of(session.id)
     _set(emulator, session, bank_decision=decision)
-    raw = access_token(emulator.state, token, emulator.config.signing_key)
-    target = with_query(
-        application_link, [("access_token", raw), ("consent_id", consent_id), ("locale", "pt")]
-    )
+    assert session.access_token is not None  # kept when the widget opened with an application link
+    pairs = [("access_token", session.access_token), ("consent_id", consent_id), ("locale", "pt")]
+    target = with_query(application_link, pairs)
     institution = INSTITUTIONS[session.institution] if session.institution else None
     return _page(
         "handoff.html",
