@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -115,6 +115,11 @@ class WidgetSession:
     consent_days: int | None = None
     pending_warning: WarningEvent | None = None
     outcome: FinalEvent | None = None
+    #: App2App: what the user decided at the bank, which then sent them back to the app (the widget
+    #: opened with the bank's query finishes the flow), and the access token the widget was opened
+    #: with, which the bank hands back (a sandbox token, kept as the signing key is).
+    bank_decision: Literal["authorize", "deny"] | None = None
+    access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)

@@ -59,6 +59,7 @@ DEFAULT_PURPOSE = (
     "melhores ofertas de produtos financeiros e de crédito."
 )
 MAX_PURPOSE = 600
+_CALLBACK_KEYS = frozenset({"success", "exit", "event", "application_link"})
 _URL_SCHEMES_REFUSED = frozenset({"javascript", "data", "file", "vbscript", "blob"})
 _DURATION = re.compile(r"[1-9][0-9]{0,3}d", re.ASCII)
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
@@ -337,11 +338,24 @@ def _callback_urls(value: Any, errors: _Errors) -> CallbackUrls | None:
     if value is None:
         errors.required(field)
         return None
-    if not isinstance(value, Mapping) or set(value) != {"success", "exit", "event"}:
+    # success, exit, event, and application_link for App2App; Belvo's web example sends success alone
+    # (https://developers.belvo.com/docs/ofda-widget-token-configuration,
+    # https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+    if not isinstance(value, Mapping) or "success" not in value or not set(value) <= _CALLBACK_KEYS:
         got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-        errors.add(field, "invalid", f"Expected exactly the keys success, exit and event, got {got}.")
+        errors.add(
+            field,
+            "invalid",
+            f"Expected success, optionally with exit, event and application_link, got {got}.",
+        )
         return None
-    urls = {k: _url(value[k], f"{field}.{k}", errors, https_only=False) for k in ("success", "exit", "event")}
+    urls = {k: _url(value[k], f"{field}.{k}", errors, https_only=False) for k in value}
+    link = urls.get("application_link")
+    if link is not None and urlsplit(link).scheme.lower() not in ("https", "http"):
+        # A universal link / App Link: the OS opens the app for it without asking. (Belvo wants https;
+        # the emulator also takes http, the only scheme a laptop's backend address has.)
+        errors.add(f"{field}.application_link", "invalid", f"Expected an https URL, got {link!r}.")
+        return None
     if None in urls.values():
         return None
     return CallbackUrls(**cast(dict[str, str], urls))
@@ -553,6 +567,7 @@ def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, 
     )
 
 
+ALREADY_USED = "already used"
 _NO_TIME_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
@@ -598,7 +613,7 @@ def check_access_token(
     if known.config.feature != feature:
         return RejectedToken(f"minted for {known.config.feature}", known)
     if known.used:
-        return RejectedToken("already used", known)
+        return RejectedToken(ALREADY_USED, known)
     if now >= known.expires_at:
         return RejectedToken("expired", known)
     return ValidToken(known)

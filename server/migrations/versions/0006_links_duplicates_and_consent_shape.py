@@ -1,8 +1,8 @@
 """links keep Belvo's institution_user_id (to spot a user linking the same bank twice); the consent JSON
 takes the contract's shape (due_date instead of consent_due_date, no action)
 
-Revision ID: 0005
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 """
 
 from __future__ import annotations
@@ -10,8 +10,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0005"
-down_revision = "0004"
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
