@@ -7,7 +7,7 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from server.api import Blueprint
+from server.api import Blueprint, without_body
 from server.auth import authenticated, current_user_id
 from server.belvo import belvo_client
 from server.clock import now
@@ -85,6 +85,7 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
 
 
 @bp.post("/<session_id>/cancel")
+@without_body
 @bp.errors(401, 404, 409, 410)
 @bp.doc(security=BEARER)
 @authenticated
