@@ -222,7 +222,9 @@ _ADMISSION = (
     .scalar_subquery(),
     _nth_latest_since(_OF_THE_USER, "minute_since", "minute_skip"),
     _nth_latest_since(_OF_THE_USER, "day_since", "day_skip"),
-    # ``address`` is NULL when the per-address limit is off, and then no row matches.
+    # ``address`` is NULL when the per-address limit is off, and then no row matches. It is counted under
+    # the user's lock only: on PostgreSQL, different users behind one address may pass it together by
+    # the few requests that race (it bounds how many sessions one address makes, users' races aside).
     _nth_latest_since(_SESSIONS.c.client_key == bindparam("address"), "minute_since", "address_skip"),
     # The ``max_pending``-th newest open session: while it exists the user is at the cap.
     _open_sessions_from("pending_skip").limit(1).scalar_subquery(),
