@@ -19,6 +19,7 @@ from emulator.config import EmulatorConfig
 from emulator.control import control
 from emulator.core import EXTENSION, Emulator, current_emulator
 from emulator.errors import BelvoApiError, ErrorItem, new_request_id
+from emulator.portal import portal
 from emulator.widget import widget
 
 
@@ -79,4 +80,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(widget)
     app.register_blueprint(control)
+    app.register_blueprint(portal)
     return app

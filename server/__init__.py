@@ -8,16 +8,18 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import api, belvo, commands, observability, storage, views
-from server.applinks import load_app_links
+from server.applinks import AppLinks, load_app_links
 from server.clock import system_clock
-from server.config import ConfigError, load_settings
-from server.emulation import mount_emulator
-from server.views import index, qa
+from server.config import ConfigError, Settings, load_settings, origin
+from server.emulation import EMULATOR_PREFIX, mount_emulator
+from server.views import app_link, index, qa
 
 
 def create_app(
@@ -37,17 +39,9 @@ def create_app(
     overrides = dict(config or {})
     environ = os.environ if environ is None else environ
     local_database = f"sqlite:///{os.path.join(app.instance_path, 'ofda.sqlite3')}"
-    problems: list[str] = []
-    try:
-        settings = load_settings(overrides, environ, {"DATABASE_URL": local_database, **(defaults or {})})
-    except ConfigError as error:
-        problems += error.problems
-    try:
-        app_links = load_app_links(overrides, environ)
-    except ConfigError as error:
-        problems += error.problems
-    if problems:
-        raise ConfigError(*problems)  # every problem of both at once
+    settings, app_links = _configuration(
+        overrides, environ, {"DATABASE_URL": local_database, **(defaults or {})}
+    )
     if settings.database_url == local_database:
         os.makedirs(app.instance_path, exist_ok=True)
     app.config.update(
@@ -88,6 +82,13 @@ def create_app(
     app.register_blueprint(index.bp)
     if settings.qa_page:
         app.register_blueprint(qa.bp)
+    link = settings.callback_urls.application_link
+    if link is not None and origin(link) == origin(settings.public_base_url):
+        # What a browser without the app shows for the universal link (server/views/app_link.py).
+        path = urlsplit(link).path.rstrip("/")
+        if path.startswith((f"{EMULATOR_PREFIX}/", "/v1/", "/.well-known/")) or _served(app, path):
+            raise ConfigError(f"APPLICATION_LINK: expected a path the backend does not serve, got {path!r}")
+        app.register_blueprint(app_link.bp, url_prefix=path)
 
     if settings.emulator_mode:
         emulator_overrides = {k: v for k, v in overrides.items() if k.startswith("EMULATOR_")}
@@ -99,3 +100,32 @@ def create_app(
     app.extensions["ofda.belvo_session"] = belvo_session
     belvo.init_app(app)
     return app
+
+
+def _served(app: Flask, path: str) -> bool:
+    """Whether a route of ``app`` already answers ``path`` (any method)."""
+    try:
+        app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException as exc:
+        return exc.code != 404
+    return True
+
+
+def _configuration(
+    overrides: Mapping[str, Any], environ: Mapping[str, str], defaults: Mapping[str, str]
+) -> tuple[Settings, AppLinks]:
+    """The settings and the app links, or a :class:`ConfigError` with every problem of both at once."""
+    problems: list[str] = []
+    settings: Settings | None = None
+    try:
+        settings = load_settings(overrides, environ, defaults)
+    except ConfigError as error:
+        problems += error.problems
+    try:
+        application_link = settings.callback_urls.application_link if settings else None
+        app_links = load_app_links(overrides, environ, application_link=application_link)
+    except ConfigError as error:
+        problems += error.problems
+    if settings is None or problems:
+        raise ConfigError(*problems)
+    return settings, app_links

@@ -14,7 +14,9 @@ from flask.cli import FlaskGroup, routes_command, shell_command
 from werkzeug.serving import make_server
 
 from server import create_app
+from server.api import check_database
 from server.config import ConfigError, Settings
+from server.errors import Unavailable
 from server.serving import QueryFreeAccessLog
 from server.settings import settings
 from server.views.index import TITLES, places
@@ -40,6 +42,11 @@ def run_command(host: str, port: int) -> None:
             f"{port} so that widget URLs open on a phone.",
             err=True,
         )
+    with app.app_context():
+        try:
+            check_database()
+        except Unavailable as exc:  # every API call would fail: say why instead of serving them
+            raise click.ClickException(str(exc)) from None
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
     server = make_server(host, port, app, threaded=True, request_handler=QueryFreeAccessLog)

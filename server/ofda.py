@@ -37,6 +37,10 @@ OFDA_SCOPES = (
 CONSENT_PERMISSIONS = ("REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS")
 FETCH_RESOURCES = ("ACCOUNTS", "OWNERS", "TRANSACTIONS", "BILLS", "INVESTMENTS", "INVESTMENT_TRANSACTIONS")
 OPENFINANCE_FEATURE = "consent_link_creation"
+#: My Belvo Portal's token: these scopes and this feature, with the same ``consent`` object as the widget
+#: (Belvo's "My Belvo Portal" page, https://developers.belvo.com/).
+PORTAL_SCOPES = ("read_consents", "write_consents", "write_consent_callback")
+PORTAL_FEATURE = "consent_management"
 #: Belvo's default text for the consent's "Propósito do compartilhamento".
 DEFAULT_PURPOSE = (
     "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando melhores "
@@ -211,6 +215,24 @@ class TokenRequest:
         return body
 
 
+@dataclass(frozen=True)
+class PortalWidget:
+    consent: Consent
+    openfinance_feature: str = PORTAL_FEATURE
+
+
+@dataclass(frozen=True)
+class PortalTokenRequest:
+    """The ``POST /api/token/`` body for My Belvo Portal (``consent_management``), without the keys."""
+
+    widget: PortalWidget
+    scopes: tuple[str, ...] = PORTAL_SCOPES
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = _PORTAL_TOKEN_REQUEST_SCHEMA.dump(self)
+        return body
+
+
 # -- schemas (the wire shape) ----------------------------------------------------------------------------
 
 
@@ -370,6 +392,7 @@ class CallbackUrlsSchema(_WireSchema):
     success = fields.String(required=True)
     exit = fields.String(required=True)
     event = fields.String(required=True)
+    application_link = fields.String(allow_none=True)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CallbackUrls:
@@ -410,9 +433,20 @@ class TokenRequestSchema(_WireSchema):
         return TokenRequest(**{**data, "fetch_resources": tuple(data["fetch_resources"])})
 
 
+class PortalWidgetSchema(_WireSchema):
+    openfinance_feature = fields.String(required=True, validate=validate.Equal(PORTAL_FEATURE))
+    consent = fields.Nested(ConsentSchema, required=True)
+
+
+class PortalTokenRequestSchema(_WireSchema):
+    scopes = CommaSeparated(required=True, validate=exactly(PORTAL_SCOPES, "scopes"))
+    widget = fields.Nested(PortalWidgetSchema, required=True)
+
+
 # Built once: a schema instance costs a deep copy of its fields (nested ones included), and dumping
 # with it is thread-safe.
 _TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
+_PORTAL_TOKEN_REQUEST_SCHEMA = PortalTokenRequestSchema()
 
 
 # -- the hosted widget URL (docs/belvo.md §2) --------------------------------------------------------
@@ -465,3 +499,15 @@ def widget_url(base_url: str, access_token: str, external_id: str, options: Star
             params[key] = "true" if flag else "false"
     separator = "&" if urlsplit(base_url).query else "?"
     return f"{base_url}{separator}{urlencode(params, safe=',')}"
+
+
+def resumed_widget_url(base_url: str, query: str) -> str:
+    """The hosted widget opened with the query the bank sent the app back with, passed through as it came:
+    that query, not the first widget URL, carries the consent the user just gave
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+
+    >>> resumed_widget_url("https://widget.belvo.io/", "access_token=a.b.c&consent_id=9e76&locale=pt")
+    'https://widget.belvo.io/?access_token=a.b.c&consent_id=9e76&locale=pt'
+    """
+    separator = "&" if urlsplit(base_url).query else "?"
+    return f"{base_url}{separator}{query}"

@@ -9,7 +9,8 @@ A5: any app on the phone can fire ``myapp://success?link=<someone else's link>``
   the session (docs/security.md A5); then the link is stored for the session's user;
 * the session moves ``pending -> succeeded | exited | failed`` once, with a conditional ``UPDATE ...
   WHERE status = 'pending'``, so concurrent posts cannot both complete it (docs/security.md A6); a
-  ``warning`` is recorded and keeps it pending;
+  ``warning`` is recorded and keeps it pending; a verified success also completes a ``cancelled``
+  session (the app closed the webview, but the user finished: the link exists at Belvo);
 * a pending session past ``expires_at`` is expired: ``410``, nothing recorded, Belvo not called (A3).
 
 Replays: the event that completed a session, sent again, answers ``200`` and stores nothing (an app
@@ -27,16 +28,27 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import deeplinks
-from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, SuccessEvent, WarningEvent
+from deeplinks import (
+    CallbackUrls,
+    DeeplinkError,
+    ErrorEvent,
+    Event,
+    ExitEvent,
+    ResumeEvent,
+    SuccessEvent,
+    WarningEvent,
+)
 from server.belvo import BelvoClient
-from server.errors import Conflict, Gone, RateLimited, Unprocessable, retry_after
+from server.config import Secret
+from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import SessionEvent, SessionStatus, WidgetSession
+from server.ofda import resumed_widget_url
 from server.services.links import BelvoLink, LinkNotOwned, attach_link, fetch_link
-from server.services.sessions import get_owned_session
+from server.services.sessions import get_owned_session, keyed_hash
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,9 @@ MAX_INSTITUTION_LENGTH: Final = 128
 #: Distinct warnings one session keeps. Belvo documents a single warning code (``institution_disabled``,
 #: docs/belvo.md §3.4); more than a few is an app looping or someone filling our tables.
 MAX_WARNINGS: Final = 20
+#: Distinct App2App returns one session keeps: an app opened again with the same link records nothing
+#: new, and more than a few different ones is someone filling our tables.
+MAX_RESUMES: Final = 20
 
 
 @dataclass(frozen=True)
@@ -81,7 +96,19 @@ def post_event(
     """
     session = get_owned_session(db, session_id, user_id)
     event = parse_deeplink(url, session.callback_urls)
-    match session.effective_status(now):
+    if isinstance(event, ResumeEvent):
+        raise Unprocessable(
+            "This is the application link the bank sends the user back to: post it to "
+            "/v1/widget-sessions/resume, which answers the widget URL to open",
+            code="invalid_deeplink",
+            field="url",
+        )
+    status = session.effective_status(now)
+    if status is SessionStatus.CANCELLED and isinstance(event, SuccessEvent):
+        # The app gave up on the webview, but the user finished in it: the link exists at Belvo, and
+        # refusing it would orphan it. It is taken as on a pending session.
+        status = SessionStatus.EXPIRED if now >= session.expires_at else SessionStatus.PENDING
+    match status:
         case SessionStatus.EXPIRED:
             _expire(db, session, now)
         case SessionStatus.PENDING:
@@ -165,16 +192,20 @@ def _holds_warning(session: WidgetSession, event: WarningEvent, now: datetime) -
 
 
 def _transition(db: Session, session: WidgetSession, now: datetime, changes: Mapping[str, Any]) -> bool:
-    """Apply ``changes`` if the session is still pending and unexpired; True if this call did."""
+    """Apply ``changes`` if the session is still pending (or cancelled, for a success) and unexpired; True
+    if this call did."""
     values = dict(changes)
     if values["status"] is not SessionStatus.PENDING:
         # The widget URL carries Belvo's access token: forget it once the session is over.
         values.update(completed_at=now, widget_url=None)
+    open_to = [SessionStatus.PENDING]
+    if values["status"] is SessionStatus.SUCCEEDED:
+        open_to.append(SessionStatus.CANCELLED)
     result = db.execute(
         update(WidgetSession)
         .where(
             WidgetSession.id == session.id,
-            WidgetSession.status == SessionStatus.PENDING,
+            WidgetSession.status.in_(open_to),
             WidgetSession.expires_at > now,
         )
         .values(values)
@@ -227,3 +258,85 @@ def _is_final_event(session: WidgetSession, event: Event) -> bool:
 
 def _without_extra(event: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in event.items() if key != "extra"}
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    """What an App2App return resumed: the ``session``, the parsed ``event`` and the ``widget_url`` to
+    open (the widget with the query the bank sent back)."""
+
+    session: WidgetSession
+    event: ResumeEvent
+    widget_url: str
+
+
+def resume(
+    db: Session,
+    *,
+    user_id: str,
+    url: str,
+    session_id: str | None,
+    callback_urls: CallbackUrls,
+    secret: Secret,
+    widget_base_url: str,
+    now: datetime,
+) -> ResumeOutcome:
+    """App2App: the bank sent the user to the application link ``url``; find the user's pending session
+    it is for and answer the widget URL that finishes the flow
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+
+    The session is the user's whose access token is the URL's. Only a keyed hash of each session's token
+    is looked up, never the token itself, so the lookup's timing tells nothing about the token. Belvo
+    does not say the bank returns the token the widget was opened with, so ``session_id`` names the
+    session when no token matches. 422 for a URL not on the application link, 404 when no pending
+    session of this user is found (another user's included), 410 expired, 409 completed.
+    """
+    if callback_urls.application_link is None:
+        raise Unprocessable(
+            "App2App is off on this server (no APPLICATION_LINK): there is no application link to resume",
+            code="invalid_deeplink",
+            field="url",
+        )
+    expected = f"Expected a URL on the application link {callback_urls.application_link}"
+    try:
+        event = deeplinks.parse(url, callback_urls.to_dict())
+    except DeeplinkError as exc:
+        raise Unprocessable(f"{expected}: {exc.message}", code="invalid_deeplink", field="url") from None
+    if not isinstance(event, ResumeEvent):
+        raise Unprocessable(
+            f"{expected}, got a {event.type} deeplink (callbacks go to /v1/widget-sessions/{{id}}/events)",
+            code="invalid_deeplink",
+            field="url",
+        )
+    token_key = keyed_hash(secret, event.access_token.encode())
+    session = db.scalars(
+        select(WidgetSession).where(
+            WidgetSession.user_id == user_id, WidgetSession.access_token_key == token_key
+        )
+    ).first()
+    if session is None:
+        if session_id is None:
+            raise NotFound("No widget session of yours was opened with this access token")
+        session = get_owned_session(db, session_id, user_id)
+    match session.effective_status(now):
+        case SessionStatus.EXPIRED:
+            _expire(db, session, now)
+        case SessionStatus.PENDING:
+            pass
+        case status:
+            raise Conflict(
+                f"The widget session is already {status.value}; there is nothing to resume",
+                code="session_already_completed",
+            )
+    stored = event.to_dict(include_token=False)
+    if stored not in (e.event for e in session.events if e.type == event.type):
+        if sum(e.type == event.type for e in session.events) >= MAX_RESUMES:
+            raise RateLimited(
+                f"At most {MAX_RESUMES} different returns from the bank per widget session",
+                retry_after=retry_after((session.expires_at - now).total_seconds()),
+            )
+        db.add(SessionEvent(session_id=session.id, type=event.type, event=stored, received_at=now))
+        db.commit()
+        db.expire(session)
+    log.info("widget session resumed after the bank", extra={"session_id": session.id})
+    return ResumeOutcome(session, event, resumed_widget_url(widget_base_url, event.query))

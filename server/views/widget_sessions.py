@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import re
@@ -45,14 +43,16 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "required": False,
     "schema": {"type": "string", "maxLength": 255},
     "description": "Optional. Retrying with the same key and body returns the session created the first "
-    "time (201), without asking Belvo again; the same key with another body is 422 idempotency_key_reused.",
+    "time (201), without asking Belvo again; a retry sent while the first request is still under way waits "
+    "for it and gets the same answer (or, past the Belvo deadline, 409 idempotency_key_in_use with "
+    "Retry-After). The same key with another body is 422 idempotency_key_reused.",
 }
 # The answers carry the widget URL, and with it Belvo's access token: never cached anywhere.
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.post("")
-@bp.errors(400, 401, 413, 415, 422, 429, 502, 503)
+@bp.errors(400, 401, 409, 413, 415, 422, 429, 502, 503)
 @bp.doc(security=BEARER, parameters=[IDEMPOTENCY_KEY_PARAMETER])
 @authenticated
 # An instance, not the class: webargs would build a schema (and its nested ones) on every request.
@@ -63,6 +63,10 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
 
     The backend asks Belvo for an OFDA widget token with the server's callback URLs, terms, branding,
     scopes and permissions, stores the session, then answers. Nothing is stored when anything fails.
+
+    Per user: `SESSION_RATE_LIMIT_PER_MINUTE` and `..._PER_DAY` sessions, beyond which `429 rate_limited`
+    with `Retry-After`; and `SESSION_MAX_PENDING` open ones: a new session beyond that cancels the
+    user's oldest open one (a widget the app lost) instead of being refused.
     """
     moment = now()
     session = sessions.create_session(
@@ -89,7 +93,7 @@ def _idempotency() -> sessions.Idempotency | None:
     # The body holds a CPF and a name: only a keyed hash of it is stored, enough to tell a retry
     # (the same JSON) from another request.
     canonical = json.dumps(flask_request.get_json(), sort_keys=True, separators=(",", ":")).encode()
-    return sessions.Idempotency(key, _keyed_hash(canonical))
+    return sessions.Idempotency(key, sessions.keyed_hash(settings().app_jwt_secret, canonical))
 
 
 def _client_key() -> str | None:
@@ -97,13 +101,7 @@ def _client_key() -> str | None:
     address's sessions without storing the address (LGPD)."""
     if settings().session_limits.per_ip_per_minute is None or flask_request.remote_addr is None:
         return None
-    return _keyed_hash(flask_request.remote_addr.encode())
-
-
-def _keyed_hash(data: bytes) -> str:
-    """HMAC-SHA256 of ``data`` under the server's secret: stored in place of personal data."""
-    secret = settings().app_jwt_secret.reveal().encode()
-    return hmac.new(secret, data, hashlib.sha256).hexdigest()
+    return sessions.keyed_hash(settings().app_jwt_secret, flask_request.remote_addr.encode())
 
 
 @bp.get("/<session_id>")

@@ -126,7 +126,7 @@ def test_the_banner_says_the_mode_and_where_to_go_in_plain_text(served: dict[str
 
 
 def test_the_banner_in_real_mode(served: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
-    for name, value in REAL_BELVO.items():
+    for name, value in {**REAL_BELVO, "AUTO_MIGRATE": "true"}.items():
         monkeypatch.setenv(name, value)
     result = CliRunner().invoke(cli.cli, ["run", "--port", "8127"])
     assert result.exit_code == 0, result.output
