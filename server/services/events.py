@@ -32,16 +32,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import deeplinks
-from deeplinks import (
-    CallbackUrls,
-    DeeplinkError,
-    ErrorEvent,
-    Event,
-    ExitEvent,
-    ResumeEvent,
-    SuccessEvent,
-    WarningEvent,
-)
+from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, ResumeEvent, SuccessEvent, WarningEvent
 from server.belvo import BelvoClient
 from server.config import Secret
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
@@ -276,7 +267,7 @@ def resume(
     user_id: str,
     url: str,
     session_id: str | None,
-    callback_urls: CallbackUrls,
+    callback_urls: deeplinks.CallbackUrls,
     secret: Secret,
     widget_base_url: str,
     now: datetime,
