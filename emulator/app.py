@@ -24,7 +24,13 @@ from emulator.data import LinkData, generate
 from emulator.errors import BelvoApiError, ConfigError, ErrorItem, new_request_id
 from emulator.faults import FaultRules
 from emulator.state import ConsentGrant, EmulatorState, Identification, Link
-from emulator.webhooks import WebhookDispatcher, historical_data, historical_update
+from emulator.webhooks import (
+    WebhookDispatcher,
+    historical_data,
+    historical_update,
+    link_deleted,
+    new_data_available,
+)
 
 EXTENSION = "emulator"
 
@@ -125,6 +131,14 @@ class Emulator:
                     link.id, link.external_id, resource, historical_data(resource, data), request_id
                 )
             )
+
+    def send_recurrent_updates(self, link: Link, resources: tuple[str, ...], request_id: str) -> None:
+        """Queue what a refresh of ``resources`` sends, under the refresh's ``request_id``."""
+        for resource in resources:
+            self.webhooks.enqueue(new_data_available(link.id, link.external_id, resource, request_id))
+
+    def send_link_deleted(self, link: Link, request_id: str) -> None:
+        self.webhooks.enqueue(link_deleted(link.id, link.external_id, request_id))
 
 
 def current_emulator() -> Emulator:

@@ -142,6 +142,7 @@ class Link:
     last_accessed_at: datetime
     holder: tuple[Identification, ...]
     consent: ConsentGrant
+    refreshed_at: datetime | None = None  # the last POST /api/links/{id}/refresh/ (its cooldown)
 
 
 class EmulatorState:
@@ -195,6 +196,13 @@ class EmulatorState:
     def add_link(self, link: Link) -> None:
         with self._lock:
             self._links[link.id] = link
+
+    def update_link(self, link_id: str, change: Callable[[Link], Link]) -> Link:
+        """Apply ``change`` to the current record atomically and return the new one."""
+        with self._lock:
+            updated = change(self._links[link_id])
+            self._links[link_id] = updated
+            return updated
 
     def link(self, link_id: str) -> Link | None:
         with self._lock:

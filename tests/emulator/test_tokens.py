@@ -80,6 +80,65 @@ def test_the_sdks_default_request_gets_a_token(emu_client: FlaskClient, emu: Emu
     assert _decode(emu, response.json["access"])["scopes"] == ["read_institutions", "write_links"]
 
 
+CONSENT = ("widget", "consent")
+
+
+def test_access_tokens_carry_belvos_claims(emu_client: FlaskClient, emu: Emulator) -> None:
+    body = {**token_request(), "stale_in": "90d", "credentials_storage": "30d"}
+    access = _decode(emu, emu_client.post("/api/token/", json=body).json["access"])
+
+    # The claims of the decoded token in Belvo's API reference, in its order.
+    assert list(access) == [
+        "token_type", "exp", "iat", "jti", "user_id", "organization_name", "organization_id", "scopes",
+        "environment", "api_url", "credentials_storage", "stale_in", "fetch_resources", "iss",
+    ]  # fmt: skip
+    assert access["organization_id"] == access["user_id"] == emu.state.belvo_user_id
+    assert (access["stale_in"], access["credentials_storage"]) == ("90d", "30d")
+    assert access["fetch_resources"] == body["fetch_resources"]
+    assert access["api_url"] == "localhost"
+
+
+# Belvo's own token examples: each must be accepted as Belvo accepts it.
+BELVO_EXAMPLES = {
+    # The branding page's full example: SDK scopes, no fetch_resources, an "event" URL named error.
+    "branding page": lambda b: _with(
+        _with(_without(b, "fetch_resources"), "read_institutions,write_links", "scopes"),
+        "your-url-here://error",
+        "widget",
+        "callback_urls",
+        "event",
+    ),
+    # The API reference's example sends the CPF as a JSON number.
+    "API reference": lambda b: _with(
+        b, [{"type": "CPF", "number": 76109277673, "name": "Ralph Bragg"}], *CONSENT, "identification_info"
+    ),
+    "OFDA guide, with a theme left empty": lambda b: _with(b, [], "widget", "theme"),
+}
+
+
+@pytest.mark.parametrize("example", BELVO_EXAMPLES, ids=list(BELVO_EXAMPLES))
+def test_belvos_own_examples_get_a_token(emu_client: FlaskClient, emu: Emulator, example: str) -> None:
+    response = emu_client.post("/api/token/", json=BELVO_EXAMPLES[example](token_request()))
+
+    assert response.status_code == 200, response.json
+    claims = _decode(emu, response.json["access"])
+    assert claims["fetch_resources"], "a link made with it fetches some resources"
+
+
+def test_without_fetch_resources_the_link_fetches_what_belvo_pulls_after_creation(
+    emu_client: FlaskClient, emu: Emulator
+) -> None:
+    access = emu_client.post("/api/token/", json=_without(token_request(), "fetch_resources")).json["access"]
+
+    assert _decode(emu, access)["fetch_resources"] == [
+        "OWNERS",
+        "ACCOUNTS",
+        "TRANSACTIONS",
+        "BILLS",
+        "INVESTMENTS",
+    ]
+
+
 def _without(body: dict[str, Any], *path: str) -> dict[str, Any]:
     target = body
     for key in path[:-1]:
@@ -96,7 +155,6 @@ def _with(body: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
     return body
 
 
-CONSENT = ("widget", "consent")
 BROKEN_REQUESTS = {
     "fetch_resources as a comma string": (
         lambda b: _with(b, "ACCOUNTS,OWNERS", "fetch_resources"),
@@ -108,9 +166,8 @@ BROKEN_REQUESTS = {
         "fetch_resources",
         "invalid",
     ),
-    "OFDA without fetch_resources": (lambda b: _without(b, "fetch_resources"), "fetch_resources", "required"),
-    "SDK scopes on an OFDA request": (
-        lambda b: _with(b, "read_institutions,write_links", "scopes"),
+    "OFDA request that may not write links": (
+        lambda b: _with(b, "read_institutions", "scopes"),
         "scopes",
         "invalid",
     ),
