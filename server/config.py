@@ -142,6 +142,8 @@ class Settings:
     #: How many proxies in front of the app append to ``X-Forwarded-For`` (the platform's router: 1);
     #: the client's address is read that many hops back. 0: the connection's own address.
     trusted_proxy_hops: int
+    #: Emulator mode: the SQLite file of the emulator's state (default: derived from ``database_url``).
+    emulator_state_path: str | None = None
 
 
 class _Source:
@@ -432,6 +434,7 @@ def load_settings(
             else _positive(src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
         ),
         trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
+        emulator_state_path=src.text("EMULATOR_STATE_PATH"),
     )
 
 
