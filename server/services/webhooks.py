@@ -9,9 +9,15 @@ background :class:`WebhookWorker` applies it. A failure while applying leaves th
 
 What a webhook does (facts file 4.3):
 
-* ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS...) ready
-  on the link, so the data endpoints start answering;
-* ``new_<resource>_available`` records when new data arrived;
+Webhooks are classified by ``webhook_code`` first: Belvo's own ``new_investments_available`` example
+carries ``"webhook_type": "ACCOUNTS"`` (https://developers.belvo.com/docs/investments-webhooks), so a code
+that names its resource wins over the type.
+
+* ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS, BILLS,
+  INVESTMENTS, INVESTMENT_TRANSACTIONS) ready on the link, so the data endpoints start answering;
+* ``new_<resource>_available`` records when new data arrived, and so do ``transactions_updated`` and
+  ``transactions_deleted`` (Belvo changed or removed transactions already sent: read them again);
+* ``link_deleted`` (after an asynchronous delete, or a deletion outside this backend) forgets the link;
 * ``openfinance_consent_expired`` / ``consent_expired`` and ``..._about_to_expire`` record the consent
   state (both spellings, facts file decision 7);
 * anything else is stored and ignored (forward compatible, and no retry storm).
@@ -59,7 +65,7 @@ IGNORED: Final = "ignored"
 
 #: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
-_NEW_DATA: Final = re.compile(r"new_[a-z_]+_available")
+_NEW_DATA: Final = re.compile(r"new_(?P<resource>[a-z_]+)_available")
 #: Consent fields kept from a consent webhook: what My Belvo Portal's renew URL needs (facts file 4.5).
 _CONSENT_FIELDS: Final = (
     "consent_id",
@@ -129,13 +135,18 @@ class NewData:
 
 
 @dataclass(frozen=True)
+class LinkDeleted:
+    """``link_deleted``: Belvo no longer holds the link."""
+
+
+@dataclass(frozen=True)
 class ConsentState:
     """A consent webhook: the consent is ``expired`` or ``about_to_expire``."""
 
     state: str
 
 
-Action = ResourceReady | NewData | ConsentState
+Action = ResourceReady | NewData | LinkDeleted | ConsentState
 
 
 def classify(webhook_type: str, webhook_code: str) -> Action | None:
@@ -143,14 +154,22 @@ def classify(webhook_type: str, webhook_code: str) -> Action | None:
 
     >>> classify("TRANSACTIONS", "historical_update"), classify("ACCOUNTS", "new_accounts_available")
     (ResourceReady(resource='TRANSACTIONS'), NewData(resource='ACCOUNTS'))
+    >>> classify("ACCOUNTS", "new_investments_available")  # Belvo's example, with the wrong type
+    NewData(resource='INVESTMENTS')
+    >>> classify("TRANSACTIONS", "transactions_deleted"), classify("LINK", "link_deleted")
+    (NewData(resource='TRANSACTIONS'), LinkDeleted())
     >>> classify("CONSENT", "consent_expired"), classify("LINK", "token_required")
     (ConsentState(state='expired'), None)
     """
     match webhook_code:
         case "historical_update":
             return ResourceReady(webhook_type.upper())
-        case code if _NEW_DATA.fullmatch(code):
-            return NewData(webhook_type.upper())
+        case code if new := _NEW_DATA.fullmatch(code):
+            return NewData(new["resource"].upper())
+        case "transactions_updated" | "transactions_deleted":
+            return NewData("TRANSACTIONS")
+        case "link_deleted":
+            return LinkDeleted()
         case "openfinance_consent_expired" | "consent_expired":
             return ConsentState("expired")
         case "openfinance_consent_about_to_expire" | "consent_about_to_expire":
@@ -195,6 +214,12 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     if row.link_id is None:
         return _finish(db, row, IGNORED, "no link_id", now)
     link = lock_link(db, row.link_id, now)
+    if isinstance(action, LinkDeleted):
+        if link is None:
+            return _finish(db, row, IGNORED, "link not held", now)
+        db.delete(link)
+        log.info("link deleted at Belvo; forgotten here", extra={"link_id": row.link_id})
+        return _finish(db, row, PROCESSED, None, now)
     if link is None:
         db.rollback()
         note = _recover(db, client, row, now)

@@ -25,7 +25,7 @@ from server.schemas import (
     WidgetSessionRequestSchema,
     WidgetSessionSchema,
 )
-from server.services import sessions
+from server.services import institutions, sessions
 from server.settings import settings
 from server.storage import get_session
 
@@ -63,7 +63,10 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
 
     The backend asks Belvo for an OFDA widget token with the server's callback URLs, terms, branding,
     scopes and permissions, stores the session, then answers. Nothing is stored when anything fails.
+    `institutions` must be codes Belvo lists for Brazil (`422` otherwise), and a business institution
+    (`..._business`) needs a CNPJ beside the CPF in `identification_info` (`422` otherwise).
     """
+    institutions.check_known(institutions.catalogue(), request.options.institutions)
     moment = now()
     session = sessions.create_session(
         get_session(),
