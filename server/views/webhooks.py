@@ -89,8 +89,8 @@ def receive_belvo_webhook(payload: dict[str, Any]) -> dict[str, str]:
     `/v1/links/{id}/<resource>`; `new_<resource>_available`, `transactions_updated` and
     `transactions_deleted` set `new_data_at`; `link_deleted` forgets the link;
     `openfinance_consent_expired`/`consent_expired` and `..._about_to_expire` set the link's `consent`.
-    A webhook for an unknown link whose `external_id`
-    is one of our users attaches the link to that user once Belvo confirms it.
+    A webhook for an unknown link whose `external_id` is one of our users attaches the link to that
+    user once Belvo confirms it.
     """
     try:
         inserted = webhooks.store(get_session(), payload, now())
