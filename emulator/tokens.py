@@ -68,6 +68,7 @@ DEFAULT_PURPOSE = (
 )
 MAX_PURPOSE = 600
 _URL_SCHEMES_REFUSED = frozenset({"javascript", "data", "file", "vbscript", "blob"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-_]*):", re.ASCII)
 _DURATION = re.compile(r"[1-9][0-9]{0,3}d", re.ASCII)
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
 # Theme values become CSS declarations on the widget's pages; these characters cannot end a declaration
@@ -297,8 +298,11 @@ def _url(value: Any, field: str, errors: _Errors, *, https_only: bool) -> str | 
     if not isinstance(value, str) or not value:
         errors.add(field, "invalid", f"Expected a URL, got {value!r}.")
         return None
-    parts = urlsplit(value)
-    scheme = parts.scheme.lower()
+    # Belvo's own examples put an underscore in the scheme (your_deeplink_here://success), which
+    # RFC 3986, and so urlsplit, does not allow: the scheme is read here, the rest by urlsplit.
+    found = _SCHEME.match(value)
+    scheme = found[1].lower() if found else ""
+    parts = urlsplit("x:" + value[found.end() :]) if found else urlsplit(value)
     if (
         len(value) > 2048
         or _CONTROL.search(value)

@@ -11,8 +11,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from emulator import Emulator
-from tests.emulator.builders import CNPJ, CPF, OFDA_SCOPES, basic, sdk_token_request, token_request
+from emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD, Emulator
+from tests.emulator.builders import (
+    CNPJ,
+    CPF,
+    OFDA_SCOPES,
+    Widget,
+    basic,
+    sdk_token_request,
+    token_request,
+)
 
 # The emulator's clock (tests.emulator.conftest.Clock) is not the wall clock.
 NO_TIME_CHECKS = {"verify_exp": False, "verify_iat": False}
@@ -114,6 +122,78 @@ BELVO_EXAMPLES = {
     ),
     "OFDA guide, with a theme left empty": lambda b: _with(b, [], "widget", "theme"),
 }
+
+
+_CONSENT = {
+    "terms_and_conditions_url": "https://www.your_terms_and_conditions.com",
+    "permissions": ["REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS"],
+    "identification_info": [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}],
+}
+_PURPOSE = (
+    "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando melhores "
+    "ofertas de produtos financeiros e de crédito."
+)
+# Belvo's published token requests, as published (the secret keys aside).
+PUBLISHED = {
+    # https://developers.belvo.com/docs/hosted-widget-ofda, "Generate an access token"
+    "hosted widget guide": {
+        "scopes": OFDA_SCOPES,
+        "stale_in": "300d",
+        "fetch_resources": ["ACCOUNTS", "TRANSACTIONS", "OWNERS"],
+        "widget": {
+            "purpose": _PURPOSE,
+            "openfinance_feature": "consent_link_creation",
+            "callback_urls": {
+                "success": "your_deeplink_here://success",
+                "exit": "your_deeplink_here://exit",
+                "event": "your_deeplink_here://event",
+            },
+            "consent": _CONSENT,
+        },
+    },
+    # The example request of POST /api/token/ in Belvo's API reference.
+    "API reference": {
+        "scopes": OFDA_SCOPES,
+        "stale_in": "42d",
+        "fetch_resources": ["ACCOUNTS", "TRANSACTIONS", "OWNERS", "BILLS"],
+        "widget": {
+            "purpose": _PURPOSE,
+            "openfinance_feature": "consent_link_creation",
+            "callback_urls": {
+                "success": "your_deeplink_here://success",
+                "exit": "your_deeplink_here://exit",
+                "event": "your_deeplink_here://error",
+            },
+            "branding": {
+                "company_icon": "https://mysite.com/icon.svg",
+                "company_logo": "https://mysite.com/logo.svg",
+                "company_name": "ACME",
+                "company_terms_url": "https://belvo.com/terms-service/",
+                "overlay_background_color": "#F0F2F4",
+                "social_proof": True,
+            },
+            "theme": [{"css_key": "--color-primary-base", "value": "#907AD6"}],
+            "consent": {
+                **_CONSENT,
+                "identification_info": [{"type": "CPF", "number": 76109277673, "name": "Ralph Bragg"}],
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("example", PUBLISHED, ids=list(PUBLISHED))
+def test_belvos_published_requests_get_a_token(emu_client: FlaskClient, emu: Emulator, example: str) -> None:
+    body = {"id": DEFAULT_SECRET_ID, "password": DEFAULT_SECRET_PASSWORD, **PUBLISHED[example]}
+
+    response = emu_client.post("/api/token/", json=body)
+
+    assert response.status_code == 200, response.json
+    assert _decode(emu, response.json["access"])["fetch_resources"] == body["fetch_resources"]
+    widget = Widget(emu_client)
+    widget.open(response.json["access"])
+    widget.connect()
+    assert widget.callback().startswith("your_deeplink_here://success?link=")
 
 
 @pytest.mark.parametrize("example", BELVO_EXAMPLES, ids=list(BELVO_EXAMPLES))
