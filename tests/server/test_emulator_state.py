@@ -8,6 +8,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -15,6 +17,7 @@ from urllib.parse import urlsplit
 
 import requests
 
+import deeplinks
 from server.auth import mint_token
 from server.config import DEV_APP_JWT_SECRET, Secret
 from server.services.webhooks import webhook_worker
@@ -98,33 +101,103 @@ def _free_port() -> int:
         return port
 
 
-def test_under_gunicorn_two_workers_are_one_emulator(tmp_path: Path) -> None:
-    """The Procfile's gunicorn with two workers in emulator mode: every widget URL the backend hands out
-    opens, whichever worker serves it, and a fault rule holds for every read until it is cleared."""
-    url = f"http://127.0.0.1:{_free_port()}"
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'ofda.sqlite3'}", "PUBLIC_BASE_URL": url}
-    bin_dir = Path(sys.executable).parent
-    subprocess.run([bin_dir / "ofda", "db", "upgrade"], env=env, check=True, capture_output=True)
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "4",
-         "--bind", url.removeprefix("http://"), "server:create_app()"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+@contextmanager
+def _serving(command: list[str], env: dict[str, str], url: str) -> Iterator[None]:
+    """Run ``command`` (a server for ``url``) until the block ends, once it answers ``/healthz``."""
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(400):
-            assert server.poll() is None, "gunicorn exited"
+            assert server.poll() is None, f"{command[:3]} exited"
             try:
                 if requests.get(f"{url}/healthz", timeout=1).status_code == 200:
                     break
             except (requests.ConnectionError, requests.Timeout):
                 time.sleep(0.05)
-        secret = Secret(DEV_APP_JWT_SECRET)
+        yield
+    finally:
+        server.terminate()
+        server.wait(timeout=15)
+
+
+def _bearer(user: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {mint_token(user, Secret(DEV_APP_JWT_SECRET), timedelta(hours=1))}"}
+
+
+def _environment(tmp_path: Path, url: str) -> dict[str, str]:
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'ofda.sqlite3'}", "PUBLIC_BASE_URL": url}
+    ofda = Path(sys.executable).parent / "ofda"
+    subprocess.run([str(ofda), "db", "upgrade"], env=env, check=True, capture_output=True)
+    return env
+
+
+def _all_transactions(url: str, link_id: str) -> list[Any]:
+    """The link's transactions through the backend, once its TRANSACTIONS webhook has been applied."""
+    for _ in range(200):
+        response = requests.get(
+            f"{url}/v1/links/{link_id}/transactions?page_size=1000", headers=_bearer("alice"), timeout=10
+        )
+        if response.status_code != 409:
+            break
+        time.sleep(0.05)
+    assert response.status_code == 200, response.text
+    results: list[Any] = response.json()["results"]
+    return results
+
+
+def test_a_restarted_ofda_run_serves_the_same_links_and_data(tmp_path: Path) -> None:
+    """``ofda run`` stopped and started again between a success and reading the link's transactions."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    env = _environment(tmp_path, url)
+    ofda_run = [str(Path(sys.executable).parent / "ofda"), "run", "--port", url.rsplit(":", 1)[1]]
+    with _serving(ofda_run, env, url):
+        session = requests.post(
+            f"{url}/v1/widget-sessions", json=SESSION, headers=_bearer("alice"), timeout=10
+        ).json()
+        link = requests.post(
+            f"{url}/sandbox/_control/links",
+            json={
+                "external_id": session["external_id"],
+                "institution": "ofmockbank_br_retail",
+                "fetch_resources": ["ACCOUNTS", "TRANSACTIONS"],
+                "send_webhooks": True,
+            },
+            timeout=10,
+        ).json()
+        event = deeplinks.build(
+            deeplinks.SuccessEvent(link["id"], link["institution"]), session["callback_urls"]
+        )
+        verified = requests.post(
+            f"{url}/v1/widget-sessions/{session['id']}/events",
+            json={"url": event},
+            headers=_bearer("alice"),
+            timeout=10,
+        )
+        assert verified.status_code == 200, verified.text
+        before = _all_transactions(url, link["id"])
+    assert before
+
+    with _serving(ofda_run, env, url):
+        assert _all_transactions(url, link["id"]) == before
+        at_belvo = requests.get(f"{url}/sandbox/api/links/{link['id']}/", headers=BASIC, timeout=10)
+        assert at_belvo.status_code == 200
+
+
+def test_under_gunicorn_two_workers_are_one_emulator(tmp_path: Path) -> None:
+    """The Procfile's gunicorn with two workers in emulator mode: every widget URL the backend hands out
+    opens, whichever worker serves it, and a fault rule holds for every read until it is cleared."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    gunicorn = [
+        sys.executable, "-m", "gunicorn", "--worker-class", "gthread", "--workers", "2", "--threads", "4",
+        "--bind", url.removeprefix("http://"), "server:create_app()",
+    ]  # fmt: skip
+    with _serving(gunicorn, _environment(tmp_path, url), url):
         opened = []
         for number in range(20):
             # One user each: a user may hold only a few pending sessions. A new connection each time, so
             # the kernel hands requests to either worker.
-            bearer = {"Authorization": f"Bearer {mint_token(f'user-{number}', secret, timedelta(hours=1))}"}
-            created = requests.post(f"{url}/v1/widget-sessions", json=SESSION, headers=bearer, timeout=10)
+            created = requests.post(
+                f"{url}/v1/widget-sessions", json=SESSION, headers=_bearer(f"user-{number}"), timeout=10
+            )
             assert created.status_code == 201, created.text
             widget = requests.get(created.json()["widget_url"], allow_redirects=False, timeout=10)
             opened.append(widget.status_code)
@@ -132,15 +205,9 @@ def test_under_gunicorn_two_workers_are_one_emulator(tmp_path: Path) -> None:
 
         fault = {"match": "/api/institutions/", "status": 503, "times": -1}
         assert requests.post(f"{url}/sandbox/_control/faults", json=fault, timeout=5).status_code == 201
-        faulted = [
-            requests.get(f"{url}/sandbox/api/institutions/", headers=BASIC, timeout=5) for _ in range(10)
-        ]
+        listing = f"{url}/sandbox/api/institutions/"
+        faulted = [requests.get(listing, headers=BASIC, timeout=5) for _ in range(10)]
         requests.delete(f"{url}/sandbox/_control/faults", timeout=5)
-        cleared = [
-            requests.get(f"{url}/sandbox/api/institutions/", headers=BASIC, timeout=5) for _ in range(10)
-        ]
+        cleared = [requests.get(listing, headers=BASIC, timeout=5) for _ in range(10)]
         assert [r.status_code for r in faulted] == [503] * 10
         assert [r.status_code for r in cleared] == [200] * 10
-    finally:
-        server.terminate()
-        server.wait(timeout=15)
