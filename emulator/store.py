@@ -8,7 +8,8 @@ Without a path the database is in memory, for this process only, as a test's emu
 
 Records are the emulator's frozen dataclasses, stored pickled: the file is the emulator's own (a
 development tool's scratch state, written and read only by this code), and pickling keeps the records'
-nested dataclasses, tuples and datetimes without a second schema to keep in step.
+nested dataclasses, tuples and datetimes without a second schema to keep in step. A record an older
+version of the emulator wrote that this one cannot load is treated as gone (logged), never an error.
 
 >>> store = Store(None)
 >>> with store.transaction():
@@ -21,6 +22,7 @@ True
 
 from __future__ import annotations
 
+import logging
 import os
 import pickle
 import sqlite3
@@ -29,6 +31,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+log = logging.getLogger(__name__)
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS records (kind TEXT NOT NULL, key TEXT NOT NULL, value BLOB NOT NULL, "
     "PRIMARY KEY (kind, key))",
@@ -103,7 +106,7 @@ class Store:
     def values(self, kind: str) -> list[Any]:
         with self.reading() as connection:
             rows = connection.execute("SELECT value FROM records WHERE kind = ?", (kind,)).fetchall()
-        return [_load(row[0]) for row in rows]
+        return [value for row in rows if (value := _load(row[0])) is not None]
 
     def put(self, kind: str, key: str, value: Any) -> None:
         with self.transaction() as connection:
@@ -128,4 +131,8 @@ class Store:
 
 
 def _load(blob: bytes) -> Any:
-    return pickle.loads(blob)  # noqa: S301 - the emulator's own records (module docstring)
+    try:
+        return pickle.loads(blob)  # noqa: S301 - the emulator's own records (module docstring)
+    except (pickle.UnpicklingError, AttributeError, ImportError, TypeError, EOFError) as exc:
+        log.warning("emulator state: a record written by another version does not load (%s)", exc)
+        return None
