@@ -32,10 +32,10 @@ from emulator.errors import (
     RequestInvalid,
     new_request_id,
 )
-from emulator.institutions import INSTITUTIONS, OFDA_RESOURCES, Institution
+from emulator.institutions import INSTITUTIONS, Institution
 from emulator.listing import Field, apply_filters, paginate, shape
 from emulator.state import Link
-from emulator.tokens import mint, parse_stale_in, parse_token_request
+from emulator.tokens import mint, parse_fetch_resources, parse_stale_in, parse_token_request
 
 Json = dict[str, Any]
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -204,26 +204,6 @@ def _accepted(request_id: str) -> Response:
     return response
 
 
-def _resources(value: Any, field: str, problems: list[ErrorItem]) -> tuple[str, ...] | None:
-    if not isinstance(value, list):
-        problems.append(
-            ErrorItem("not_a_list", f'Expected a list of items but got type "{type(value).__name__}".', field)
-        )
-        return None
-    unknown = [r for r in value if r not in OFDA_RESOURCES]
-    if unknown:
-        problems.append(
-            ErrorItem(
-                "invalid",
-                f"The institution only supports the following resources: {', '.join(OFDA_RESOURCES)}; "
-                f"got {', '.join(map(repr, unknown))}.",
-                field,
-            )
-        )
-        return None
-    return tuple(dict.fromkeys(value))
-
-
 @api.patch("/links/<link_id>/")
 def link_patch(link_id: str) -> Response:
     """Change ``access_mode``, ``stale_in`` or ``fetch_resources``; answers the link."""
@@ -245,10 +225,11 @@ def link_patch(link_id: str) -> Response:
             changes["stale_in"] = parse_stale_in(body) or link.stale_in
         except RequestInvalid as exc:
             problems += exc.items
-    if "fetch_resources" in body:
-        resources = _resources(body["fetch_resources"], "fetch_resources", problems)
-        if resources is not None:
+    try:
+        if (resources := parse_fetch_resources(body)) is not None:
             changes["fetch_resources"] = resources
+    except RequestInvalid as exc:
+        problems += exc.items
     if problems:
         raise RequestInvalid(tuple(problems))
     updated = current_emulator().state.update_link(link.id, lambda current: replace(current, **changes))
@@ -264,15 +245,8 @@ def link_refresh(link_id: str) -> Response:
     ``recurrent_update`` webhooks carry; a second refresh within 10 minutes is 409 ``link_refreshed``."""
     emulator = current_emulator()
     link = _link_or_404(link_id)
-    body = request.get_json(force=True, silent=True) or {}
-    problems: list[ErrorItem] = []
-    resources = (
-        _resources(body["fetch_resources"], "fetch_resources", problems)
-        if isinstance(body, dict) and "fetch_resources" in body
-        else link.fetch_resources
-    )
-    if problems or resources is None:
-        raise RequestInvalid(tuple(problems))
+    body = request.get_json(force=True, silent=True)
+    resources = (parse_fetch_resources(body) if isinstance(body, dict) else None) or link.fetch_resources
     now = emulator.now()
 
     def refreshed(current: Link) -> Link:

@@ -373,6 +373,15 @@ def parse_identification(value: Any, field: str) -> tuple[Identification, ...]:
     return entries
 
 
+def parse_fetch_resources(body: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """``body["fetch_resources"]`` checked with the token endpoint's rules (also used by link PATCH and
+    refresh); ``None`` when absent."""
+    errors = _Errors()
+    value = _fetch_resources(body, errors)
+    errors.raise_if_any()
+    return value
+
+
 def parse_stale_in(body: Mapping[str, Any]) -> str | None:
     errors = _Errors()
     value = _optional_duration(body, "stale_in", errors)

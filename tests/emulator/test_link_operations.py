@@ -111,6 +111,9 @@ def test_patch_changes_what_belvo_lets_change(emu_client: FlaskClient) -> None:
 
     patched = emu_client.patch(f"/api/links/{link['id']}/", json=body, headers=basic())
     refused = emu_client.patch(f"/api/links/{link['id']}/", json={"access_mode": "weekly"}, headers=basic())
+    not_a_list = emu_client.patch(
+        f"/api/links/{link['id']}/", json={"fetch_resources": "BILLS"}, headers=basic()
+    )
 
     assert patched.status_code == 200
     assert (patched.json["access_mode"], patched.json["refresh_rate"], patched.json["stale_in"]) == (
@@ -120,6 +123,7 @@ def test_patch_changes_what_belvo_lets_change(emu_client: FlaskClient) -> None:
     )
     assert patched.json["fetch_resources"] == ["ACCOUNTS", "BILLS"]
     assert (refused.status_code, refused.json[0]["field"]) == (400, "access_mode")
+    assert (not_a_list.status_code, not_a_list.json[0]["code"]) == (400, "not_a_list")
 
 
 def test_refresh_has_a_ten_minute_cooldown_and_sends_recurrent_updates(
