@@ -17,7 +17,8 @@ that names its resource wins over the type.
   INVESTMENTS, INVESTMENT_TRANSACTIONS) ready on the link, so the data endpoints start answering;
 * ``new_<resource>_available`` records when new data arrived, and so do ``transactions_updated`` and
   ``transactions_deleted`` (Belvo changed or removed transactions already sent: read them again);
-* ``link_deleted`` (after an asynchronous delete, or a deletion outside this backend) forgets the link;
+* ``link_deleted`` (after an asynchronous delete, or a deletion outside this backend) forgets the link,
+  once Belvo answers 404 for it;
 * ``openfinance_consent_expired`` / ``consent_expired`` and ``..._about_to_expire`` record the consent
   state (both spellings, facts file decision 7);
 * anything else is stored and ignored (forward compatible, and no retry storm).
@@ -217,7 +218,12 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     if isinstance(action, LinkDeleted):
         if link is None:
             return _finish(db, row, IGNORED, "link not held", now)
-        db.delete(link)
+        db.rollback()  # no transaction stays open while Belvo answers
+        if _still_at_belvo(client, row.link_id):
+            return _finish(db, row, IGNORED, "Belvo still holds the link", now)
+        gone = db.get(Link, row.link_id)
+        if gone is not None:
+            db.delete(gone)
         log.info("link deleted at Belvo; forgotten here", extra={"link_id": row.link_id})
         return _finish(db, row, PROCESSED, None, now)
     if link is None:
@@ -230,6 +236,16 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     data = row.payload.get("data")
     apply(link, action, data if isinstance(data, Mapping) else {}, now)
     return _finish(db, row, PROCESSED, None, now)
+
+
+def _still_at_belvo(client: BelvoClient, link_id: str) -> bool:
+    """Whether Belvo still shows the link: the webhook is a hint, and only Belvo's 404 lets us forget a
+    link (its other failures raise, so the webhook stays ``received`` and is applied again later)."""
+    try:
+        client.get_link(link_id)
+    except BelvoNotFound:
+        return False
+    return True
 
 
 def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime) -> str | None:

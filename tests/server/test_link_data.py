@@ -118,6 +118,14 @@ def test_link_deleted_forgets_the_link(flow: Flow) -> None:
     assert flow.get("alice", "/v1/links").get_json()["links"] == []
 
 
+def test_a_link_deleted_webhook_for_a_link_belvo_still_holds_changes_nothing(flow: Flow) -> None:
+    link = verified(flow)
+    flow.send_webhook(webhook_payload(link["id"], "LINK", "link_deleted"))
+    flow.drain()
+
+    assert flow.get("alice", f"/v1/links/{link['id']}").status_code == 200
+
+
 def test_a_business_institution_needs_a_cnpj(flow: Flow) -> None:
     refused = flow.post_session("alice", institutions=["ofmockbank_br_retail", "ofmockbank_br_business"])
     only_business = flow.post_session("alice", institution_types=["business"])
