@@ -292,6 +292,19 @@ LINK = obj(
         "last_accessed_at": TIMESTAMP.or_null(),
     }
 )
+# The Institution schema of OpenAPI 1.35 (no required list): what the backend reads of it, and more.
+INSTITUTION = obj(
+    {
+        "id": INTEGER,
+        "name": matching(r"[a-z0-9_]+"),
+        "type": one_of("bank", "fiscal", "employment"),
+        "display_name": TEXT,
+        "country_codes": list_of(TEXT),
+        "resources": list_of(TEXT),
+        "integration_type": one_of("credentials", "openbanking"),
+        "status": one_of("healthy", "down"),
+    }
+)
 # Belvo's error array (facts file section 6.1): request_id is 32 hex characters.
 ERRORS = list_of(obj({"request_id": matching(r"[a-f0-9]{32}"), "code": TEXT, "message": TEXT}))
 # The widget token's claims: those of the decoded example of Belvo's API reference.
@@ -473,6 +486,7 @@ class RecordedUpstream(Upstream):
         mock.add_callback(responses.POST, f"{self.base_url}/api/token/", self._token)
         mock.add_callback(responses.GET, link_url, self._link)
         mock.add_callback(responses.DELETE, link_url, self._delete_link)
+        mock.add_callback(responses.GET, f"{self.base_url}/api/institutions/", self._institutions)
         for resource in RECORDED_RESOURCES:
             mock.add_callback(
                 responses.GET,
@@ -536,6 +550,11 @@ class RecordedUpstream(Upstream):
             return self._replay("not_found")
         self.links.remove(link_id)
         return 204, {}, ""
+
+    def _institutions(self, request: requests.PreparedRequest) -> Answer:
+        if not self._authorised(request):
+            return self._replay("authentication_failed")
+        return self._replay("institutions")
 
     def _page(self, resource: str, request: requests.PreparedRequest) -> Answer:
         if not self._authorised(request):
@@ -643,6 +662,15 @@ class TestBelvoContract:
             following = urlsplit(page["next"])
             assert following.path.endswith(RESOURCE_PATHS[resource])
             assert parse_qs(following.query)["page"] == ["2"]
+
+    def test_the_institution_list_is_read_page_after_page(self, upstream: Upstream) -> None:
+        institutions = upstream.client().list_institutions({"country_code": "BR"})
+
+        assert institutions
+        assert problems(institutions, list_of(INSTITUTION), "institutions") == []
+        assert {(x.method, x.path, x.status) for x in upstream.exchanges} == {
+            ("GET", "/api/institutions/", 200)
+        }
 
     def test_an_unknown_link_is_not_found(self, upstream: Upstream) -> None:
         with pytest.raises(BelvoNotFound) as caught:
