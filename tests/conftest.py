@@ -35,7 +35,7 @@ _ISOLATED_ENV = (
     "SESSION_RATE_LIMIT_PER_DAY", "SESSION_MAX_PENDING", "LOG_LEVEL", "IOS_APP_IDS", "ANDROID_PACKAGE",
     "ANDROID_CERT_SHA256", "APP_LINK_PATHS", "MAX_CONTENT_LENGTH", "BELVO_BREAKER_FAILURES",
     "BELVO_BREAKER_PAUSE_SECONDS", "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", "TRUSTED_PROXY_HOPS",
-    "BELVO_BREAKER_PROBE_SECONDS", "PORTAL_URL", "DUPLICATE_LINKS", "APPLICATION_LINK",
+    "BELVO_BREAKER_PROBE_SECONDS", "PORTAL_URL", "DUPLICATE_LINKS", "APPLICATION_LINK", "EMULATOR_STATE_PATH",
 )  # fmt: skip
 
 # Browser and live-server fixtures, for every test package.
@@ -51,11 +51,17 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards.
+
+    The emulator's state goes beside a SQLite file; with PostgreSQL, to the test's own directory (the
+    default, the instance folder, would be shared by every test)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
+    monkeypatch.setenv("EMULATOR_STATE_PATH", str(tmp_path / "emulator.sqlite3"))
     base = normalise_url(os.environ["TEST_DATABASE_URL"])
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
