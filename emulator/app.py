@@ -60,7 +60,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an emulator app. Every config key is optional:
 
     ``EMULATOR_SECRET_ID`` / ``EMULATOR_SECRET_PASSWORD`` (the secret keys the API accepts),
-    ``EMULATOR_SIGNING_KEY`` (HS512 key; random per app), ``EMULATOR_ACCESS_TTL_SECONDS`` (600),
+    ``EMULATOR_SIGNING_KEY`` (HS512 key; random, kept in the state), ``EMULATOR_STATE_PATH`` (the SQLite
+    file shared by every process and restart; in memory when unset), ``EMULATOR_ACCESS_TTL_SECONDS`` (600),
     ``EMULATOR_WEBHOOK_URL`` (no webhooks when unset), ``EMULATOR_WEBHOOK_AUTH`` (the ``Authorization``
     value sent), ``EMULATOR_WEBHOOK_SESSION`` (a ``requests.Session`` for deliveries),
     ``EMULATOR_WEBHOOK_RETRY_SCHEDULE`` (seconds between attempts), ``EMULATOR_WEBHOOK_DUPLICATES``

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import threading
 import uuid
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Literal, cast
 
@@ -20,7 +22,14 @@ from emulator.data import LinkData, generate
 from emulator.errors import ConfigError
 from emulator.faults import FaultRules
 from emulator.state import ConsentGrant, EmulatorState, Identification, Link
-from emulator.webhooks import WebhookDispatcher, historical_data, historical_update
+from emulator.store import Store
+from emulator.webhooks import (
+    WebhookDispatcher,
+    historical_data,
+    historical_update,
+    link_deleted,
+    new_data_available,
+)
 
 EXTENSION = "emulator"
 
@@ -29,9 +38,12 @@ class Emulator:
     """Config, state, webhook dispatcher and fault rules of one emulator app."""
 
     def __init__(self, config: EmulatorConfig) -> None:
-        self.config = config
-        self.state = EmulatorState(belvo_user_id=str(uuid.uuid4()))
-        self.faults = FaultRules()
+        store = Store(config.state_path)
+        # One signing key for every process sharing the store, unless one is configured.
+        key = config.signing_key or store.setdefault_meta("signing_key", secrets.token_bytes(64))
+        self.config = replace(config, signing_key=key)
+        self.state = EmulatorState(store)
+        self.faults = FaultRules(store)
         self.webhooks = WebhookDispatcher(
             url=config.webhook_url,
             authorization=config.webhook_auth,
@@ -122,6 +134,14 @@ class Emulator:
                     link.id, link.external_id, resource, historical_data(resource, data), request_id
                 )
             )
+
+    def send_recurrent_updates(self, link: Link, resources: tuple[str, ...], request_id: str) -> None:
+        """Queue what a refresh of ``resources`` sends, under the refresh's ``request_id``."""
+        for resource in resources:
+            self.webhooks.enqueue(new_data_available(link.id, link.external_id, resource, request_id))
+
+    def send_link_deleted(self, link: Link, request_id: str) -> None:
+        self.webhooks.enqueue(link_deleted(link.id, link.external_id, request_id))
 
 
 def current_emulator() -> Emulator:

@@ -2,7 +2,7 @@
 
 Widget URLs carry the access token in their query string, and werkzeug's development server logs every
 request line; :class:`QueryFreeRequestHandler` logs the path only. Pass it as ``request_handler`` to
-``app.run``/``werkzeug.serving.run_simple``/``make_server`` (``ofda run`` can too).
+``app.run``/``werkzeug.serving.run_simple``/``make_server`` (the backend has its own, ``server.serving``).
 """
 
 from __future__ import annotations

@@ -44,7 +44,19 @@ from server.settings import settings
 
 log = logging.getLogger(__name__)
 
-Resource = Literal["accounts", "owners", "transactions"]
+Resource = Literal["accounts", "owners", "transactions", "bills", "investments", "investment-transactions"]
+#: Belvo's list endpoint of each resource; Brazil's investments live under ``/api/br/`` (Belvo's API
+#: reference: ``/api/bills/``, ``/api/br/investments/``, ``/api/br/investment-transactions/``).
+RESOURCE_PATHS: Mapping[Resource, str] = {
+    "accounts": "/api/accounts/",
+    "owners": "/api/owners/",
+    "transactions": "/api/transactions/",
+    "bills": "/api/bills/",
+    "investments": "/api/br/investments/",
+    "investment-transactions": "/api/br/investment-transactions/",
+}
+#: How many institutions one page of ``/api/institutions/`` carries at most (Belvo's page_size limit).
+_MAX_PAGE_SIZE = 1000
 
 #: Belvo's error code for "a session is already open with the institution": the one 4xx to retry.
 TOO_MANY_SESSIONS = "too_many_sessions"
@@ -297,9 +309,24 @@ class BelvoClient:
         self._call("DELETE", "/api/links/{id}/", f"/api/links/{quote(link_id, safe='')}/")
 
     def list_page(self, resource: Resource, params: Mapping[str, str]) -> dict[str, Any]:
-        """One page of ``GET /api/<resource>/`` (``link``, ``page``, ``page_size``, date filters...):
+        """One page of the resource's list (``link``, ``page``, ``page_size``, date filters...):
         Belvo's envelope ``{count, next, previous, results}``."""
-        template = f"/api/{resource}/"
+        return self._page(RESOURCE_PATHS[resource], params)
+
+    def list_institutions(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every institution of ``GET /api/institutions/`` matching ``params``, page after page."""
+        found: list[dict[str, Any]] = []
+        page_number = 1
+        while True:
+            page = self._page(
+                "/api/institutions/", {**params, "page_size": str(_MAX_PAGE_SIZE), "page": str(page_number)}
+            )
+            found += [item for item in page["results"] if isinstance(item, dict)]
+            if not page.get("next"):
+                return found
+            page_number += 1
+
+    def _page(self, template: str, params: Mapping[str, str]) -> dict[str, Any]:
         response = self._call("GET", template, template, params=params)
         page = _json_object(response, template)
         if not isinstance(page.get("results"), list):

@@ -159,6 +159,8 @@ class Settings:
     #: A new link to the same person at the same bank as one the user holds replaces it (deleted at
     #: Belvo), as Belvo's link guide recommends; ``DUPLICATE_LINKS=keep`` keeps both.
     replace_duplicate_links: bool = True
+    #: Emulator mode: the SQLite file of the emulator's state (default: derived from ``database_url``).
+    emulator_state_path: str | None = None
 
 
 class _Source:
@@ -569,6 +571,7 @@ def load_settings(
         ),
         trusted_proxy_hops=src.checked(0, _non_negative, src, "TRUSTED_PROXY_HOPS", 0),
         replace_duplicate_links=src.choice("DUPLICATE_LINKS", ("replace", "keep"), "replace") == "replace",
+        emulator_state_path=src.text("EMULATOR_STATE_PATH"),
     )
     if src.problems:
         raise ConfigError(*src.problems)

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
 from server.models import SessionStatus
 from server.ofda import (
@@ -29,8 +29,9 @@ from server.ofda import (
 
 #: The statuses a client sees (a reservation is never shown: its id is not given out before it is a session).
 SESSION_STATUSES = [status.value for status in SessionStatus if status is not SessionStatus.RESERVING]
-#: Belvo institution codes look like ``ofmockbank_br_retail``.
+#: Belvo institution codes look like ``ofmockbank_br_retail``; business banks end in ``_business``.
 INSTITUTION_CODE = r"[a-z0-9_]{1,64}\Z"
+BUSINESS_SUFFIX = "_business"
 MAX_INSTITUTIONS = 50
 
 
@@ -112,6 +113,25 @@ class WidgetSessionRequestSchema(Schema):
             "has an APPLICATION_LINK."
         },
     )
+
+    @validates_schema(skip_on_field_errors=True)
+    def _business_needs_a_cnpj(self, data: dict[str, Any], **_: Any) -> None:
+        """A business account is linked by a person for a company: Belvo's widget asks for both documents
+        (https://developers.belvo.com/docs/hosted-widget-ofda), so without a CNPJ it dead-ends."""
+        if any(entry.type == "CNPJ" for entry in data["identification_info"]):
+            return
+        for index, code in enumerate(data.get("institutions", ())):
+            if code.endswith(BUSINESS_SUFFIX):
+                raise ValidationError(
+                    f"{code} is a business institution: identification_info needs the company's CNPJ "
+                    "beside the CPF",
+                    f"institutions.{index}",
+                )
+        if data.get("institution_types") == ["business"]:
+            raise ValidationError(
+                "Only business institutions: identification_info needs the company's CNPJ beside the CPF",
+                "institution_types",
+            )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> SessionRequest:

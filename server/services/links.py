@@ -33,6 +33,9 @@ DATA_RESOURCES: Final[Mapping[Resource, str]] = {
     "accounts": "ACCOUNTS",
     "owners": "OWNERS",
     "transactions": "TRANSACTIONS",
+    "bills": "BILLS",
+    "investments": "INVESTMENTS",
+    "investment-transactions": "INVESTMENT_TRANSACTIONS",
 }
 
 PENDING: Final = "pending"

@@ -9,9 +9,16 @@ background :class:`WebhookWorker` applies it. A failure while applying leaves th
 
 What a webhook does (docs/belvo.md §4.3):
 
-* ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS...) ready
-  on the link, so the data endpoints start answering;
-* ``new_<resource>_available`` records when new data arrived;
+Webhooks are classified by ``webhook_code`` first: Belvo's own ``new_investments_available`` example
+carries ``"webhook_type": "ACCOUNTS"`` (https://developers.belvo.com/docs/investments-webhooks), so a code
+that names its resource wins over the type.
+
+* ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS, BILLS,
+  INVESTMENTS, INVESTMENT_TRANSACTIONS) ready on the link, so the data endpoints start answering;
+* ``new_<resource>_available`` records when new data arrived, and so do ``transactions_updated`` and
+  ``transactions_deleted`` (Belvo changed or removed transactions already sent: read them again);
+* ``link_deleted`` (after an asynchronous delete, or a deletion outside this backend) forgets the link,
+  once Belvo answers 404 for it;
 * every consent webhook (:data:`server.services.consents.CONSENT_WEBHOOKS`) keeps the link's consent
   current: about to expire, expired (both spellings), renewed, revoked, or with resources unavailable;
 * anything else is stored and ignored (forward compatible, and no retry storm).
@@ -57,7 +64,7 @@ MAX_BODY_BYTES: Final = 256 * 1024
 
 #: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
-_NEW_DATA: Final = re.compile(r"new_[a-z_]+_available")
+_NEW_DATA: Final = re.compile(r"new_(?P<resource>[a-z_]+)_available")
 
 
 def authorized(header: str | None, accepted: Sequence[Secret]) -> bool:
@@ -117,7 +124,12 @@ class NewData:
     resource: str
 
 
-Action = ResourceReady | NewData | ConsentChange
+@dataclass(frozen=True)
+class LinkDeleted:
+    """``link_deleted``: Belvo no longer holds the link."""
+
+
+Action = ResourceReady | NewData | LinkDeleted | ConsentChange
 
 
 def classify(webhook_type: str, webhook_code: str) -> Action | None:
@@ -125,14 +137,22 @@ def classify(webhook_type: str, webhook_code: str) -> Action | None:
 
     >>> classify("TRANSACTIONS", "historical_update"), classify("ACCOUNTS", "new_accounts_available")
     (ResourceReady(resource='TRANSACTIONS'), NewData(resource='ACCOUNTS'))
+    >>> classify("ACCOUNTS", "new_investments_available")  # Belvo's example, with the wrong type
+    NewData(resource='INVESTMENTS')
+    >>> classify("TRANSACTIONS", "transactions_deleted"), classify("LINK", "link_deleted")
+    (NewData(resource='TRANSACTIONS'), LinkDeleted())
     >>> classify("CONSENT", "consent_expired"), classify("LINK", "token_required")
     (ConsentChange(status=<ConsentStatus.EXPIRED: 'expired'>, resources_issue=None), None)
     """
     match webhook_code:
         case "historical_update":
             return ResourceReady(webhook_type.upper())
-        case code if _NEW_DATA.fullmatch(code):
-            return NewData(webhook_type.upper())
+        case code if new := _NEW_DATA.fullmatch(code):
+            return NewData(new["resource"].upper())
+        case "transactions_updated" | "transactions_deleted":
+            return NewData("TRANSACTIONS")
+        case "link_deleted":
+            return LinkDeleted()
         case code if code in CONSENT_WEBHOOKS:
             return CONSENT_WEBHOOKS[code]
         case _:
@@ -176,6 +196,17 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     if row.link_id is None:
         return _finish(db, row, WebhookStatus.IGNORED, "no link_id", now)
     link = lock_link(db, row.link_id, now)
+    if isinstance(action, LinkDeleted):
+        if link is None:
+            return _finish(db, row, WebhookStatus.IGNORED, "link not held", now)
+        db.rollback()  # no transaction stays open while Belvo answers
+        if _still_at_belvo(client, row.link_id):
+            return _finish(db, row, WebhookStatus.IGNORED, "Belvo still holds the link", now)
+        gone = db.get(Link, row.link_id)
+        if gone is not None:
+            db.delete(gone)
+        log.info("link deleted at Belvo; forgotten here", extra={"link_id": row.link_id})
+        return _finish(db, row, WebhookStatus.PROCESSED, None, now)
     if link is None:
         db.rollback()
         note = _recover(db, client, row, now)
@@ -186,6 +217,16 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     data = row.payload.get("data")
     apply(link, action, data if isinstance(data, Mapping) else {}, now)
     return _finish(db, row, WebhookStatus.PROCESSED, None, now)
+
+
+def _still_at_belvo(client: BelvoClient, link_id: str) -> bool:
+    """Whether Belvo still shows the link: the webhook is a hint, and only Belvo's 404 lets us forget a
+    link (its other failures raise, so the webhook stays ``received`` and is applied again later)."""
+    try:
+        client.get_link(link_id)
+    except BelvoNotFound:
+        return False
+    return True
 
 
 def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime) -> str | None:

@@ -20,7 +20,8 @@ bp = Blueprint(
     "links",
     __name__,
     url_prefix="/v1/links",
-    description="The user's verified links, and their accounts, owners and transactions read from Belvo.",
+    description="The user's verified links, and their accounts, owners, transactions, credit-card bills and "
+    "investments read from Belvo.",
 )
 
 TIMESTAMP = {"format": "date-time", "description": "UTC, e.g. 2026-11-21T12:10:00Z"}
@@ -36,7 +37,11 @@ class ResourceStateSchema(Schema):
     )
     new_data_at = fields.String(
         allow_none=True,
-        metadata={**TIMESTAMP, "description": "When a new_<resource>_available webhook last arrived"},
+        metadata={
+            **TIMESTAMP,
+            "description": "When a new_<resource>_available (or transactions_updated/_deleted) webhook "
+            "last arrived: read the data again",
+        },
     )
     totals = fields.Dict(
         keys=fields.String(), values=fields.Integer(), metadata={"description": "Belvo's counts"}
@@ -182,7 +187,7 @@ def _page(
         key: value.isoformat() if isinstance(value, date) else str(value) for key, value in query.items()
     }
     page = links.fetch_page(belvo_client(), link, resource, params)
-    endpoint = f"links.{resource}"
+    endpoint = f"links.{resource.replace('-', '_')}"
     for key in ("next", "previous"):
         ours = page[key]
         page[key] = None if ours is None else url_for(endpoint, link_id=link.id, _external=True, **ours)
@@ -229,3 +234,37 @@ def owners(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[st
 def transactions(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The link's transactions, filtered by value date or account."""
     return _page(link_id, "transactions", query)
+
+
+@bp.get("/<link_id>/bills")
+@bp.errors(401, 404, 409, 422, 502, 503)
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@bp.response(200, PageSchema)
+def bills(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's credit-card bills (closed periods only), one page at a time (`BILLS`)."""
+    return _page(link_id, "bills", query)
+
+
+@bp.get("/<link_id>/investments")
+@bp.errors(401, 404, 409, 422, 502, 503)
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@bp.response(200, PageSchema)
+def investments(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's investments (Belvo's `/api/br/investments/`, `INVESTMENTS`)."""
+    return _page(link_id, "investments", query)
+
+
+@bp.get("/<link_id>/investment-transactions")
+@bp.errors(401, 404, 409, 422, 502, 503)
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@bp.response(200, PageSchema)
+def investment_transactions(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's investment transactions (Belvo's `/api/br/investment-transactions/`,
+    `INVESTMENT_TRANSACTIONS`)."""
+    return _page(link_id, "investment-transactions", query)

@@ -89,10 +89,13 @@ def receive_belvo_webhook(payload: dict[str, Any]) -> dict[str, str]:
     before is answered `{"status": "duplicate"}` and changes nothing. Types and codes the backend does
     not handle are stored and ignored. If the database cannot store it, `503`: Belvo delivers again.
 
-    Applied: `historical_update` makes the resource readable at `/v1/links/{id}/<resource>`;
-    `new_<resource>_available` sets `new_data_at`; `openfinance_consent_expired`/`consent_expired` and
-    `..._about_to_expire` set the link's `consent`. A webhook for an unknown link whose `external_id`
-    is one of our users attaches the link to that user once Belvo confirms it.
+    Classified by `webhook_code` first (Belvo's own `new_investments_available` example carries the
+    wrong `webhook_type`). Applied: `historical_update` makes the resource readable at
+    `/v1/links/{id}/<resource>`; `new_<resource>_available`, `transactions_updated` and
+    `transactions_deleted` set `new_data_at`; `link_deleted` forgets the link once Belvo answers 404;
+    `openfinance_consent_expired`/`consent_expired` and `..._about_to_expire` set the link's `consent`.
+    A webhook for an unknown link whose `external_id` is one of our users attaches the link to that
+    user once Belvo confirms it.
     """
     try:
         inserted = webhooks.store(get_session(), payload, now())

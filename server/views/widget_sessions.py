@@ -23,7 +23,7 @@ from server.schemas import (
     WidgetSessionRequestSchema,
     WidgetSessionSchema,
 )
-from server.services import sessions
+from server.services import institutions, sessions
 from server.settings import settings
 from server.storage import get_session
 
@@ -67,7 +67,11 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
     Per user: `SESSION_RATE_LIMIT_PER_MINUTE` and `..._PER_DAY` sessions, beyond which `429 rate_limited`
     with `Retry-After`; and `SESSION_MAX_PENDING` open ones: a new session beyond that cancels the
     user's oldest open one (a widget the app lost) instead of being refused.
+
+    `institutions` must be codes Belvo lists for Brazil (`422` otherwise), and a business institution
+    (`..._business`) needs a CNPJ beside the CPF in `identification_info` (`422` otherwise).
     """
+    institutions.check_known(institutions.catalogue(), request.options.institutions)
     moment = now()
     session = sessions.create_session(
         get_session(),

@@ -23,6 +23,7 @@ from server.observability import JsonFormatter
 from server.storage import database
 from tests.conftest import bearer
 from tests.server.conftest import (
+    BELVO,
     CPF,
     NAME,
     SECRET_ID,
@@ -152,10 +153,15 @@ def test_every_option_reaches_belvo_or_the_widget_url(
         "purpose": "Análise de crédito para a sua empresa.",
         "locale": "pt",
     }
+    listed = [{"name": code} for code in request["institutions"]]
+    belvo.get(
+        f"{BELVO}/api/institutions/", json={"count": 2, "next": None, "previous": None, "results": listed}
+    )
     response = app.test_client().post(SESSIONS, json=request, headers=bearer(app, "bob"))
 
     assert response.status_code == 201, response.get_json()
-    assert json.loads(belvo.calls[0].request.body) == golden("token_request_full.json")
+    (token_call,) = [call for call in belvo.calls if call.request.url == TOKEN_URL]
+    assert json.loads(token_call.request.body or b"") == golden("token_request_full.json")
     url = response.get_json()["widget_url"]
     assert "institutions=ofmockbank_br_business,ofitau_br_business&" in url
     assert query_of(url) == {
