@@ -28,28 +28,30 @@ pytest_plugins = ("tests.browser",)
 
 DATABASES = ["sqlite"] + (["postgresql"] if os.environ.get("TEST_DATABASE_URL") else [])
 
+#: The emulator's state file for each PostgreSQL test database: the default, the instance folder, would
+#: be shared by every test (beside a SQLite database the emulator's state is the test's own already).
+_EMULATOR_STATES: dict[str, str] = {}
+
 
 @pytest.fixture(params=DATABASES)
-def database_url(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards.
-
-    The emulator's state goes beside a SQLite file; with PostgreSQL, to the test's own directory (the
-    default, the instance folder, would be shared by every test)."""
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards (with the
+    emulator's state in the test's own directory, see ``make_app``)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    monkeypatch.setenv("EMULATOR_STATE_PATH", str(tmp_path / "emulator.sqlite3"))
     base = normalise_url(os.environ["TEST_DATABASE_URL"])
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = create_engine(base, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.execute(text(f'CREATE SCHEMA "{schema}"'))
     separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options=-csearch_path%3D{schema}"
+    _EMULATOR_STATES[url] = str(tmp_path / "emulator.sqlite3")
     try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+        yield url
     finally:
+        del _EMULATOR_STATES[url]
         with admin.connect() as connection:
             connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
@@ -58,8 +60,11 @@ def database_url(
 def make_app(database_url: str, **config: Any) -> Flask:
     """An app in emulator mode (no Belvo credentials) with migrations applied, whatever the environment
     the tests run in: ``config`` is all it is given."""
+    state = (
+        {"EMULATOR_STATE_PATH": _EMULATOR_STATES[database_url]} if database_url in _EMULATOR_STATES else {}
+    )
     return create_app(
-        {"TESTING": True, "DATABASE_URL": database_url, "AUTO_MIGRATE": True, **config}, environ={}
+        {"TESTING": True, "DATABASE_URL": database_url, "AUTO_MIGRATE": True, **state, **config}, environ={}
     )
 
 
