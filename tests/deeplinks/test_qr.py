@@ -100,7 +100,7 @@ def test_a_url_too_long_for_a_qr_code_is_refused(tmp_path: Path, capsys: pytest.
 
 def test_sheet_labels_each_code_and_escapes_names_and_urls() -> None:
     names = ["seed-success", "raw-angle-brackets", "raw-nul-prefix", "too-long"]
-    page = sheet_html(select_shots(names))
+    page = sheet_html(select_shots(names).shots)
     assert page.count("<section ") == 4
     assert page.count("<svg ") == 3
     assert page.count("Too long for a QR code") == 1
@@ -124,3 +124,32 @@ def test_sheet_of_one_kind_on_the_apps_callback_urls(
     assert out == f"wrote {target}: {len(load_fixtures('warning'))} QR codes\n"
     assert page.count("<section ") == len(load_fixtures("warning"))
     assert page.count("<code>exampleapp://s/event?warning=") == len(load_fixtures("warning"))
+
+
+def test_sheet_on_other_callback_urls_skips_what_cannot_be_rebuilt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "sheet.html"
+    callbacks = '{"success": "exampleapp://s/success", "exit": "exampleapp://s/exit", "event": "exampleapp://s/event"}'
+    status, out, err = run(
+        capsys, "--sheet", "--kind", "success", "--callback-urls", callbacks, "-o", str(target)
+    )
+    count = len(load_fixtures("success"))
+    assert status == 0
+    assert err.splitlines() == [
+        "SKIP success-at-max-length: cannot be rebuilt on these callback URLs: expected the event to fit "
+        "a deeplink of at most 4096 characters; got 4103"
+    ]
+    assert out == f"wrote {target}: {count - 1} QR codes, 1 fixtures skipped\n"
+    assert target.read_text(encoding="utf-8").count("<section ") == count - 1
+
+
+def test_qr_of_a_fixture_that_cannot_be_rebuilt_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    callbacks = '{"success": "a://s/success", "exit": "a://s/exit", "event": "a://s/event"}'
+    argv = ["--fixture", "resume-belvo-example", "--callback-urls", callbacks, "-o", str(tmp_path / "x.png")]
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert "'resume-belvo-example' cannot be rebuilt on these callback URLs" in err
+    assert "application_link" in err
