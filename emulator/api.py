@@ -20,7 +20,7 @@ from emulator.data import iso
 from emulator.errors import AuthenticationFailed, ErrorItem, NotFound, RequestInvalid
 from emulator.institutions import INSTITUTIONS, Institution
 from emulator.listing import Field, apply_filters, paginate
-from emulator.state import Link
+from emulator.state import ConsentGrant, Link
 from emulator.tokens import mint, parse_token_request
 
 Json = dict[str, Any]
@@ -258,6 +258,15 @@ def transaction_detail(item_id: str) -> Response:
     return jsonify(_find("transactions", item_id))
 
 
+def consent_status(consent: ConsentGrant, now: datetime) -> str:
+    """Belvo's consent ``status``; a revoked consent is Open Finance Brasil's ``REJECTED``."""
+    if consent.revoked_at is not None:
+        return "REJECTED"
+    if consent.expires_at is not None and consent.expires_at <= now:
+        return "EXPIRED"
+    return "AUTHORISED"
+
+
 def consent_json(link: Link, now: datetime) -> Json:
     """The Open Finance consent behind ``link`` (fields of facts file 4.5)."""
     consent = link.consent
@@ -268,7 +277,6 @@ def consent_json(link: Link, now: datetime) -> Json:
         else ["CUSTOMERS_PERSONAL_IDENTIFICATIONS_READ", "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ"]
     )  # Open Finance Brasil's own spelling of ADITTIONALINFO
     cpf = next((i.number for i in link.holder if i.type == "CPF"), None)
-    expired = consent.expires_at is not None and consent.expires_at <= now
     return {
         "id": consent.id,
         "display_name": INSTITUTIONS[link.institution].display_name,
@@ -277,7 +285,7 @@ def consent_json(link: Link, now: datetime) -> Json:
         "expired_at": iso(consent.expires_at) if consent.expires_at else None,
         "undefined_consent_expiration": consent.expires_at is None,
         "created_at": iso(consent.created_at),
-        "status": "EXPIRED" if expired else "AUTHORISED",
+        "status": consent_status(consent, now),
         "permissions": {"REGISTER": register, **_PERMISSIONS},
     }
 

@@ -185,6 +185,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from emulator.api import api
     from emulator.control import control
+    from emulator.portal import portal
     from emulator.widget import widget
 
     app = Flask("emulator", static_folder="static", static_url_path="/widget/static")
@@ -197,4 +198,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(widget)
     app.register_blueprint(control)
+    app.register_blueprint(portal)
     return app

@@ -10,7 +10,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
@@ -71,6 +71,9 @@ class WidgetConfig:
     branding: Branding
     theme: tuple[ThemeVar, ...]
     color_scheme: Literal["LIGHT", "DARK"]
+    #: ``widget.openfinance_feature``: the hosted widget's ``consent_link_creation``, or My Belvo
+    #: Portal's ``consent_management``.
+    feature: str = "consent_link_creation"
 
     def document(self, kind: IdentificationType) -> Identification | None:
         return next((i for i in self.identification if i.type == kind), None)
@@ -112,15 +115,22 @@ class WidgetSession:
     consent_days: int | None = None
     pending_warning: WarningEvent | None = None
     outcome: FinalEvent | None = None
+    #: App2App: what the user decided at the bank, which then sent them back to the app (the widget
+    #: opened with the bank's query finishes the flow), and the access token the widget was opened
+    #: with, which the bank hands back (a sandbox token, kept as the signing key is).
+    bank_decision: Literal["authorize", "deny"] | None = None
+    access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class ConsentGrant:
-    """The Open Finance consent behind a link (1:1, facts file 4.5)."""
+    """The Open Finance consent behind a link (1:1, https://developers.belvo.com/docs/webhook-consents);
+    ``revoked_at`` is set once the user revoked it in My Belvo Portal."""
 
     id: str
     created_at: datetime
     expires_at: datetime | None
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -204,6 +214,15 @@ class EmulatorState:
         """All links, oldest first (the order Belvo's list endpoints page through)."""
         with self._lock:
             return sorted(self._links.values(), key=lambda link: link.created_at)
+
+    def update_link(self, link_id: str, change: Callable[[Link], Link]) -> Link | None:
+        """Apply ``change`` to the link atomically and return the new record (``None``: no such link)."""
+        with self._lock:
+            link = self._links.get(link_id)
+            if link is None:
+                return None
+            self._links[link_id] = updated = change(link)
+            return updated
 
     def delete_link(self, link_id: str) -> Link | None:
         with self._lock:

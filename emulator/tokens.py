@@ -49,12 +49,17 @@ OFDA_SCOPES = (
 )
 OFDA_PERMISSIONS = ("REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS")
 KNOWN_SCOPES = frozenset(OFDA_SCOPES.split(",")) | {"read_links"}
+# The hosted widget's token, and My Belvo Portal's (Belvo's "My Belvo Portal" page: these scopes, exactly).
+LINK_FEATURE = "consent_link_creation"
+PORTAL_FEATURE = "consent_management"
+PORTAL_SCOPES = "read_consents,write_consents,write_consent_callback"
 # Belvo's default purpose text, shown as "Propósito do compartilhamento" (facts file 1.3).
 DEFAULT_PURPOSE = (
     "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando "
     "melhores ofertas de produtos financeiros e de crédito."
 )
 MAX_PURPOSE = 600
+_CALLBACK_KEYS = frozenset({"success", "exit", "event", "application_link"})
 _URL_SCHEMES_REFUSED = frozenset({"javascript", "data", "file", "vbscript", "blob"})
 _DURATION = re.compile(r"[1-9][0-9]{0,3}d", re.ASCII)
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
@@ -185,14 +190,16 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
         errors.raise_if_any()
     widget = cast(Mapping[str, Any], widget)
     feature = widget.get("openfinance_feature")
+    if feature == PORTAL_FEATURE:
+        return _portal_config(body, widget, common, errors)
     if feature is None:
         errors.required("widget.openfinance_feature")
-    elif feature != "consent_link_creation":
+    elif feature != LINK_FEATURE:
         errors.add(
             "widget.openfinance_feature",
             "invalid_choice",
-            f'"{feature}" is not a valid choice: the emulator implements only "consent_link_creation" '
-            "(the hosted widget), not My Belvo Portal.",
+            f'"{feature}" is not a valid choice: expected "{LINK_FEATURE}" (the hosted widget) or '
+            f'"{PORTAL_FEATURE}" (My Belvo Portal).',
         )
     if body.get("scopes") != OFDA_SCOPES and scopes:
         errors.add("scopes", "invalid", f'OFDA link creation requires scopes to be exactly "{OFDA_SCOPES}".')
@@ -219,6 +226,28 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
         branding=branding,
         theme=theme,
         color_scheme=cast(Literal["LIGHT", "DARK"], color_scheme),
+    )
+
+
+def _portal_config(
+    body: Mapping[str, Any], widget: Mapping[str, Any], common: Mapping[str, Any], errors: _Errors
+) -> WidgetConfig:
+    """My Belvo Portal's token: whose consents it shows (``widget.consent``), and nothing of a widget."""
+    if body.get("scopes") != PORTAL_SCOPES and common["scopes"]:
+        errors.add("scopes", "invalid", f'My Belvo Portal requires scopes to be exactly "{PORTAL_SCOPES}".')
+    terms_url, identification, _ = _consent(widget.get("consent"), errors)
+    errors.raise_if_any()
+    return WidgetConfig(
+        **common,
+        feature=PORTAL_FEATURE,
+        callback_urls=None,
+        purpose=DEFAULT_PURPOSE,
+        terms_url=terms_url,
+        identification=identification,
+        default_consent_duration_days=None,
+        branding=Branding(),
+        theme=(),
+        color_scheme="LIGHT",
     )
 
 
@@ -309,11 +338,24 @@ def _callback_urls(value: Any, errors: _Errors) -> CallbackUrls | None:
     if value is None:
         errors.required(field)
         return None
-    if not isinstance(value, Mapping) or set(value) != {"success", "exit", "event"}:
+    # success, exit, event, and application_link for App2App; Belvo's web example sends success alone
+    # (https://developers.belvo.com/docs/ofda-widget-token-configuration,
+    # https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+    if not isinstance(value, Mapping) or "success" not in value or not set(value) <= _CALLBACK_KEYS:
         got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-        errors.add(field, "invalid", f"Expected exactly the keys success, exit and event, got {got}.")
+        errors.add(
+            field,
+            "invalid",
+            f"Expected success, optionally with exit, event and application_link, got {got}.",
+        )
         return None
-    urls = {k: _url(value[k], f"{field}.{k}", errors, https_only=False) for k in ("success", "exit", "event")}
+    urls = {k: _url(value[k], f"{field}.{k}", errors, https_only=False) for k in value}
+    link = urls.get("application_link")
+    if link is not None and urlsplit(link).scheme.lower() not in ("https", "http"):
+        # A universal link / App Link: the OS opens the app for it without asking. (Belvo wants https;
+        # the emulator also takes http, the only scheme a laptop's backend address has.)
+        errors.add(f"{field}.application_link", "invalid", f"Expected an https URL, got {link!r}.")
+        return None
     if None in urls.values():
         return None
     return CallbackUrls(**cast(dict[str, str], urls))
@@ -525,6 +567,7 @@ def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, 
     )
 
 
+ALREADY_USED = "already used"
 _NO_TIME_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
@@ -543,9 +586,10 @@ class RejectedToken:
 
 
 def check_access_token(
-    state: EmulatorState, raw: str | None, key: bytes, now: datetime
+    state: EmulatorState, raw: str | None, key: bytes, now: datetime, feature: str = LINK_FEATURE
 ) -> ValidToken | RejectedToken:
-    """Whether ``raw`` may drive the widget now: ours, an access token, unexpired, not yet used.
+    """Whether ``raw`` may drive the widget (or, with ``feature=PORTAL_FEATURE``, My Belvo Portal) now:
+    ours, an access token minted for that ``feature``, unexpired, not yet used.
 
     Expiry is checked against ``now`` (the emulator's clock), not the wall clock, so tests can move time.
     """
@@ -566,8 +610,10 @@ def check_access_token(
         return RejectedToken("not an access token", known)
     if known is None:
         return RejectedToken("unknown jti", None)
+    if known.config.feature != feature:
+        return RejectedToken(f"minted for {known.config.feature}", known)
     if known.used:
-        return RejectedToken("already used", known)
+        return RejectedToken(ALREADY_USED, known)
     if now >= known.expires_at:
         return RejectedToken("expired", known)
     return ValidToken(known)

@@ -16,7 +16,9 @@ from werkzeug.serving import run_simple
 
 from emulator.serving import QueryFreeRequestHandler
 from server import create_app
+from server.api import check_database
 from server.config import ConfigError
+from server.errors import Unavailable
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -40,6 +42,11 @@ def run_command(host: str, port: int) -> None:
         shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
         os.environ["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
     app = create_app()
+    with app.app_context():
+        try:
+            check_database()
+        except Unavailable as exc:  # every API call would fail: say why instead of serving them
+            raise click.ClickException(str(exc)) from None
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
     run_simple(host, port, app, threaded=True, request_handler=QueryFreeRequestHandler)

@@ -79,6 +79,9 @@ class RetryPolicy:
     #: seconds (threat model F5); 0 turns the breaker off.
     breaker_failures: int = 5
     breaker_pause: float = 30.0
+    #: The open breaker lets one call through (one attempt, no retries) after this many seconds, then
+    #: after twice as long each time that probe fails, up to ``breaker_pause``.
+    breaker_probe: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class Settings:
     belvo_secret_id: Secret
     belvo_secret_password: Secret
     belvo_widget_url: str
+    #: My Belvo Portal, where users manage and renew their consents (contract section 7).
+    portal_url: str
     app_jwt_secret: Secret
     #: Accepted ``Authorization`` values for Belvo's webhooks; two during a rotation.
     webhook_auth: tuple[Secret, ...]
@@ -142,6 +147,9 @@ class Settings:
     #: How many proxies in front of the app append to ``X-Forwarded-For`` (the platform's router: 1);
     #: the client's address is read that many hops back. 0: the connection's own address.
     trusted_proxy_hops: int
+    #: A new link to the same person at the same bank as one the user holds replaces it (deleted at
+    #: Belvo), as Belvo's link guide recommends; ``DUPLICATE_LINKS=keep`` keeps both.
+    replace_duplicate_links: bool = True
 
 
 class _Source:
@@ -250,7 +258,7 @@ def validate_callback_url(key: str, url: str) -> str:
     return url
 
 
-def _callback_urls(src: _Source) -> CallbackUrls:
+def _callback_urls(src: _Source, public_base_url: str, emulator_mode: bool) -> CallbackUrls:
     scheme = src.text("CALLBACK_SCHEME", "ofdaapp")
     urls = {
         kind: validate_callback_url(
@@ -261,7 +269,57 @@ def _callback_urls(src: _Source) -> CallbackUrls:
     }
     if len(set(urls.values())) != 3:
         raise ConfigError("CALLBACK_URL_*: the success, exit and event URLs must be distinct")
-    return CallbackUrls(**urls)
+    link = src.text("APPLICATION_LINK")
+    if link is not None:
+        link = validate_application_link(link, public_base_url, emulator_mode)
+        if link in urls.values():
+            raise ConfigError("APPLICATION_LINK: expected a URL distinct from the CALLBACK_URL_* ones")
+    return CallbackUrls(**urls, application_link=link)
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lowercased: what a browser compares to tell two sites apart.
+
+    >>> origin("HTTP://127.0.0.1:8000/belvo/app")
+    'http://127.0.0.1:8000'
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def validate_application_link(url: str, public_base_url: str, emulator_mode: bool) -> str:
+    """The app's universal link / Android App Link for the App2App flow: https on the default port (the
+    only kind iOS and Android verify and hand to an app without asking), with a path and no query (the
+    bank appends its own: https://developers.belvo.com/docs/hosted-widget-app2app-ofda). In emulator
+    mode the backend's own address also does, http included, so the round trip runs on a laptop.
+
+    >>> validate_application_link("https://app.example.br/belvo-widget", "http://127.0.0.1:8000", False)
+    'https://app.example.br/belvo-widget'
+    >>> validate_application_link("http://127.0.0.1:8000/belvo/app", "http://127.0.0.1:8000", True)
+    'http://127.0.0.1:8000/belvo/app'
+    """
+    expected = "an https URL with a path and no port, query or fragment" + (
+        f" (or one on this backend's own address, {origin(public_base_url)})" if emulator_mode else ""
+    )
+    parts = urlsplit(url) if url.isascii() and not any(ch.isspace() for ch in url) else None
+    try:
+        port = parts.port if parts is not None else None
+    except ValueError:  # a port that is not a number
+        parts = None
+    own = emulator_mode and parts is not None and origin(url) == origin(public_base_url)
+    if (
+        parts is None
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or "#" in url
+        or parts.path.strip("/") == ""
+        or not (own or (parts.scheme.lower() == "https" and port is None))
+    ):
+        raise ConfigError(f"APPLICATION_LINK: expected {expected}, got {url!r}")
+    return url
 
 
 def _base_url(key: str, url: str) -> str:
@@ -364,6 +422,7 @@ def _retry_policy(src: _Source) -> RetryPolicy:
         deadline=src.number("BELVO_DEADLINE_SECONDS", 10.0),
         breaker_failures=max(0, src.integer("BELVO_BREAKER_FAILURES", 5)),
         breaker_pause=src.number("BELVO_BREAKER_PAUSE_SECONDS", 30.0),
+        breaker_probe=src.number("BELVO_BREAKER_PROBE_SECONDS", 2.0),
     )
 
 
@@ -388,11 +447,13 @@ def load_settings(
         belvo_api_url = f"{public_base_url}/sandbox"
         secret_id, secret_password = DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
         default_widget_url = f"{public_base_url}/sandbox/widget/"
+        default_portal_url = f"{public_base_url}/sandbox/portal/"
     else:
         belvo_api_url = _base_url("BELVO_API_URL", src.text("BELVO_API_URL") or "")
         secret_id = src.text("BELVO_SECRET_ID") or ""
         secret_password = src.text("BELVO_SECRET_PASSWORD") or ""
         default_widget_url = "https://widget.belvo.io/"
+        default_portal_url = "https://meuportal.belvo.com/"
 
     jwt_secret = src.text("APP_JWT_SECRET")
     webhook_auth = [src.text("BELVO_WEBHOOK_AUTH"), src.text("BELVO_WEBHOOK_AUTH_PREVIOUS")]
@@ -411,11 +472,12 @@ def load_settings(
         belvo_secret_id=Secret(secret_id),
         belvo_secret_password=Secret(secret_password),
         belvo_widget_url=src.text("BELVO_WIDGET_URL", default_widget_url) or "",
+        portal_url=_portal_url(src.text("PORTAL_URL", default_portal_url) or "", emulator_mode),
         app_jwt_secret=Secret(jwt_secret or DEV_APP_JWT_SECRET),
         webhook_auth=tuple(
             Secret(value) for value in (webhook_auth if webhook_auth[0] else [DEV_WEBHOOK_AUTH]) if value
         ),
-        callback_urls=_callback_urls(src),
+        callback_urls=_callback_urls(src, public_base_url, emulator_mode),
         max_content_length=src.integer("MAX_CONTENT_LENGTH", 64 * 1024),
         qa_page=src.flag("QA_PAGE", emulator_mode),
         auto_migrate=src.flag("AUTO_MIGRATE", emulator_mode),
@@ -432,7 +494,18 @@ def load_settings(
             else _positive(src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
         ),
         trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
+        replace_duplicate_links=src.choice("DUPLICATE_LINKS", ("replace", "keep"), "replace") == "replace",
     )
+
+
+def _portal_url(url: str, emulator_mode: bool) -> str:
+    """My Belvo Portal's address: https (the emulated one on the backend's own address may be http)."""
+    if not emulator_mode:
+        try:
+            ofda.https_url(url)
+        except ValidationError as exc:
+            raise ConfigError(f"PORTAL_URL: {exc.messages[0]}") from None
+    return url
 
 
 def _non_negative(src: _Source, key: str, default: int) -> int:

@@ -13,6 +13,7 @@ import requests
 from flask import Flask
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+from server import observability
 from server.config import Settings
 from server.inprocess import WSGIAdapter
 
@@ -35,6 +36,7 @@ def mount_emulator(app: Flask, settings: Settings, overrides: dict[str, Any]) ->
         }
     )
     app.extensions["ofda.emulator"] = emulator_app
+    emulator_app.before_request(observability.record_route)  # its widget URLs carry access tokens
     app.wsgi_app = DispatcherMiddleware(backend_wsgi, {EMULATOR_PREFIX: emulator_app})  # type: ignore[method-assign]
 
     belvo_session = requests.Session()

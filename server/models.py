@@ -69,6 +69,9 @@ class WidgetSession(Base):
         Index("ix_widget_sessions_user_created", "user_id", "created_at"),
         # The optional per-address rate limit reads the sessions of the last minute from one address.
         Index("ix_widget_sessions_client_created", "client_key", "created_at"),
+        # App2App: the bank sends the user back with the session's access token; the app's resume call
+        # finds the user's session by a keyed hash of it.
+        Index("ix_widget_sessions_user_access_token_key", "user_id", "access_token_key"),
         # One session per (user, Idempotency-Key): a retried request finds the session it created.
         UniqueConstraint("user_id", "idempotency_key", name="uq_widget_sessions_user_idempotency_key"),
     )
@@ -95,6 +98,9 @@ class WidgetSession(Base):
     #: A keyed hash (HMAC) of the client's IP address, kept only while the per-address rate limit is on
     #: and only until the session expires (``ofda purge``): an IP address is personal data (LGPD).
     client_key: Mapped[str | None] = mapped_column(String(64))
+    #: A keyed hash (HMAC) of Belvo's access token, kept after the session ends (unlike the widget URL)
+    #: so that a late App2App return is told "completed" or "expired" rather than "not found".
+    access_token_key: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"
@@ -127,18 +133,25 @@ class Link(Base):
     """A Belvo link owned by an app user, stored only after it was verified with Belvo."""
 
     __tablename__ = "links"
+    __table_args__ = (
+        # A verified success looks for the user's other links to the same bank account holder.
+        Index("ix_links_user_institution_user", "user_id", "institution_user_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
     external_id: Mapped[str] = mapped_column(String(64), index=True)
     session_id: Mapped[str | None] = mapped_column(String(64))
     institution: Mapped[str] = mapped_column(String(128))
+    #: Belvo's id of the person at the institution: two links with the same one are duplicates.
+    institution_user_id: Mapped[str | None] = mapped_column(String(64))
     access_mode: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(32))
     #: Per resource (ACCOUNTS, OWNERS, TRANSACTIONS, ...): {"status": "pending"|"ready", "new_data":
     #: bool, "updated_at": iso}. Filled by webhooks.
     resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: Latest consent state from consent webhooks: {"status", "webhook_code", "consent_id", ...}.
+    #: The Open Finance consent as Belvo's consent webhooks last described it, in the shape of
+    #: ``server.services.consents.changed_consent`` (contract section 7); None before the first one.
     consent: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -36,6 +36,10 @@ OFDA_SCOPES = (
 CONSENT_PERMISSIONS = ("REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS")
 FETCH_RESOURCES = ("ACCOUNTS", "OWNERS", "TRANSACTIONS", "BILLS", "INVESTMENTS", "INVESTMENT_TRANSACTIONS")
 OPENFINANCE_FEATURE = "consent_link_creation"
+#: My Belvo Portal's token: these scopes and this feature, with the same ``consent`` object as the widget
+#: (Belvo's "My Belvo Portal" page, https://developers.belvo.com/).
+PORTAL_SCOPES = ("read_consents", "write_consents", "write_consent_callback")
+PORTAL_FEATURE = "consent_management"
 #: Belvo's default text for the consent's "Propósito do compartilhamento".
 DEFAULT_PURPOSE = (
     "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando melhores "
@@ -186,14 +190,20 @@ class Consent:
 
 @dataclass(frozen=True)
 class CallbackUrls:
-    """The three callback URLs sent to Belvo (facts file decision 4: success, exit, event only)."""
+    """The callback URLs sent to Belvo: success, exit and event, plus the app's universal link / App
+    Link for the App2App flow when one is configured
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda)."""
 
     success: str
     exit: str
     event: str
+    application_link: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {"success": self.success, "exit": self.exit, "event": self.event}
+        urls = {"success": self.success, "exit": self.exit, "event": self.event}
+        if self.application_link is not None:
+            urls["application_link"] = self.application_link
+        return urls
 
 
 @dataclass(frozen=True)
@@ -219,6 +229,24 @@ class TokenRequest:
     def payload(self) -> dict[str, Any]:
         """The JSON body, as Belvo documents it."""
         body: dict[str, Any] = _TOKEN_REQUEST_SCHEMA.dump(self)
+        return body
+
+
+@dataclass(frozen=True)
+class PortalWidget:
+    consent: Consent
+    openfinance_feature: str = PORTAL_FEATURE
+
+
+@dataclass(frozen=True)
+class PortalTokenRequest:
+    """The ``POST /api/token/`` body for My Belvo Portal (``consent_management``), without the keys."""
+
+    widget: PortalWidget
+    scopes: tuple[str, ...] = PORTAL_SCOPES
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = _PORTAL_TOKEN_REQUEST_SCHEMA.dump(self)
         return body
 
 
@@ -381,6 +409,7 @@ class CallbackUrlsSchema(_WireSchema):
     success = fields.String(required=True)
     exit = fields.String(required=True)
     event = fields.String(required=True)
+    application_link = fields.String(allow_none=True)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CallbackUrls:
@@ -418,9 +447,20 @@ class TokenRequestSchema(_WireSchema):
         return TokenRequest(**{**data, "fetch_resources": tuple(data["fetch_resources"])})
 
 
+class PortalWidgetSchema(_WireSchema):
+    openfinance_feature = fields.String(required=True, validate=validate.Equal(PORTAL_FEATURE))
+    consent = fields.Nested(ConsentSchema, required=True)
+
+
+class PortalTokenRequestSchema(_WireSchema):
+    scopes = CommaSeparated(required=True, validate=exactly(PORTAL_SCOPES, "scopes"))
+    widget = fields.Nested(PortalWidgetSchema, required=True)
+
+
 # Built once: a schema instance costs a deep copy of its fields (over a millisecond with the nested ones),
 # and dumping with it is thread-safe.
 _TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
+_PORTAL_TOKEN_REQUEST_SCHEMA = PortalTokenRequestSchema()
 
 
 # -- the hosted widget URL (facts file section 2) --------------------------------------------------------
@@ -473,3 +513,15 @@ def widget_url(base_url: str, access_token: str, external_id: str, options: Star
             params[key] = "true" if flag else "false"
     separator = "&" if urlsplit(base_url).query else "?"
     return f"{base_url}{separator}{urlencode(params, safe=',')}"
+
+
+def resumed_widget_url(base_url: str, query: str) -> str:
+    """The hosted widget opened with the query the bank sent the app back with, passed through as it came:
+    that query, not the first widget URL, carries the consent the user just gave
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+
+    >>> resumed_widget_url("https://widget.belvo.io/", "access_token=a.b.c&consent_id=9e76&locale=pt")
+    'https://widget.belvo.io/?access_token=a.b.c&consent_id=9e76&locale=pt'
+    """
+    separator = "&" if urlsplit(base_url).query else "?"
+    return f"{base_url}{separator}{query}"

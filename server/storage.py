@@ -8,11 +8,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
@@ -57,12 +61,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """Which migrations the database has (``current``) against the newest ones this code ships (``head``).
+
+    >>> SchemaState(current=("0003",), head=("0004",)).describe()
+    'the database schema is at revision 0003, the code needs 0004: run `ofda db upgrade`'
+    >>> SchemaState(current=(), head=("0004",)).describe()
+    'the database has no migrations applied, the code needs 0004: run `ofda db upgrade`'
+    """
+
+    current: tuple[str, ...]
+    head: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return set(self.current) == set(self.head)
+
+    def describe(self) -> str:
+        if self.at_head:
+            return f"the database schema is at the migrations' head ({', '.join(self.head)})"
+        current = (
+            f"the database schema is at revision {', '.join(self.current)}"
+            if self.current
+            else "the database has no migrations applied"
+        )
+        return f"{current}, the code needs {', '.join(self.head)}: run `ofda db upgrade`"
+
+
 class Database:
     """The engine and session factory an app uses."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        self._at_head: SchemaState | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -76,6 +109,26 @@ class Database:
 
     def upgrade(self, revision: str = "head") -> None:
         upgrade(self.engine, revision)
+
+    @cached_property
+    def _head(self) -> tuple[str, ...]:
+        # Parsing the migration scripts takes milliseconds; they do not change while the process runs.
+        return tuple(ScriptDirectory.from_config(alembic_config(self.engine)).get_heads())
+
+    def schema(self) -> SchemaState:
+        """The schema's migration state (raises ``SQLAlchemyError`` when the database does not answer).
+
+        An answer at the head is kept for the process's life (a schema is not downgraded under running
+        code): once ready, readiness probes and failing requests do not ask again.
+        """
+        if self._at_head is not None:
+            return self._at_head
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+        state = SchemaState(current=tuple(current), head=self._head)
+        if state.at_head:
+            self._at_head = state
+        return state
 
 
 def alembic_config(engine: Engine) -> AlembicConfig:

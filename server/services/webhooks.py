@@ -12,8 +12,8 @@ What a webhook does (facts file 4.3):
 * ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS...) ready
   on the link, so the data endpoints start answering;
 * ``new_<resource>_available`` records when new data arrived;
-* ``openfinance_consent_expired`` / ``consent_expired`` and ``..._about_to_expire`` record the consent
-  state (both spellings, facts file decision 7);
+* every consent webhook (:data:`server.services.consents.CONSENT_WEBHOOKS`) keeps the link's consent
+  current: about to expire, expired (both spellings), renewed, revoked, or with resources unavailable;
 * anything else is stored and ignored (forward compatible, and no retry storm).
 
 A webhook for a link we do not hold, whose ``external_id`` is one we gave a user, recovers that link
@@ -42,6 +42,7 @@ from server.belvo import BelvoClient, BelvoNotFound, belvo_client
 from server.clock import now as clock_now
 from server.config import Secret
 from server.models import AppUser, Link, WebhookEvent
+from server.services.consents import CONSENT_WEBHOOKS, ConsentChange, changed_consent
 from server.services.links import READY, BelvoLink, attach_link, lock_link, resource_state
 from server.services.sessions import isoformat_z
 from server.storage import database, insert_ignore
@@ -60,15 +61,6 @@ IGNORED: Final = "ignored"
 #: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
 _NEW_DATA: Final = re.compile(r"new_[a-z_]+_available")
-#: Consent fields kept from a consent webhook: what My Belvo Portal's renew URL needs (facts file 4.5).
-_CONSENT_FIELDS: Final = (
-    "consent_id",
-    "consent_due_date",
-    "action",
-    "institution",
-    "institution_display_name",
-    "institution_icon_logo",
-)
 
 
 def authorized(header: str | None, accepted: Sequence[Secret]) -> bool:
@@ -128,14 +120,7 @@ class NewData:
     resource: str
 
 
-@dataclass(frozen=True)
-class ConsentState:
-    """A consent webhook: the consent is ``expired`` or ``about_to_expire``."""
-
-    state: str
-
-
-Action = ResourceReady | NewData | ConsentState
+Action = ResourceReady | NewData | ConsentChange
 
 
 def classify(webhook_type: str, webhook_code: str) -> Action | None:
@@ -144,17 +129,15 @@ def classify(webhook_type: str, webhook_code: str) -> Action | None:
     >>> classify("TRANSACTIONS", "historical_update"), classify("ACCOUNTS", "new_accounts_available")
     (ResourceReady(resource='TRANSACTIONS'), NewData(resource='ACCOUNTS'))
     >>> classify("CONSENT", "consent_expired"), classify("LINK", "token_required")
-    (ConsentState(state='expired'), None)
+    (ConsentChange(status=<ConsentStatus.EXPIRED: 'expired'>, resources_issue=None), None)
     """
     match webhook_code:
         case "historical_update":
             return ResourceReady(webhook_type.upper())
         case code if _NEW_DATA.fullmatch(code):
             return NewData(webhook_type.upper())
-        case "openfinance_consent_expired" | "consent_expired":
-            return ConsentState("expired")
-        case "openfinance_consent_about_to_expire" | "consent_about_to_expire":
-            return ConsentState("about_to_expire")
+        case code if code in CONSENT_WEBHOOKS:
+            return CONSENT_WEBHOOKS[code]
         case _:
             return None
 
@@ -173,9 +156,8 @@ def apply(link: Link, action: Action, data: Mapping[str, Any], now: datetime) ->
         case NewData(resource):
             state = link.resources.get(resource) or resource_state("pending")
             link.resources = {**link.resources, resource: {**state, "new_data_at": stamp}}
-        case ConsentState(state):
-            kept = {key: data[key] for key in _CONSENT_FIELDS if isinstance(data.get(key), str)}
-            link.consent = {"status": state, **kept, "updated_at": stamp}
+        case ConsentChange():
+            link.consent = changed_consent(link.consent, action, data, now)
 
 
 def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) -> str:

@@ -13,6 +13,7 @@ from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import Resource, belvo_client
 from server.services import links
+from server.services.consents import ConsentStatus, ResourcesIssue
 from server.storage import get_session
 
 bp = Blueprint(
@@ -42,15 +43,24 @@ class ResourceStateSchema(Schema):
     )
 
 
-class ConsentSchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["expired", "about_to_expire"]))
-    consent_id = fields.String()
-    consent_due_date = fields.String()
-    action = fields.String()
-    institution = fields.String()
-    institution_display_name = fields.String()
-    institution_icon_logo = fields.String()
-    updated_at = fields.String(metadata=TIMESTAMP)
+class LinkConsentSchema(Schema):
+    """The link's Open Finance consent as Belvo's consent webhooks last described it (contract
+    section 7); ``null`` before the first one."""
+
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in ConsentStatus]))
+    consent_id = fields.String(allow_none=True)
+    due_date = fields.String(
+        allow_none=True, metadata={"description": "When the consent expires, as Belvo reported it"}
+    )
+    institution = fields.String(allow_none=True)
+    institution_display_name = fields.String(allow_none=True)
+    institution_icon_logo = fields.String(allow_none=True)
+    resources_issue = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([i.value for i in ResourcesIssue]),
+        metadata={"description": "Some of the consent's resources cannot be read (temporarily or for good)"},
+    )
+    updated_at = fields.String(required=True, metadata=TIMESTAMP)
 
 
 class LinkSchema(Schema):
@@ -69,7 +79,7 @@ class LinkSchema(Schema):
             "description": "Per resource (ACCOUNTS, OWNERS, ...): pending, ready once historical_update came"
         },
     )
-    consent = fields.Nested(ConsentSchema, allow_none=True)
+    consent = fields.Nested(LinkConsentSchema, allow_none=True)
     created_at = fields.String(required=True, metadata=TIMESTAMP)
     updated_at = fields.String(required=True, metadata=TIMESTAMP)
 

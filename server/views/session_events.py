@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import belvo_client
 from server.clock import now
 from server.schemas import DeeplinkEventSchema, WidgetSessionSchema
-from server.services import events
+from server.services import events, links
 from server.services.sessions import session_view
+from server.settings import settings
 from server.storage import get_session
 
 bp = Blueprint(
@@ -36,9 +37,89 @@ class EventRequestSchema(Schema):
     )
 
 
+class DuplicateSchema(Schema):
+    link_id = fields.String(required=True)
+    action = fields.String(required=True, validate=validate.OneOf(["replaced", "kept"]))
+
+
 class EventResponseSchema(Schema):
     event = fields.Nested(DeeplinkEventSchema, required=True)
     session = fields.Nested(WidgetSessionSchema, required=True)
+    duplicates = fields.List(
+        fields.Nested(DuplicateSchema),
+        metadata={
+            "description": "After a success: the user's other links to the same person at the same bank, "
+            "replaced by the new one (deleted at Belvo) or kept (DUPLICATE_LINKS=keep)"
+        },
+    )
+
+
+class ResumeRequestSchema(Schema):
+    url = fields.String(
+        required=True,
+        metadata={
+            "description": "The application link URL the app was opened with, exactly as the OS handed "
+            "it over, e.g. https://app.example.br/belvo-widget?access_token=...&consent_id=...&locale=pt"
+        },
+    )
+    session_id = fields.String(
+        load_default=None,
+        metadata={
+            "description": "Optional: the session the app was showing, used when no session of yours "
+            "was opened with the URL's access token"
+        },
+    )
+
+
+class ResumeResponseSchema(EventResponseSchema):
+    widget_url = fields.String(
+        required=True,
+        metadata={
+            "description": "The hosted widget with the query the bank sent back: open it in the "
+            "webview (not the session's first widget URL) and the widget finishes the flow"
+        },
+    )
+
+
+@bp.post("/resume")
+@bp.errors(400, 401, 404, 409, 410, 413, 415, 422, 429)
+@bp.doc(security=BEARER)
+@authenticated
+@bp.arguments(ResumeRequestSchema, location="json")
+@bp.response(200, ResumeResponseSchema)
+def resume_widget_session(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """App2App: the bank sent the user back to the app's application link; where to go on.
+
+    After the consent screen the user authorises at their bank (its app or a browser), and the bank
+    opens the app's universal link / App Link (`APPLICATION_LINK`) with `access_token`, `consent_id`
+    and `locale`. The app posts that URL here, even after a cold start with no local state, and opens
+    the returned `widget_url` in its webview; the widget then finishes with the usual callbacks.
+
+    - The session is the caller's whose access token is the URL's; when none is, `session_id` (if
+      given) names it.
+    - The resume is recorded on the session without the access token; the same URL again records
+      nothing new.
+    - A URL not on the configured application link: `422 invalid_deeplink`.
+    - No pending session of yours found (someone else's included): `404 not_found`.
+    - The session expired: `410 session_expired`; already finished: `409 session_already_completed`.
+    """
+    moment = now()
+    config = settings()
+    outcome = events.resume(
+        get_session(),
+        user_id=current_user_id(),
+        url=body["url"],
+        session_id=body["session_id"],
+        callback_urls=config.callback_urls,
+        secret=config.app_jwt_secret,
+        widget_base_url=config.belvo_widget_url,
+        now=moment,
+    )
+    return {
+        "event": outcome.event.to_dict(),
+        "session": session_view(outcome.session, moment),
+        "widget_url": outcome.widget_url,
+    }, NO_STORE
 
 
 @bp.post("/<session_id>/events")
@@ -58,7 +139,9 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
     `external_id` on it, an institution the session allowed and a creation time not before the
     session's. Otherwise `403 link_not_owned` and nothing is stored; the same answer is given when
     Belvo does not know the link, so the answer never tells whether someone else's link exists. The
-    verified link is then stored for the user, with the institution Belvo reports.
+    verified link is then stored for the user, with the institution Belvo reports. A link the user
+    already held to the same person at the same bank (Belvo's `institution_user_id`) is a duplicate:
+    it is deleted at Belvo and here (`DUPLICATE_LINKS=keep` keeps both), and `duplicates` says so.
 
     - Same `success` again (same link), or the same `exit`/`error` again: `200`, nothing new stored.
       Safe to retry after a lost response.
@@ -72,12 +155,24 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
     - Someone else's session: `404 not_found`.
     """
     moment = now()
+    db, client = get_session(), belvo_client()
     outcome = events.post_event(
-        get_session(),
-        belvo_client(),
+        db,
+        client,
         session_id=session_id,
         user_id=current_user_id(),
         url=body["url"],
         now=moment,
     )
-    return {"event": outcome.event.to_dict(), "session": session_view(outcome.session, moment)}, NO_STORE
+    duplicates = (
+        links.settle_duplicates(
+            db, client, outcome.session.link_id, replace=settings().replace_duplicate_links
+        )
+        if outcome.recorded and outcome.session.link_id is not None
+        else []
+    )
+    return {
+        "event": outcome.event.to_dict(),
+        "session": session_view(outcome.session, moment),
+        "duplicates": [duplicate.to_dict() for duplicate in duplicates],
+    }, NO_STORE

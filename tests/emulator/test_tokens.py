@@ -146,9 +146,19 @@ BROKEN_REQUESTS = {
         "widget.purpose",
         "max_length",
     ),
-    "callback_urls without event": (
-        lambda b: _with(b, {"success": "a://s", "exit": "a://e"}, "widget", "callback_urls"),
+    "callback_urls without success": (
+        lambda b: _with(b, {"exit": "a://e", "event": "a://v"}, "widget", "callback_urls"),
         "widget.callback_urls",
+        "invalid",
+    ),
+    "callback_urls with an unknown key": (
+        lambda b: _with(b, {"success": "a://s", "warning": "a://w"}, "widget", "callback_urls"),
+        "widget.callback_urls",
+        "invalid",
+    ),
+    "application_link on a custom scheme": (
+        lambda b: _with(b, "a://back", "widget", "callback_urls", "application_link"),
+        "widget.callback_urls.application_link",
         "invalid",
     ),
     "javascript callback": (
@@ -173,8 +183,8 @@ BROKEN_REQUESTS = {
         "widget.theme.0.css_key",
         "invalid",
     ),
-    "My Belvo Portal feature": (
-        lambda b: _with(b, "consent_management", "widget", "openfinance_feature"),
+    "unknown feature": (
+        lambda b: _with(b, "payment_initiation", "widget", "openfinance_feature"),
         "widget.openfinance_feature",
         "invalid_choice",
     ),

@@ -213,34 +213,6 @@ def test_new_data_available_records_when_it_came(flow: Flow) -> None:
     assert state["status"] == "pending"  # the historical update is still what makes it readable
 
 
-@pytest.mark.parametrize(
-    ("code", "state"),
-    [
-        ("openfinance_consent_expired", "expired"),
-        ("consent_expired", "expired"),
-        ("openfinance_consent_about_to_expire", "about_to_expire"),
-    ],
-)
-def test_consent_webhooks_record_the_consent_state(flow: Flow, code: str, state: str) -> None:
-    _, link = linked(flow)
-    data = {
-        "consent_id": "b0a5c2a4-7f8e-4a57-a7f3-0f6c6b8a3c1d",
-        "consent_due_date": "2026-12-01",
-        "action": "renew",
-        "institution": "ofmockbank_br_retail",
-        "institution_display_name": "OF Mock Bank",
-        "document_number": "76109277673",
-    }
-
-    flow.belvo_webhook(link["id"], "CONSENT", code, **data)
-    flow.drain()
-
-    consent = link_view(flow, link["id"])["consent"]
-    assert consent["status"] == state
-    assert (consent["consent_id"], consent["action"]) == (data["consent_id"], "renew")
-    assert "document_number" not in consent  # only what the renew URL needs is kept
-
-
 def test_unknown_types_are_stored_and_ignored(flow: Flow) -> None:
     _, link = linked(flow)
     before = link_view(flow, link["id"])
