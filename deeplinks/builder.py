@@ -46,7 +46,9 @@ def build(event: Event, callback_urls: CallbackUrls | Mapping[str, str] | None =
     arrive raw) is written in the shortest form instead: `+` for spaces, those characters raw. Its
     query is then never longer than the one it was parsed from, so every event `parse` accepts
     can be built (`parse` refuses the few whose callback URL is longer than the URL they came on,
-    near the 4096-character limit). An event that fits neither way raises `DeeplinkError`.
+    near the 4096-character limit). An event that fits neither way raises `DeeplinkError`, as does
+    one whose `extra` holds a parameter of the callback URL's own query (read by name from a URL
+    on none of the callback URLs, such a parameter cannot be written back on them).
 
     >>> build(ErrorEvent("ACCESS_TOKEN_NOT_VALID", "The access token was not provided or is not valid"))
     'ofdaapp://belvo/event?error=ACCESS_TOKEN_NOT_VALID&error_message=The%20access%20token%20was%20not%20provided%20or%20is%20not%20valid'

@@ -78,12 +78,14 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     event that would not fit 4096 characters written back by `build` on its callback URL (a URL
     near the limit on a callback URL written longer than the URL came, or read by its name on a
     longer callback URL), so that `parse(build(event, urls), urls) == event` holds for every event
-    `parse(url, urls)` gives (without `callback_urls`, `build` writes on `DEFAULT_CALLBACK_URLS`,
-    which an event read near the limit from a shorter URL may not fit); characters RFC 3986 does not
-    allow raw (controls, spaces, non-ASCII, and any of " < > \\ ^ ` { | } [ ]); a fragment
-    (Belvo never sends one); user information (`myapp://success@evil`); a port, except on
-    http(s); `.`/`..` path segments; a bad percent escape; bytes that are not UTF-8, or decode to
-    controls or bidi overrides; a `link` that is not a UUID with hyphens (returned lowercase).
+    `parse(url, urls)` gives (but one read by its name whose `extra` holds a parameter of its
+    callback URL's own query, which `build` refuses; and without `callback_urls`, `build` writes
+    on `DEFAULT_CALLBACK_URLS`, which an event read near the limit from a shorter URL may not
+    fit); characters RFC 3986 does not allow raw (controls, spaces, non-ASCII, and any of
+    " < > \\ ^ ` { | } [ ]); a fragment (Belvo never sends one); user information
+    (`myapp://success@evil`); a port, except on http(s); `.`/`..` path segments; a bad percent
+    escape; bytes that are not UTF-8, or decode to controls or bidi overrides; a `link` that is
+    not a UUID with hyphens (returned lowercase).
     A URL on a scheme that can never be a callback (`javascript:`, `data:`, `file:`, `intent:`,
     ...) is `unknown_event`.
 
