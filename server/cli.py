@@ -17,6 +17,7 @@ from werkzeug.serving import run_simple
 from emulator.serving import QueryFreeRequestHandler
 from server import create_app
 from server.config import ConfigError
+from server.webhook_queue import InProcessQueue, webhook_queue
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -40,6 +41,11 @@ def run_command(host: str, port: int) -> None:
         shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
         os.environ["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
     app = create_app()
+    queue = webhook_queue(app)
+    if isinstance(queue, InProcessQueue):
+        # No worker process in the embedded default: this server applies webhooks and sweeps up what a
+        # previous run left received.
+        queue.sweep_periodically()
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
     run_simple(host, port, app, threaded=True, request_handler=QueryFreeRequestHandler)
