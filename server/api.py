@@ -10,7 +10,7 @@ from http import HTTPStatus
 from typing import Any, TypeVar
 
 import flask_smorest
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import Schema, fields
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException
@@ -162,11 +162,21 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         return decorate
 
 
+def without_body(view: F) -> F:
+    """Mark a POST view that takes no body (an action, such as a cancel): it may be sent empty. Goes
+    right under the route decorator, on the function Flask calls."""
+    view.takes_no_body = True  # type: ignore[attr-defined]
+    return view
+
+
 def require_json_body() -> None:
     """Bodies sent to the API must be JSON objects sent as JSON (contract section 2)."""
     if request.method not in {"POST", "PUT", "PATCH"}:
         return
     if not request.content_length and not request.get_data(cache=True):
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "takes_no_body", False):
+            return
         raise InvalidRequest("Expected a JSON object as the request body; the body is empty")
     if not request.is_json:
         raise UnsupportedMediaType(

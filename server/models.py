@@ -50,6 +50,11 @@ class SessionStatus(StrEnum):
     EXITED = "exited"
     FAILED = "failed"
     EXPIRED = "expired"
+    #: The app closed the webview (``POST .../cancel``), or a newer session of the user replaced it.
+    CANCELLED = "cancelled"
+    #: Internal: the row holds the user's slot while Belvo mints the token (``services/sessions.py``);
+    #: never shown to a client, who learns the session's id only once it is pending.
+    RESERVING = "reserving"
 
 
 class AppUser(Base):

@@ -13,6 +13,7 @@ from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, post_load, validate
 
+from server.models import SessionStatus
 from server.ofda import (
     ACCESS_MODES,
     FETCH_RESOURCES,
@@ -26,6 +27,8 @@ from server.ofda import (
     unique,
 )
 
+#: The statuses a client sees (a reservation is never shown: its id is not given out before it is a session).
+SESSION_STATUSES = [status.value for status in SessionStatus if status is not SessionStatus.RESERVING]
 #: Belvo institution codes look like ``ofmockbank_br_retail``.
 INSTITUTION_CODE = r"[a-z0-9_]{1,64}\Z"
 MAX_INSTITUTIONS = 50
@@ -146,7 +149,12 @@ class WidgetSessionCreatedSchema(Schema):
 
     id = fields.String(required=True, metadata={"description": "ws_ followed by a random string"})
     status = fields.String(
-        required=True, validate=validate.OneOf(["pending", "succeeded", "exited", "failed", "expired"])
+        required=True,
+        validate=validate.OneOf(SESSION_STATUSES),
+        metadata={
+            "description": "pending until the widget is done: succeeded, exited or failed; expired past "
+            "expires_at; cancelled when the app cancelled it or a newer session of the user replaced it"
+        },
     )
     widget_url = fields.String(
         allow_none=True,

@@ -14,7 +14,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Column, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -89,22 +89,45 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+def _insert(db: Session, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:
+    """The database's own ``INSERT``, the one that knows ``ON CONFLICT``."""
+    match db.get_bind().dialect.name:
+        case "postgresql":
+            return postgresql.insert(table)
+        case "sqlite":
+            return sqlite.insert(table)
+        case other:
+            raise RuntimeError(f"ON CONFLICT is supported on postgresql and sqlite, not {other}")
+
+
 def insert_ignore(db: Session, model: type[DeclarativeBase], values: Mapping[str, Any]) -> bool:
     """``INSERT ... ON CONFLICT DO NOTHING``: True when this call inserted the row, False when a row with
     the same key was already there (or was inserted concurrently). Atomic on both databases, so the
     unique key alone decides races (duplicate webhooks, concurrent successes) without catching
     ``IntegrityError`` inside a transaction that must go on."""
-    statement: postgresql.Insert | sqlite.Insert
-    match db.get_bind().dialect.name:
-        case "postgresql":
-            statement = postgresql.insert(model).values(dict(values)).on_conflict_do_nothing()
-        case "sqlite":
-            statement = sqlite.insert(model).values(dict(values)).on_conflict_do_nothing()
-        case other:
-            raise RuntimeError(f"insert_ignore supports postgresql and sqlite, not {other}")
+    statement = _insert(db, model).values(dict(values)).on_conflict_do_nothing()
     # rowcount is kept for INSERTs only when asked (SQLAlchemy keeps it for UPDATE and DELETE).
     result: CursorResult[Any] = db.execute(statement.execution_options(preserve_rowcount=True))  # type: ignore[assignment]
     return result.rowcount == 1
+
+
+def insert_or_lock(db: Session, table: Table, values: Mapping[str, Any], returning: Column[Any]) -> Any:
+    """The row with ``values``' primary key, inserted if missing, and write-locked until the transaction
+    ends; answers its ``returning`` column. One statement (``INSERT ... ON CONFLICT DO UPDATE`` with a
+    no-op update): a per-row lock that other instances of the app respect too.
+
+    On PostgreSQL the row lock makes every other ``insert_or_lock`` of that row wait; the statements after
+    it (READ COMMITTED) then see what the previous holder committed. On SQLite, as the first statement of
+    the transaction, it takes the database's write lock (SQLite has one writer at a time) before reading
+    anything, as ``BEGIN IMMEDIATE`` would; the transaction must not have read before it."""
+    # "Update" a column to its own value: PostgreSQL's lighter row lock (no key changes), no new value.
+    statement = (
+        _insert(db, table)
+        .values(dict(values))
+        .on_conflict_do_update(index_elements=list(table.primary_key), set_={returning.name: returning})
+        .returning(returning)
+    )
+    return db.execute(statement).scalar_one()
 
 
 def database(app: Flask | None = None) -> Database:

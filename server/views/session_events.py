@@ -1,4 +1,5 @@
-"""`POST /v1/widget-sessions/{id}/events`: deeplink events bound to a session."""
+"""`POST /v1/widget-sessions/{id}/events`: deeplink events bound to a session; `.../cancel`: the app
+closed the webview itself."""
 
 from __future__ import annotations
 
@@ -6,13 +7,13 @@ from typing import Any
 
 from marshmallow import Schema, fields
 
-from server.api import Blueprint
+from server.api import Blueprint, without_body
 from server.auth import authenticated, current_user_id
 from server.belvo import belvo_client
 from server.clock import now
 from server.schemas import DeeplinkEventSchema, WidgetSessionSchema
 from server.services import events
-from server.services.sessions import session_view
+from server.services.sessions import cancel_session, session_view
 from server.storage import get_session
 
 bp = Blueprint(
@@ -81,3 +82,26 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
         now=moment,
     )
     return {"event": outcome.event.to_dict(), "session": session_view(outcome.session, moment)}, NO_STORE
+
+
+@bp.post("/<session_id>/cancel")
+@without_body
+@bp.errors(401, 404, 409, 410)
+@bp.doc(security=BEARER)
+@authenticated
+@bp.response(200, WidgetSessionSchema)
+def cancel_widget_session(session_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """Cancel a pending session: the app closed the webview itself (the user went back, the app was
+    killed), so the session will not be finished. It becomes `cancelled`, stops counting towards the
+    user's open sessions, and its widget URL is forgotten.
+
+    - Already `cancelled`: `200` with the session (safe to retry).
+    - A `success` the user did reach in the widget before it closed still counts when posted later:
+      the link exists at Belvo, so it is stored and the session becomes `succeeded`.
+    - `succeeded`, `exited` or `failed`: `409 session_already_completed`.
+    - Past `expires_at` while pending: `410 session_expired`.
+    - Someone else's session: `404 not_found`.
+    """
+    moment = now()
+    session = cancel_session(get_session(), session_id, current_user_id(), moment)
+    return session_view(session, moment), NO_STORE
