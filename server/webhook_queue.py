@@ -134,7 +134,8 @@ class ProcrastinateQueue(WebhookQueue):
             apply_stored(app, webhook_id)
 
         @self.tasks.periodic(cron=f"* * * * * */{SWEEP_EVERY_SECONDS}", periodic_id="sweep")
-        @self.tasks.task(name=SWEEP_TASK, queueing_lock=SWEEP_TASK, pass_context=True)
+        # Ahead of every webhook job: the sweep must not wait behind the backlog it is there to rescue.
+        @self.tasks.task(name=SWEEP_TASK, queueing_lock=SWEEP_TASK, pass_context=True, priority=100)
         async def sweep_webhooks(context: procrastinate.JobContext, timestamp: int) -> None:
             manager = self.tasks.job_manager
             for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
@@ -171,6 +172,8 @@ class ProcrastinateQueue(WebhookQueue):
         """Run jobs until stopped (SIGINT/SIGTERM: running jobs finish first)."""
         self.tasks.run_worker(
             concurrency=concurrency,
+            # A done job's row has nothing left to tell: the webhook's row keeps its outcome.
+            delete_jobs="successful",
             update_heartbeat_interval=HEARTBEAT_SECONDS,
             stalled_worker_timeout=STALLED_AFTER_SECONDS,
         )

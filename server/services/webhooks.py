@@ -219,19 +219,20 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
 
 
 def _claim(db: Session, webhook_id: str) -> WebhookEvent:
-    """The webhook's row, locked until the transaction ends: written first, as :func:`lock_link` does,
-    so that a second worker waits here and then finds the status changed."""
-    touched = db.execute(
-        update(WebhookEvent)
-        .where(WebhookEvent.webhook_id == webhook_id)
-        .values(status=WebhookEvent.status)
-        .execution_options(synchronize_session=False)
-    )
-    if touched.rowcount == 0:  # type: ignore[attr-defined]
+    """The webhook's row, locked until the transaction ends, so that a second worker waits here and then
+    finds the status changed: ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite, which has no row
+    locks, a write first takes the database's write lock, as :func:`lock_link` does."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.webhook_id == webhook_id)
+            .values(status=WebhookEvent.status)
+            .execution_options(synchronize_session=False)
+        )
+    row = db.get(WebhookEvent, webhook_id, populate_existing=True, with_for_update=True)
+    if row is None:
         db.rollback()
         raise LookupError(f"no stored webhook {webhook_id!r}")
-    row = db.get(WebhookEvent, webhook_id, populate_existing=True)
-    assert row is not None
     return row
 
 
