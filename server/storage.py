@@ -78,7 +78,7 @@ class Database:
         upgrade(self.engine, revision)
 
 
-def ours(name: str | None, type_: str, _parent_names: Mapping[str, str | None]) -> bool:
+def ours(name: str | None, type_: str, _parent_names: Any) -> bool:
     """Alembic's ``include_name``: the tables we model, not procrastinate's (its schema SQL, applied by
     migration 0005, is procrastinate's to describe)."""
     return not (type_ in {"table", "index"} and (name or "").startswith("procrastinate_"))
