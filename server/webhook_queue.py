@@ -222,6 +222,8 @@ class InProcessQueue(WebhookQueue):
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
         self._timers: set[threading.Timer] = set()
+        #: Webhooks with an attempt running or waiting (a retry's timer): the sweep leaves them alone.
+        self._queued: set[str] = set()
 
     def enqueue(self, db: Session, webhook_id: str) -> None:
         def submit(_session: Session) -> None:
@@ -232,6 +234,8 @@ class InProcessQueue(WebhookQueue):
     def sweep(self, min_age: timedelta) -> int:
         with self._app.app_context(), database(self._app).sessionmaker() as db:
             ids = received_ids(db, clock_now() - min_age)
+        with self._lock:
+            ids = [webhook_id for webhook_id in ids if webhook_id not in self._queued]
         for webhook_id in ids:
             self._submit(webhook_id, 0)
         return len(ids)
@@ -261,6 +265,8 @@ class InProcessQueue(WebhookQueue):
                 timer.join()
 
     def _submit(self, webhook_id: str, retries_done: int) -> None:
+        with self._lock:
+            self._queued.add(webhook_id)
         future = _POOL.submit(self._run, webhook_id, retries_done)
         with self._lock:
             self._pending.add(future)
