@@ -205,13 +205,12 @@ def test_every_acknowledged_webhook_is_applied_once_while_processes_are_killed(
     assert len(unique) - 10 <= answers.count("received") <= len(unique)
 
     pending = len(unique)
-    while pending and time.monotonic() - acknowledged < 180:
+    while pending and time.monotonic() - acknowledged < 60:
         time.sleep(0.5)
         with engine.connect() as connection:
             pending = connection.scalar(
                 text("SELECT count(*) FROM webhook_events WHERE processed_at IS NULL")
             )
-    print(f"applied {time.monotonic() - acknowledged:.1f} s after the last acknowledgement")
     assert pending == 0, f"{pending} acknowledged webhooks still unapplied a minute later\n{stack.logs()}"
 
     with engine.connect() as connection:
