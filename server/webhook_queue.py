@@ -180,13 +180,21 @@ class ProcrastinateQueue(WebhookQueue):
 
     def drain(self) -> None:
         while True:
-            self.tasks.run_worker(
-                wait=False,
-                concurrency=4,
-                install_signal_handlers=False,
-                listen_notify=False,
-                delete_jobs="successful",
+            # On a thread of its own: the caller may be inside an event loop (Playwright's, in tests),
+            # where procrastinate could not start its own.
+            worker = threading.Thread(
+                target=self.tasks.run_worker,
+                kwargs={
+                    "wait": False,
+                    "concurrency": 4,
+                    "install_signal_handlers": False,
+                    "listen_notify": False,
+                    "delete_jobs": "successful",
+                },
+                name="webhooks-drain",
             )
+            worker.start()
+            worker.join()
             due = self._next_retry()
             if due is None:
                 return
