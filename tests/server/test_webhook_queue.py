@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,7 @@ from server.models import WebhookEvent
 from server.services import webhooks
 from server.storage import database
 from server.webhook_queue import InProcessQueue, ProcrastinateQueue, WebhookQueue, webhook_queue
+from tests.conftest import make_app
 from tests.server.lifecycle import Flow, success, webhook_payload
 
 
@@ -78,3 +80,13 @@ def test_the_sweep_queues_what_was_left_received_and_only_that(flow: Flow, link_
     assert flow.row(WebhookEvent, lost).status == "processed"
     assert flow.row(WebhookEvent, waiting).status == "processed"
     assert queue.sweep(timedelta(0)) == 0
+
+
+def test_ofda_worker_on_sqlite_refuses_and_says_why(tmp_path: Path) -> None:
+    app = make_app(f"sqlite:///{tmp_path / 'embedded.sqlite3'}")
+
+    result = app.test_cli_runner().invoke(args=["worker"])
+
+    assert result.exit_code == 2
+    assert "ofda worker needs DATABASE_URL to name PostgreSQL" in result.output
+    database(app).engine.dispose()
