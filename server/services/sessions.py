@@ -10,6 +10,7 @@ pending session, or is deleted when no token came: nothing half-written is left 
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import secrets
@@ -19,7 +20,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Select, Table, and_, bindparam, select
+from sqlalchemy import ColumnElement, Insert, ScalarSelect, Select, Table, and_, bindparam, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -212,20 +213,36 @@ def _open_sessions_from(skip: str) -> Select[tuple[str]]:
     return select(_SESSIONS.c.id).where(_OPEN).order_by(*newest_first).offset(bindparam(skip))
 
 
-# One round trip, under the user's lock, answers every limit (indexes on the user, and on the address
-# key, with the creation time serve it) and finds the session already made with the Idempotency-Key.
-_ADMIT = select(
-    # NULL ``idempotency_key`` (no key sent) matches no row.
+# Under the user's lock, what decides on a new session (indexes on the user, and on the address key,
+# with the creation time serve it): each is NULL when it does not stand in the way.
+_ADMISSION = (
+    # The session already made with the Idempotency-Key (a NULL key, none sent, matches no row).
     select(_SESSIONS.c.id)
-    .where(_OF_THE_USER, _SESSIONS.c.idempotency_key == bindparam("idempotency_key"))
+    .where(_OF_THE_USER, _SESSIONS.c.idempotency_key == bindparam("key"))
     .scalar_subquery(),
     _nth_latest_since(_OF_THE_USER, "minute_since", "minute_skip"),
     _nth_latest_since(_OF_THE_USER, "day_since", "day_skip"),
-    # ``client_key`` is NULL when the per-address limit is off, and then no row matches.
-    _nth_latest_since(_SESSIONS.c.client_key == bindparam("client_key"), "minute_since", "client_skip"),
+    # ``address`` is NULL when the per-address limit is off, and then no row matches. It is counted under
+    # the user's lock only: on PostgreSQL, different users behind one address may pass it together by
+    # the few requests that race (it bounds how many sessions one address makes, users' races aside).
+    _nth_latest_since(_SESSIONS.c.client_key == bindparam("address"), "minute_since", "address_skip"),
     # The ``max_pending``-th newest open session: while it exists the user is at the cap.
     _open_sessions_from("pending_skip").limit(1).scalar_subquery(),
 )
+
+
+@functools.cache
+def _reserve_if_admitted(columns: tuple[str, ...]) -> Insert:
+    """The common case in one statement: the row with these ``columns`` (bound as ``new_<name>``) is
+    stored if nothing stands in the way."""
+    binds = [bindparam(f"new_{name}", type_=_SESSIONS.c[name].type) for name in columns]
+    admitted = select(*binds).where(*(decider.is_(None) for decider in _ADMISSION))
+    # rowcount is kept for INSERTs only when asked (SQLAlchemy keeps it for UPDATE and DELETE).
+    return _SESSIONS.insert().from_select(list(columns), admitted).execution_options(preserve_rowcount=True)
+
+
+#: Otherwise, why: the claimed session, the limits' blockers, the cap.
+_ADMIT = select(*_ADMISSION)
 # A new session beyond the cap replaces the oldest open ones instead of being refused: all but the newest
 # ``max_pending - 1`` are cancelled, so the new one makes ``max_pending``.
 _SUPERSEDE = (
@@ -270,7 +287,7 @@ def _refuse_past_limits(
     limits: SessionLimits,
     minute: datetime | None,
     day: datetime | None,
-    client: datetime | None,
+    address: datetime | None,
 ) -> None:
     """``429`` with the seconds until the user may try again (the longest wait when several limits are
     reached), given the session that blocks each window (``None``: that limit is not reached)."""
@@ -280,7 +297,7 @@ def _refuse_past_limits(
         for blocker, window, template, limit in (
             (minute, RATE_WINDOW, _PER_MINUTE, limits.per_minute),
             (day, DAY_WINDOW, _PER_DAY, limits.per_day),
-            (client, RATE_WINDOW, _PER_ADDRESS, limits.per_ip_per_minute),
+            (address, RATE_WINDOW, _PER_ADDRESS, limits.per_ip_per_minute),
         )
         if blocker is not None
     ]
@@ -333,42 +350,42 @@ def reserve(
     user_id = row["user_id"]
     params = {
         "owner": user_id,
-        "idempotency_key": idempotency.key if idempotency else None,
+        "key": idempotency.key if idempotency else None,
         "minute_since": now - RATE_WINDOW,
         "minute_skip": limits.per_minute - 1,
         "day_since": now - DAY_WINDOW,
         "day_skip": limits.per_day - 1,
-        "client_key": row["client_key"],
-        "client_skip": (limits.per_ip_per_minute or 1) - 1,
+        "address": row["client_key"],
+        "address_skip": (limits.per_ip_per_minute or 1) - 1,
         "now": now,
         "pending_skip": limits.max_pending - 1,
     }
     try:
-        external_id = lock_user(db, user_id, now)
-        claimed, minute, day, client, at_cap = db.execute(_ADMIT, params).one()
-        if claimed is not None and idempotency is not None and _holds_claim(db, claimed, idempotency, now):
-            db.rollback()
-            return Claimed(claimed)
-        _refuse_past_limits(now, limits, minute, day, client)
-        if at_cap is not None:
-            for superseded in db.scalars(_SUPERSEDE, {**params, "keep": limits.max_pending - 1}):
-                log.info("widget session superseded by a newer one", extra={"session_id": superseded})
-        db.execute(
-            _INSERT_SESSION,
-            {
-                **row,
-                "external_id": external_id,
-                "status": SessionStatus.RESERVING.value,
-                "widget_url": None,
-                "expires_at": now + hold,
-                "completed_at": None,
-            },
-        )
+        values = {
+            **row,
+            "external_id": lock_user(db, user_id, now),
+            "status": SessionStatus.RESERVING.value,
+            "widget_url": None,
+            "expires_at": now + hold,
+            "completed_at": None,
+        }
+        new = {f"new_{name}": value for name, value in values.items()}
+        reserved = db.execute(_reserve_if_admitted(tuple(values)), {**params, **new})
+        if reserved.rowcount != 1:  # type: ignore[attr-defined]
+            claimed, minute, day, address, at_cap = db.execute(_ADMIT, params).one()
+            if claimed is not None and idempotency and _holds_claim(db, claimed, idempotency, now):
+                db.rollback()
+                return Claimed(claimed)
+            _refuse_past_limits(now, limits, minute, day, address)
+            if at_cap is not None:
+                for superseded in db.scalars(_SUPERSEDE, {**params, "keep": limits.max_pending - 1}):
+                    log.info("widget session superseded by a newer one", extra={"session_id": superseded})
+            db.execute(_INSERT_SESSION, values)
         db.commit()
     except BaseException:
         db.rollback()  # lets go of the user's lock at once
         raise
-    return Reserved(row["id"], external_id)
+    return Reserved(row["id"], values["external_id"])
 
 
 def _holds_claim(db: Session, session_id: str, idempotency: Idempotency, now: datetime) -> bool:

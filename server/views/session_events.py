@@ -67,6 +67,9 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
       `429 rate_limited`, not recorded.
     - Any other event once the session is `succeeded`, `exited` or `failed`: `409
       session_already_completed`, not recorded.
+    - A `cancelled` session (the app closed the webview, or a newer session replaced it) still takes a
+      verified `success` until its `expires_at`: the link exists at Belvo, so it is stored and the
+      session becomes `succeeded`. Any other event on it is `409 session_already_completed`.
     - Session past `expires_at` while pending: `410 session_expired`, nothing recorded.
     - Belvo unreachable while verifying: `503 upstream_unavailable` with `Retry-After`; the session
       stays pending, so the same URL can be posted again.
@@ -86,7 +89,7 @@ def post_session_event(body: dict[str, str], session_id: str) -> tuple[dict[str,
 
 @bp.post("/<session_id>/cancel")
 @without_body
-@bp.errors(401, 404, 409, 410)
+@bp.errors(401, 404, 409, 410, 415)
 @bp.doc(security=BEARER)
 @authenticated
 @bp.response(200, WidgetSessionSchema)

@@ -1,6 +1,7 @@
 """The per-user limits and the Idempotency-Key hold under concurrency: many requests of one user at once,
-over real HTTP to the backend served by a threaded server, with the standalone emulator (also over
-HTTP, answering tokens slowly so that the requests overlap) as Belvo."""
+over real HTTP to two instances of the backend (two apps, each with its own engine and pool, on one
+database; each served by a threaded server), with the standalone emulator (also over HTTP, answering
+tokens slowly so that the requests overlap) as Belvo."""
 
 from __future__ import annotations
 
@@ -47,16 +48,17 @@ class TokenCounter:
 @dataclass(frozen=True)
 class Deployment:
     backend: Flask
-    url: str
+    urls: tuple[str, str]  # two instances
     belvo: TokenCounter
 
     def burst(self, count: int, headers: dict[str, str]) -> list[requests.Response]:
         """``count`` session requests sent at the same instant, each on its own connection and thread."""
         start = threading.Barrier(count)
 
-        def post(_: int) -> requests.Response:
+        def post(n: int) -> requests.Response:
+            url = self.urls[n % 2]
             start.wait()
-            return requests.post(f"{self.url}{SESSIONS}", json=session_body(), headers=headers, timeout=60)
+            return requests.post(f"{url}{SESSIONS}", json=session_body(), headers=headers, timeout=60)
 
         with ThreadPoolExecutor(max_workers=count) as pool:
             return list(pool.map(post, range(count)))
@@ -74,12 +76,14 @@ def deployment(database_url: str) -> Iterator[Deployment]:
     assert faults.status_code == 201, faults.get_json()
     counter = TokenCounter(emulator)
     with serve(counter) as belvo:
-        backend = make_app(database_url, **{**REAL_BELVO, "BELVO_API_URL": belvo.url})
+        config = {**REAL_BELVO, "BELVO_API_URL": belvo.url}
+        backends = [make_app(database_url, **config), make_app(database_url, **config)]
         try:
-            with serve(backend) as server:
-                yield Deployment(backend, server.url, counter)
+            with serve(backends[0]) as one, serve(backends[1]) as two:
+                yield Deployment(backends[0], (one.url, two.url), counter)
         finally:
-            database(backend).engine.dispose()
+            for backend in backends:
+                database(backend).engine.dispose()
 
 
 def test_a_burst_of_one_users_requests_creates_exactly_the_per_minute_limit(deployment: Deployment) -> None:
