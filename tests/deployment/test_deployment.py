@@ -229,9 +229,8 @@ def test_every_acknowledged_webhook_is_applied_once_while_processes_are_killed(
     assert set(applied.values()) == {1}, "some webhook was applied more than once"
     assert statuses == {"processed": len(unique)}
     assert attached == ORPHANS  # every orphan link recovered, the ones Belvo first failed for included
-    for external_id, link_id in users:
-        user = f"user-{[u[0] for u in users].index(external_id)}"
-        view = requests.get(f"{webs[0]}/v1/links/{link_id}", headers=headers(user), timeout=5).json()
+    for n, (_, link_id) in enumerate(users):
+        view = requests.get(f"{webs[0]}/v1/links/{link_id}", headers=headers(f"user-{n}"), timeout=5).json()
         assert {view["resources"][r]["status"] for r in ("ACCOUNTS", "OWNERS", "TRANSACTIONS")} == {"ready"}
 
 
