@@ -131,6 +131,12 @@ class Database:
         return state
 
 
+def ours(name: str | None, type_: str, _parent_names: Any) -> bool:
+    """Alembic's ``include_name``: the tables we model, not procrastinate's (its schema SQL, applied by
+    migration 0005, is procrastinate's to describe)."""
+    return not (type_ in {"table", "index"} and (name or "").startswith("procrastinate_"))
+
+
 def alembic_config(engine: Engine) -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))

@@ -7,7 +7,6 @@ each test gets its own schema there, so tests stay independent (and can run in p
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,12 +15,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
 
 from server import create_app
 from server.auth import mint_token
 from server.settings import settings
-from server.storage import database, normalise_url
+from server.storage import database
+from tests.support import postgres_schema
 
 # Browser and live-server fixtures, for every test package.
 pytest_plugins = ("tests.browser",)
@@ -40,21 +39,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    base = normalise_url(os.environ["TEST_DATABASE_URL"])
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    url = f"{base}{separator}options=-csearch_path%3D{schema}"
-    _EMULATOR_STATES[url] = str(tmp_path / "emulator.sqlite3")
-    try:
-        yield url
-    finally:
-        del _EMULATOR_STATES[url]
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    with postgres_schema(os.environ["TEST_DATABASE_URL"]) as url:
+        _EMULATOR_STATES[url] = str(tmp_path / "emulator.sqlite3")
+        try:
+            yield url
+        finally:
+            del _EMULATOR_STATES[url]
 
 
 def make_app(database_url: str, **config: Any) -> Flask:

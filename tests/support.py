@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import re
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+
+from sqlalchemy import create_engine, text
+
+from server.storage import normalise_url
 
 
 @dataclass
@@ -38,3 +45,21 @@ def assert_error(response: Any, status: int, code: str, field: str | None = None
     assert re.fullmatch(r"[0-9a-f]{32}", body["request_id"])
     assert response.headers["X-Request-Id"] == body["request_id"]
     return body
+
+
+@contextmanager
+def postgres_schema(server_url: str) -> Iterator[str]:
+    """A new, empty schema on the PostgreSQL server ``server_url`` names, dropped afterwards: the URL
+    yielded puts it first on the search path, so tests (and the processes they start) stay apart."""
+    base = normalise_url(server_url)
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    separator = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{separator}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -3,9 +3,10 @@
 Belvo authenticates a delivery only with the static ``Authorization`` value set in its dashboard (no
 signature, docs/belvo.md §4.1 and §0.8), expects a 2xx within 5 seconds and delivers at least once. So
 the endpoint compares that header in constant time (two values accepted during a rotation), stores the
-payload keyed by ``webhook_id`` (a duplicate inserts nothing and is acknowledged), answers, and a
-background :class:`WebhookWorker` applies it. A failure while applying leaves the row ``received``:
-``ofda webhooks retry`` applies it again, and applying is idempotent.
+payload keyed by ``webhook_id`` (a duplicate inserts nothing and is acknowledged) and queues applying it
+in the same transaction, answers, and the queue (:mod:`server.webhook_queue`: the ``worker`` process on
+PostgreSQL, threads of the server itself on SQLite) applies it, retrying with backoff; a periodic sweep
+queues again whatever was left ``received``. Applying happens exactly once per ``webhook_id``.
 
 What a webhook does (docs/belvo.md §4.3):
 
@@ -34,15 +35,13 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoNotFound, belvo_client
@@ -86,8 +85,13 @@ def authorized(header: str | None, accepted: Sequence[Secret]) -> bool:
     return header is not None and any(matches)
 
 
-def store(db: Session, payload: Mapping[str, Any], now: datetime) -> bool:
-    """Store a validated delivery and commit; False (nothing written) when ``webhook_id`` is known."""
+#: Queues applying a stored webhook in the transaction that stores it (see :mod:`server.webhook_queue`).
+Enqueue = Callable[[Session, str], None]
+
+
+def store(db: Session, payload: Mapping[str, Any], now: datetime, enqueue: Enqueue) -> bool:
+    """Store a validated delivery, queue applying it, and commit both at once: nothing is acknowledged
+    that is not queued. False (nothing written, nothing queued) when ``webhook_id`` is known."""
     inserted = insert_ignore(
         db,
         WebhookEvent,
@@ -103,6 +107,8 @@ def store(db: Session, payload: Mapping[str, Any], now: datetime) -> bool:
             "processed_at": None,
         },
     )
+    if inserted:
+        enqueue(db, payload["webhook_id"])
     db.commit()
     return inserted
 
@@ -180,13 +186,14 @@ def apply(link: Link, action: Action, data: Mapping[str, Any], now: datetime) ->
 def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) -> str:
     """Apply the stored webhook ``webhook_id`` once; return its status afterwards.
 
-    Raises whatever stopped it (Belvo unreachable during a recovery, the database): the row then stays
-    ``received`` and can be processed again.
+    Exactly once, even when two workers hold the same job (a retried stalled job beside a sweep's new
+    one): the webhook's row is claimed (locked) before anything is read, and its status is checked and
+    changed in the same transaction as the link. Raises whatever stopped it (Belvo unreachable during a
+    recovery, the database): the row then stays ``received`` and can be processed again.
     """
-    row = db.get(WebhookEvent, webhook_id)
-    if row is None:
-        raise LookupError(f"no stored webhook {webhook_id!r}")
+    row = _claim(db, webhook_id)
     if row.status != WebhookStatus.RECEIVED:
+        db.rollback()
         return row.status
     action = classify(row.webhook_type, row.webhook_code)
     if action is None:
@@ -200,7 +207,12 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
         if link is None:
             return _finish(db, row, WebhookStatus.IGNORED, "link not held", now)
         db.rollback()  # no transaction stays open while Belvo answers
-        if _still_at_belvo(client, row.link_id):
+        still_there = _still_at_belvo(client, row.link_id)
+        row = _claim(db, webhook_id)  # the claim ended with the rollback
+        if row.status != WebhookStatus.RECEIVED:
+            db.rollback()
+            return row.status
+        if still_there:
             return _finish(db, row, WebhookStatus.IGNORED, "Belvo still holds the link", now)
         gone = db.get(Link, row.link_id)
         if gone is not None:
@@ -210,10 +222,14 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     if link is None:
         db.rollback()
         note = _recover(db, client, row, now)
+        row = _claim(db, webhook_id)  # the claim ended with the transaction _recover committed
+        if row.status != WebhookStatus.RECEIVED:
+            db.rollback()
+            return row.status
         if note is not None:
             return _finish(db, row, WebhookStatus.IGNORED, note, now)
-        link = lock_link(db, row.link_id, now)
-        assert link is not None  # attached just now, in this transaction
+        link = lock_link(db, row.link_id, now)  # type: ignore[arg-type]
+        assert link is not None  # attached just now
     data = row.payload.get("data")
     apply(link, action, data if isinstance(data, Mapping) else {}, now)
     return _finish(db, row, WebhookStatus.PROCESSED, None, now)
@@ -227,6 +243,24 @@ def _still_at_belvo(client: BelvoClient, link_id: str) -> bool:
     except BelvoNotFound:
         return False
     return True
+
+
+def _claim(db: Session, webhook_id: str) -> WebhookEvent:
+    """The webhook's row, locked until the transaction ends, so that a second worker waits here and then
+    finds the status changed: ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite, which has no row
+    locks, a write first takes the database's write lock, as :func:`lock_link` does."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.webhook_id == webhook_id)
+            .values(status=WebhookEvent.status)
+            .execution_options(synchronize_session=False)
+        )
+    row = db.get(WebhookEvent, webhook_id, populate_existing=True, with_for_update=True)
+    if row is None:
+        db.rollback()
+        raise LookupError(f"no stored webhook {webhook_id!r}")
+    return row
 
 
 def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime) -> str | None:
@@ -277,73 +311,15 @@ def received_ids(db: Session, older_than: datetime) -> list[str]:
     )
 
 
-# -- applying webhooks off the request path ------------------------------------------------------------
+def received_count(db: Session) -> int:
+    """How many webhooks wait to be applied."""
+    return db.scalar(select(func.count()).where(WebhookEvent.status == WebhookStatus.RECEIVED)) or 0
 
 
-def process_stored(app: Flask, webhook_id: str) -> str | None:
-    """Apply one stored webhook in its own database session; on failure log it and return None (the
-    row stays ``received``)."""
+def apply_stored(app: Flask, webhook_id: str) -> str:
+    """Apply one stored webhook in its own database session (what a queued job runs); raises what
+    stopped it, so the queue can retry."""
     with app.app_context(), database(app).sessionmaker() as db:
-        try:
-            return process(db, belvo_client(), webhook_id, clock_now())
-        except Exception:
-            log.exception("webhook processing failed; it stays received", extra={"webhook_id": webhook_id})
-            return None
-
-
-#: One pool for the process: an app per process in production, but many apps in a test run, which must
-#: not each keep threads alive. Threads start on the first webhook (so also after a pre-fork import).
-_POOL: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhooks")
-
-
-class WebhookWorker:
-    """Applies an app's stored webhooks on a small thread pool, so the endpoint answers Belvo at once.
-
-    ``drain()`` waits until everything submitted so far is done: tests call it instead of sleeping.
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-        self._pending: set[Future[str | None]] = set()
-
-    def submit(self, webhook_id: str) -> None:
-        future = _POOL.submit(process_stored, self._app, webhook_id)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future[str | None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def drain(self) -> None:
-        """Wait for every webhook submitted before (and while) this call."""
-        while True:
-            with self._lock:
-                pending = set(self._pending)
-            if not pending:
-                return
-            wait(pending)
-
-
-_WORKER_LOCK = threading.Lock()
-_EXTENSION: Final = "ofda.webhook_worker"
-
-
-def webhook_worker(app: Flask) -> WebhookWorker:
-    """The app's worker, started on first use."""
-    with _WORKER_LOCK:
-        worker: WebhookWorker | None = app.extensions.get(_EXTENSION)
-        if worker is None:
-            worker = app.extensions[_EXTENSION] = WebhookWorker(app)
-        return worker
-
-
-def retry_received(app: Flask, min_age: timedelta) -> tuple[int, int]:
-    """Apply again, on this thread, every webhook left ``received`` for at least ``min_age``; return how
-    many were tried and how many are still ``received`` afterwards."""
-    with app.app_context(), database(app).sessionmaker() as db:
-        ids = received_ids(db, clock_now() - min_age)
-    failed = sum(1 for webhook_id in ids if process_stored(app, webhook_id) is None)
-    return len(ids), failed
+        status = process(db, belvo_client(), webhook_id, clock_now())
+    log.info("webhook applied", extra={"webhook_id": webhook_id, "status": status})
+    return status

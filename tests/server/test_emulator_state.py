@@ -20,8 +20,8 @@ import requests
 import deeplinks
 from server.auth import mint_token
 from server.config import DEV_APP_JWT_SECRET, Secret
-from server.services.webhooks import webhook_worker
 from server.storage import database
+from server.webhook_queue import webhook_queue
 from tests.conftest import make_app
 from tests.emulator.builders import basic
 from tests.server.lifecycle import Flow, success
@@ -90,7 +90,7 @@ def test_a_slow_emulator_trips_the_backends_deadline(database_url: str) -> None:
         assert response.get_json()["errors"][0]["code"] == "upstream_unavailable"
         assert response.headers["Retry-After"]
     finally:
-        webhook_worker(app).drain()
+        webhook_queue(app).drain()
         database(app).engine.dispose()
 
 
