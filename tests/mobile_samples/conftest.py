@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.mobile_samples import fake_backend as fake
 from tests.mobile_samples.toolchains import CORPUS
 
 
@@ -53,6 +54,11 @@ class LiveBackend:
 
     base_url: str
     env: dict[str, str]
+
+    def app_env(self, user_id: str) -> dict[str, str]:
+        """What the platforms' LiveBackendTests programs read: the backend, a token for `user_id`, and
+        the widget's origin (in emulator mode the backend serves the widget itself)."""
+        return {"OFDA_BASE_URL": self.base_url, "OFDA_TOKEN": self.token(user_id), "OFDA_WIDGET_ORIGIN": self.base_url}
 
     def token(self, user_id: str) -> str:
         """A bearer token for `user_id` (`ofda token USER_ID`)."""
@@ -132,3 +138,10 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBacke
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def fake_backend() -> Iterator[fake.FakeBackend]:
+    """The stand-in backend of fake_backend.py, for what a real backend cannot be made to answer."""
+    with fake.fake_backend() as backend:
+        yield backend

@@ -21,6 +21,10 @@ ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
 ANDROID_APP = MOBILE / "android" / "app" / "src"
 IOS_APP = MOBILE / "ios" / "OFDASample"
 RN_SCREEN = MOBILE / "react-native" / "src" / "WidgetScreen.tsx"
+RN_WEBVIEW_CLIENT = (
+    MOBILE / "node_modules" / "react-native-webview" / "android" / "src" / "main" / "java" / "com"
+    / "reactnativecommunity" / "webview" / "RNCWebViewClient.java"
+)
 
 
 def _xml(path: Path) -> ET.Element:
@@ -117,3 +121,35 @@ def test_react_native_webview_sends_every_navigation_to_the_policy_and_has_no_br
         assert re.search(rf"\b{bridge}\s*[=:]", screen) is None
     for setting in ("incognito: true", "allowFileAccess: false", "allowUniversalAccessFromFileURLs: false"):
         assert setting in screen
+
+
+def test_react_native_webview_blocks_a_navigation_javascript_did_not_answer_in_time() -> None:
+    # react-native-webview waits 250 ms for onShouldStartLoadWithRequest, then loads the page anyway;
+    # the sample's patch (react-native/patches/, applied by npm's postinstall) makes it block instead.
+    source = RN_WEBVIEW_CLIENT.read_text()
+    timeout = re.search(r"> SHOULD_OVERRIDE_URL_LOADING_TIMEOUT\) \{(.*?)\breturn (\w+);", source, re.DOTALL)
+    interrupted = re.search(r"catch \(InterruptedException e\) \{(.*?)\breturn (\w+);", source, re.DOTALL)
+    assert timeout is not None and interrupted is not None, "the waiting code of RNCWebViewClient has changed"
+    # shouldOverrideUrlLoading returns true to stop the navigation.
+    assert (timeout.group(2), interrupted.group(2)) == ("true", "true")
+
+
+def test_react_native_reads_the_launch_url_through_launch_links() -> None:
+    screen = RN_SCREEN.read_text()
+    assert "launchLinks.unhandled(await Linking.getInitialURL())" in screen
+    assert len(re.findall(r"Linking\.getInitialURL\(", screen)) == 1
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        MOBILE / "react-native" / "App.tsx",
+        IOS_APP / "SceneDelegate.swift",
+        *sorted((ANDROID_APP / "main").rglob("*.kt")),
+    ],
+    ids=lambda path: path.name,
+)
+def test_the_apps_let_the_user_pick_their_bank(path: Path) -> None:
+    # A session request naming institutions skips the widget's bank picker (and the sandbox's down,
+    # busy and disabled banks and the abandon survey the READMEs describe).
+    assert "institutions" not in path.read_text()

@@ -92,7 +92,11 @@ export class CallbackMatcher {
   }
 }
 
-function sameEndpoint(a: UriParts, b: UriParts): boolean {
+/**
+ * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+ */
+export function sameEndpoint(a: UriParts, b: UriParts): boolean {
   return (
     a.scheme === b.scheme &&
     a.authority?.toLowerCase() === b.authority?.toLowerCase() &&

@@ -69,7 +69,11 @@ class CallbackMatcher(callbackUrls: CallbackUrls) {
     fun matches(url: String): Boolean = matches(UriParts.split(url))
 
     internal fun matches(parts: UriParts): Boolean = parts.scheme in customSchemes || callbacks.any { sameEndpoint(parts, it) }
-
-    private fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
-        a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
 }
+
+/**
+ * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+ */
+internal fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
+    a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
