@@ -58,7 +58,8 @@ class LiveBackend:
     def app_env(self, user_id: str) -> dict[str, str]:
         """What the platforms' LiveBackendTests programs read: the backend, a token for `user_id`, and
         the widget's origin (in emulator mode the backend serves the widget itself)."""
-        return {"OFDA_BASE_URL": self.base_url, "OFDA_TOKEN": self.token(user_id), "OFDA_WIDGET_ORIGIN": self.base_url}
+        token = self.token(user_id)
+        return {"OFDA_BASE_URL": self.base_url, "OFDA_TOKEN": token, "OFDA_WIDGET_ORIGIN": self.base_url}
 
     def token(self, user_id: str) -> str:
         """A bearer token for `user_id` (`ofda token USER_ID`)."""

@@ -62,7 +62,7 @@ def _warning() -> dict[str, Any]:
 class _Handler(BaseHTTPRequestHandler):
     backend: FakeBackend
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (the base class's name)
+    def log_message(self, format: str, *args: Any) -> None:
         """Quiet: the test's output is the platforms' programs."""
 
     def _answer(self, status: int, body: dict[str, Any]) -> None:
@@ -90,12 +90,13 @@ class _Handler(BaseHTTPRequestHandler):
         url = str(body.get("url", ""))
         if path == "/v1/widget-sessions/resume":
             link, expected = urlsplit(url), urlsplit(APPLICATION_LINK)
-            if (link.scheme, link.netloc.lower(), link.path) != (expected.scheme, expected.netloc, expected.path):
+            if (link.scheme, link.netloc.lower(), link.path) != expected[:3]:
                 return self._error(422, "invalid_deeplink")
             query = urlsplit(url).query
             # A link whose query asks for it gets a widget URL on another origin: what the app must refuse.
             origin = HOSTILE_ORIGIN if "hostile" in query else WIDGET_ORIGIN
-            session = _session(str(body.get("session_id") or SESSION_FOUND_BY_TOKEN), f"{WIDGET_ORIGIN}/?access_token=first")
+            session_id = str(body.get("session_id") or SESSION_FOUND_BY_TOKEN)
+            session = _session(session_id, f"{WIDGET_ORIGIN}/?access_token=first")
             event = {"type": "resume", "consent_id": None, "locale": None, "query": query, "extra": {}}
             return self._answer(200, {"session": session, "event": event, "widget_url": f"{origin}/?{query}"})
         if path.endswith("/events"):

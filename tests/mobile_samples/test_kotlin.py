@@ -25,7 +25,9 @@ def test_the_kotlin_client_and_flow_work_against_a_running_backend(live_backend:
     assert result.output.rstrip().endswith(" 0 failed"), result.summary()
 
 
-def test_the_kotlin_flow_comes_back_from_the_bank_and_never_loads_a_foreign_widget_url(fake_backend: FakeBackend) -> None:
+def test_the_kotlin_flow_comes_back_from_the_bank_and_never_loads_a_foreign_widget_url(
+    fake_backend: FakeBackend,
+) -> None:
     result = run_kotlin("ResumeTests", fake_backend.env())
     assert result.returncode == 0, result.summary()
     assert result.output.rstrip().endswith(" 0 failed"), result.summary()

@@ -1,10 +1,14 @@
-// The app's side of the backend's widget-session API (contract section 4), on URLSession.
+// The app's side of the backend's widget-session API (contract sections 4 and 6), on URLSession.
 
 import Foundation
+#if canImport(FoundationNetworking)
+    // On Linux, URLSession lives in FoundationNetworking (swift-corelibs-foundation).
+    import FoundationNetworking
+#endif
 
 /// A non-2xx answer, with the contract's first error (section 2); or an answer that is not what the
 /// contract promises. Network failures stay URLError.
-public struct BackendError: Error, CustomStringConvertible {
+public struct BackendError: Error, Sendable, CustomStringConvertible {
     public let status: Int
     public let code: String
     public let message: String
@@ -22,11 +26,19 @@ public struct BackendError: Error, CustomStringConvertible {
             requestID: nil, retryAfterSeconds: nil
         )
     }
+
+    /// A widget URL the app will not load: it is not on the widget origin the app was built with.
+    static func untrustedWidgetURL() -> BackendError {
+        BackendError(
+            status: 200, code: "untrusted_widget_url", message: "expected a widget_url on the configured widget origin",
+            requestID: nil, retryAfterSeconds: nil
+        )
+    }
 }
 
 /// The session as the backend reports it. `widgetURL` carries the widget's access token: never log
 /// it, never persist it (threat model section 1); `description` leaves it out.
-public struct WidgetSession: CustomStringConvertible {
+public struct WidgetSession: Sendable, CustomStringConvertible {
     public let id: String
     public let status: String
     public let widgetURL: String?
@@ -59,18 +71,58 @@ public struct WidgetSession: CustomStringConvertible {
 }
 
 /// `POST .../events`'s answer: the backend's reading of the deeplink, and the session after it.
-public struct EventVerdict {
+public struct EventVerdict: Sendable {
     public let event: DeeplinkEvent
     public let session: WidgetSession
 }
 
-public final class BackendClient {
+/// `POST /v1/widget-sessions`'s body (contract section 4): the user's identification and, optionally,
+/// what to ask Belvo for. A request that names no `institutions` lets the widget show its bank picker.
+public struct SessionRequest: Encodable, Sendable {
+    public struct Identification: Encodable, Sendable {
+        public let type: String
+        public let number: String
+        public let name: String
+
+        public init(type: String, number: String, name: String) {
+            self.type = type
+            self.number = number
+            self.name = name
+        }
+    }
+
+    public let identificationInfo: [Identification]
+    public let institutions: [String]?
+    public let locale: String?
+
+    public init(identificationInfo: [Identification], institutions: [String]? = nil, locale: String? = nil) {
+        self.identificationInfo = identificationInfo
+        self.institutions = institutions
+        self.locale = locale
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case identificationInfo = "identification_info", institutions, locale
+    }
+}
+
+/// `POST .../resume`'s answer: the session, and the widget URL carrying the bank's query. `description`
+/// leaves the URL out: it carries the widget's access token.
+public struct ResumedSession: Sendable, CustomStringConvertible {
+    public let session: WidgetSession
+    public let widgetURL: String
+
+    public var description: String { "ResumedSession(session: \(session))" }
+}
+
+/// Immutable, so it is shared between actors (`Sendable`) as it is.
+public final class BackendClient: Sendable {
     private let baseURL: String
-    private let bearerToken: () async throws -> String
+    private let bearerToken: @Sendable () async throws -> String
     private let session: URLSession
 
     /// `bearerToken` is asked for on every call, so a refreshed token is picked up.
-    public init(baseURL: String, bearerToken: @escaping () async throws -> String, timeout: TimeInterval = 15) {
+    public init(baseURL: String, bearerToken: @escaping @Sendable () async throws -> String, timeout: TimeInterval = 15) {
         var base = baseURL
         while base.hasSuffix("/") { base.removeLast() }
         self.baseURL = base
@@ -82,8 +134,8 @@ public final class BackendClient {
     }
 
     /// `POST /v1/widget-sessions`: `request` is the contract's body (`identification_info` and optional fields).
-    public func createSession(_ request: [String: Any]) async throws -> WidgetSession {
-        try WidgetSession(json: try await call("POST", "/v1/widget-sessions", body: request))
+    public func createSession(_ request: SessionRequest) async throws -> WidgetSession {
+        try WidgetSession(json: try await call("POST", "/v1/widget-sessions", body: try JSONEncoder().encode(request)))
     }
 
     /// `GET /v1/widget-sessions/{id}`: the session's status and the events the backend received.
@@ -93,16 +145,32 @@ public final class BackendClient {
 
     /// `POST /v1/widget-sessions/{id}/events`: the backend parses, verifies and records `deeplink`.
     public func postEvent(sessionID: String, deeplink: String) async throws -> EventVerdict {
-        let body = try await call("POST", "/v1/widget-sessions/\(Self.segment(sessionID))/events", body: ["url": deeplink])
+        let body = try await call(
+            "POST", "/v1/widget-sessions/\(Self.segment(sessionID))/events", body: try JSONEncoder().encode(["url": deeplink])
+        )
         guard let map = body as? [String: Any] else { throw BackendError.malformed("an object with event and session") }
         return EventVerdict(event: try DeeplinkEvent(json: map["event"]), session: try WidgetSession(json: map["session"]))
+    }
+
+    /// `POST /v1/widget-sessions/resume` (contract section 6): `applicationLinkURL` is the universal link
+    /// the bank sent the user back with; `sessionID` the pending session, when the app still knows it
+    /// (the backend uses it when no session matches the link's token). The answer's `event` (the
+    /// backend's reading of the link) is not needed to reopen the widget, so it is not read.
+    public func resumeSession(applicationLinkURL: String, sessionID: String?) async throws -> ResumedSession {
+        var body = ["url": applicationLinkURL]
+        if let sessionID = sessionID { body["session_id"] = sessionID }
+        let answer = try await call("POST", "/v1/widget-sessions/resume", body: try JSONEncoder().encode(body))
+        guard let map = answer as? [String: Any], let widgetURL = map["widget_url"] as? String else {
+            throw BackendError.malformed("an object with session and widget_url")
+        }
+        return ResumedSession(session: try WidgetSession(json: map["session"]), widgetURL: widgetURL)
     }
 
     private static func segment(_ id: String) -> String {
         id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? id
     }
 
-    private func call(_ method: String, _ path: String, body: [String: Any]?) async throws -> Any? {
+    private func call(_ method: String, _ path: String, body: Data?) async throws -> Any? {
         guard let url = URL(string: baseURL + path) else { throw BackendError.malformed("a valid backend URL") }
         var request = URLRequest(url: url)
         request.httpMethod = method
@@ -111,7 +179,7 @@ public final class BackendClient {
         request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization")
         if let body = body {
             request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-            request.httpBody = try JSONSerialization.data(withJSONObject: body)
+            request.httpBody = body
         }
         let (data, response) = try await session.data(for: request)
         guard let http = response as? HTTPURLResponse else { throw BackendError.malformed("an HTTP response") }
