@@ -113,18 +113,25 @@ def _cached_build(build_root: Path, key: str, build: Callable[[Path], Run]) -> P
     return target
 
 
+# -Werror: the sample is meant to be copied, so it compiles without a warning. -Xjdk-release=1.8: the
+# core runs on Android from API 26 (minSdk), whose java.* is Java 8's; a newer JDK method (such as
+# URLEncoder.encode(String, Charset), API 33 on Android) fails to compile instead of failing on a phone.
+KOTLIN_CORE_FLAGS = ("-Werror", "-Xjdk-release=1.8")
+
+
+def compile_kotlin(sources: Iterable[Path], out: Path) -> Run:
+    """kotlinc (the npm package's) with the core's flags, on this machine's Java."""
+    require_node_modules()
+    kotlinc = str(KOTLIN_HOME / "bin" / "kotlinc")
+    return run([kotlinc, *KOTLIN_CORE_FLAGS, "-d", str(out), *map(str, sources)], cwd=MOBILE, timeout=600)
+
+
 def kotlin_classes() -> Path:
     """The plain-Kotlin core and its test programs, compiled with the npm package's kotlinc."""
     require_node_modules()
     sources = sorted(KOTLIN.rglob("*.kt"))
-    key = _digest(sources, _package_version("kotlin-compiler"))
-
-    def build(out: Path) -> Run:
-        # -Werror: the sample is meant to be copied, so it compiles without a warning.
-        kotlinc = str(KOTLIN_HOME / "bin" / "kotlinc")
-        return run([kotlinc, "-Werror", "-d", str(out), *map(str, sources)], cwd=MOBILE, timeout=600)
-
-    return _cached_build(MOBILE / "android" / "build" / "kotlin", key, build)
+    key = _digest(sources, _package_version("kotlin-compiler"), *KOTLIN_CORE_FLAGS)
+    return _cached_build(MOBILE / "android" / "build" / "kotlin", key, lambda out: compile_kotlin(sources, out))
 
 
 def run_kotlin(main_class: str, env: Mapping[str, str]) -> Run:
