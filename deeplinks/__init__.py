@@ -1,7 +1,8 @@
 """Typed events for the deeplinks Belvo's OFDA hosted widget sends back to a mobile app.
 
 Standard library only. `parse` turns a callback URL into a `SuccessEvent`, `ExitEvent`,
-`ErrorEvent` or `WarningEvent` (or raises `DeeplinkError`), `build` turns an event back into its
+`ErrorEvent` or `WarningEvent`, and an App2App application-link URL into a `ResumeEvent` (or
+raises `DeeplinkError`), `build` turns an event back into its
 URL, and `to_dict()` / `from_dict()` give the contract's JSON (contract, section 3).
 
 >>> import deeplinks
@@ -41,6 +42,7 @@ from deeplinks.events import (
     Event,
     ExitError,
     ExitEvent,
+    ResumeEvent,
     SuccessEvent,
     WarningEvent,
     from_dict,
@@ -67,6 +69,7 @@ __all__ = [
     "Event",
     "ExitError",
     "ExitEvent",
+    "ResumeEvent",
     "SuccessEvent",
     "WarningEvent",
     "build",

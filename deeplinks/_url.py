@@ -36,6 +36,7 @@ _WELL_FORMED: Final = re.compile(
     rf"|(?!//)({_PATH}))"  # or a path that does not start with "//"
     rf"(?:\?([{_SEGMENT_CHARACTERS}/?]*))?"  # ["?" query]
 )
+_QUERY: Final = re.compile(rf"[{_SEGMENT_CHARACTERS}/?]*")
 _SCHEME: Final = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*")
 _HOST: Final = re.compile(r"[A-Za-z0-9._~\-]*")
 _PORT: Final = re.compile(r"[0-9]{1,5}")
@@ -45,6 +46,10 @@ _PORT_SCHEMES: Final = frozenset({"http", "https"})
 # Decoded text may not hold C0/C1 controls, DEL, bidi overrides or isolates (log injection and
 # display spoofing, threat model E), nor lone surrogates (not encodable, so never sent by Belvo).
 FORBIDDEN_TEXT: Final = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+ACCESS_TOKEN: Final = "access_token"  # noqa: S105 (a parameter name, not a secret)
+"""The App2App resume parameter carrying the widget's access token: its value is never quoted in an
+error message, which may reach a log."""
 
 NEVER_CALLBACK_SCHEMES: Final = frozenset(
     {"javascript", "vbscript", "data", "file", "blob", "about", "intent"}
@@ -67,6 +72,12 @@ class UrlParts(NamedTuple):
 
 def _invalid(message: str, field: str) -> DeeplinkError:
     return DeeplinkError(INVALID_DEEPLINK, message, field)
+
+
+def _shown_url(url: str) -> str:
+    """`url` quoted for an error message without its query, which may carry an access token."""
+    base, question, _ = url.partition("?")
+    return shown(base + ("?..." if question else ""))
 
 
 def split_url(url: object, field: str = "url") -> UrlParts:
@@ -104,6 +115,34 @@ def split_url(url: object, field: str = "url") -> UrlParts:
     return UrlParts(scheme, authority, path, query)
 
 
+def check_query(query: object, field: str) -> str:
+    """`query` if it is a query string `split_url` would accept (raw characters, escapes).
+
+    Messages give a position, never the query: a resume query carries an access token.
+
+    >>> check_query("access_token=a%20b&locale=pt", "query")
+    'access_token=a%20b&locale=pt'
+    >>> check_query("a=b c", "query")
+    Traceback (most recent call last):
+    ...
+    deeplinks.errors.DeeplinkError: expected only characters allowed raw in a URL query (RFC 3986), \
+others percent-encoded; got ' ' at position 3
+    """
+    if not isinstance(query, str):
+        raise _invalid(f"expected the query as a string; got {type(query).__name__}", field)
+    if _QUERY.fullmatch(query) is None:
+        bad = _RAW_FORBIDDEN.search(query)
+        assert bad is not None  # _QUERY allows exactly the characters _RAW_FORBIDDEN does not forbid
+        raise _invalid(
+            "expected only characters allowed raw in a URL query (RFC 3986), others percent-encoded; "
+            f"got {bad.group()!r} at position {bad.start()}",
+            field,
+        )
+    if "%" in query:
+        _check_escapes(query, field)
+    return query
+
+
 def _check_escapes(url: str, field: str) -> None:
     bad = _BAD_ESCAPE.search(url)
     if bad is not None:
@@ -126,7 +165,9 @@ def _diagnose(url: str, field: str) -> DeeplinkError:
     bad = _RAW_FORBIDDEN.search(url)
     if bad is not None:
         if bad.group() == "#":
-            return _invalid(f"expected no fragment ('#...') in a Belvo deeplink; got {shown(url)}", field)
+            return _invalid(
+                f"expected no fragment ('#...') in a Belvo deeplink; got {_shown_url(url)}", field
+            )
         return _invalid(
             f"expected only characters allowed raw in a URL (RFC 3986), others percent-encoded; "
             f"got {bad.group()!r} at position {bad.start()}",
@@ -136,7 +177,9 @@ def _diagnose(url: str, field: str) -> DeeplinkError:
     assert match is not None  # every group of _SPLIT is optional, so it matches any string
     scheme, authority, _, _ = match.groups()
     if scheme is None:
-        return _invalid(f"expected a URL with a scheme, like 'myapp://success?...'; got {shown(url)}", field)
+        return _invalid(
+            f"expected a URL with a scheme, like 'myapp://success?...'; got {_shown_url(url)}", field
+        )
     if _SCHEME.fullmatch(scheme) is None:
         return _invalid(
             f"expected a scheme of a letter then letters, digits, '+', '-' or '.' (RFC 3986); "
@@ -158,7 +201,7 @@ def _diagnose(url: str, field: str) -> DeeplinkError:
             _check_port(scheme.lower(), port, authority, field)
         except DeeplinkError as error:
             return error
-    return _invalid(f"expected a URL like 'myapp://success?...'; got {shown(url)}", field)
+    return _invalid(f"expected a URL like 'myapp://success?...'; got {_shown_url(url)}", field)
 
 
 def decode_component(raw: str, field: str, what: str | None = None) -> str:
@@ -180,7 +223,8 @@ def decode_component(raw: str, field: str, what: str | None = None) -> str:
     try:
         text = unquote_to_bytes(raw.replace("+", " ")).decode("utf-8")
     except UnicodeDecodeError:
-        raise _invalid(f"expected UTF-8 after percent-decoding {what}; got {shown(raw)}", field) from None
+        got = "a value not shown" if field == ACCESS_TOKEN else shown(raw)
+        raise _invalid(f"expected UTF-8 after percent-decoding {what}; got {got}", field) from None
     bad = FORBIDDEN_TEXT.search(text)
     if bad is not None:
         raise _invalid(

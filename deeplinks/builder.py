@@ -23,6 +23,7 @@ from deeplinks.events import (
     ErrorEvent,
     Event,
     ExitEvent,
+    ResumeEvent,
     SuccessEvent,
     WarningEvent,
 )
@@ -46,8 +47,12 @@ def build(event: Event, callback_urls: CallbackUrls | Mapping[str, str] | None =
     'https://app.example/cb/exit?sid=42&meta_data_step=abandon-survey'
     """
     callbacks = DEFAULT_CALLBACK_URLS if callback_urls is None else coerce_callback_urls(callback_urls)
+    route = callbacks.route_for(event.type)
     params: list[tuple[str, str | None]]
     match event:
+        case ResumeEvent():
+            # The query as the bank sent it: the widget must be opened with exactly this query.
+            return _fits(route.url + "?" + event.query)
         case SuccessEvent():
             params = [(LINK, event.link_id), (INSTITUTION, event.institution)]
         case ExitEvent():
@@ -64,7 +69,6 @@ def build(event: Event, callback_urls: CallbackUrls | Mapping[str, str] | None =
             params = [(WARNING, event.code), (WARNING_MESSAGE, event.message)]
         case _:
             assert_never(event)
-    route = callbacks.route_for(event.type)
     clash = sorted(route.keys & event.extra.keys())
     if clash:
         raise DeeplinkError(
@@ -78,7 +82,10 @@ def build(event: Event, callback_urls: CallbackUrls | Mapping[str, str] | None =
         if value is not None
     )
     base = route.url
-    url = base + ("&" if "?" in base else "?") + query if query else base
+    return _fits(base + ("&" if "?" in base else "?") + query if query else base)
+
+
+def _fits(url: str) -> str:
     if len(url) > MAX_LENGTH:
         raise DeeplinkError(
             INVALID_DEEPLINK,

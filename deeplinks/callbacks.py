@@ -1,7 +1,9 @@
-"""The three callback URLs sent to Belvo (`widget.callback_urls`), and which one a URL is on.
+"""The callback URLs sent to Belvo (`widget.callback_urls`), and which one a URL is on.
 
-Belvo takes exactly three keys, `success`, `exit` and `event`; errors and warnings both arrive on
-`event` (facts file, decision 4 and section 3.5).
+Belvo takes three keys, `success`, `exit` and `event`; errors and warnings both arrive on
+`event` (facts file, decision 4 and section 3.5). With App2App, a fourth, `application_link`, is
+the https link the bank sends the user back to the app on
+(https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
 """
 
 from __future__ import annotations
@@ -13,20 +15,31 @@ from typing import Final, Literal, NamedTuple
 
 from deeplinks._url import NEVER_CALLBACK_SCHEMES, UrlParts, decode_query, split_url
 from deeplinks.errors import INVALID_DEEPLINK, DeeplinkError, shown
-from deeplinks.events import EVENT_PARAMETERS, EXIT_PARAMETERS, SUCCESS_PARAMETERS
+from deeplinks.events import EVENT_PARAMETERS, EXIT_PARAMETERS, RESUME_PARAMETERS, SUCCESS_PARAMETERS
 
-CallbackKind = Literal["success", "exit", "event"]
+CallbackKind = Literal["success", "exit", "event", "application_link"]
 CALLBACK_KINDS: Final[tuple[CallbackKind, ...]] = ("success", "exit", "event")
+"""The callbacks every configuration has; `application_link` is optional."""
+APPLICATION_LINK: Final = "application_link"
 _RESERVED: Final[Mapping[CallbackKind, frozenset[str]]] = {
     "success": SUCCESS_PARAMETERS,
     "exit": EXIT_PARAMETERS,
     "event": EVENT_PARAMETERS,
+    "application_link": RESUME_PARAMETERS,
 }
+_LINK_SCHEMES: Final = frozenset({"https", "http"})
+
+
+def _without_trailing_slash(path: str) -> str:
+    # Belvo's App2App page sends the user to `.../belvo-widget/?access_token=...` for an
+    # application link written `.../belvo-widget`, so one trailing "/" is not a different link.
+    return path[:-1] if len(path) > 1 and path.endswith("/") else path
 
 
 class Route(NamedTuple):
     """One callback URL, split for matching: a URL is on it when scheme, authority and path are
-    equal (an empty path equals "/") and it carries every parameter of the callback's own query."""
+    equal (an empty path equals "/"; on the application link, a trailing "/" is ignored) and it
+    carries every parameter of the callback's own query."""
 
     kind: CallbackKind
     url: str
@@ -56,6 +69,21 @@ def _route(kind: CallbackKind, url: str) -> Route:
         pairs = decode_query(parts.query)
     except DeeplinkError as error:
         raise DeeplinkError(error.code, error.message, where) from None
+    path = parts.path or "/"
+    if kind == APPLICATION_LINK:
+        if parts.scheme not in _LINK_SCHEMES or not parts.authority:
+            raise DeeplinkError(
+                INVALID_DEEPLINK,
+                "expected the application link as an https universal link / App Link; "
+                f"got {shown(url.partition('?')[0])}",
+                where,
+            )
+        if parts.query is not None:
+            # Belvo appends `?access_token=...` to the link as given.
+            raise DeeplinkError(
+                INVALID_DEEPLINK, "expected the application link without a query ('?...')", where
+            )
+        path = _without_trailing_slash(path)
     names = [name for name, _ in pairs]
     clash = sorted(set(names) & _RESERVED[kind]) or sorted({n for n in names if names.count(n) > 1})
     if clash:
@@ -65,14 +93,14 @@ def _route(kind: CallbackKind, url: str) -> Route:
             f"name each parameter once; got {clash[0]!r}",
             where,
         )
-    return Route(kind, url, parts.scheme, parts.authority or "", parts.path or "/", frozenset(pairs))
+    return Route(kind, url, parts.scheme, parts.authority or "", path, frozenset(pairs))
 
 
 @dataclass(frozen=True)
 class CallbackUrls:
-    """The app's callback URLs, checked when made.
+    """The app's callback URLs, checked when made; `application_link` is optional (App2App).
 
-    `parse` and `build` also take a plain mapping with the same three keys (as stored in JSON).
+    `parse` and `build` also take a plain mapping with the same keys (as stored in JSON).
 
     >>> urls = CallbackUrls("myapp://belvo/success", "myapp://belvo/exit", "myapp://belvo/event")
     >>> urls.url_for("warning")
@@ -86,17 +114,33 @@ class CallbackUrls:
     success: str
     exit: str
     event: str
+    application_link: str | None = None
     routes: tuple[Route, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        routes = (
+        routes: tuple[Route, ...] = (
             _route("success", self.success),
             _route("exit", self.exit),
             _route("event", self.event),
         )
+        if self.application_link is not None:
+            if not isinstance(self.application_link, str):
+                raise DeeplinkError(
+                    INVALID_DEEPLINK,
+                    f"expected callback_urls.application_link as a string or None; "
+                    f"got {type(self.application_link).__name__}",
+                    "callback_urls.application_link",
+                )
+            routes = (*routes, _route(APPLICATION_LINK, self.application_link))
         for index, route in enumerate(routes):
             for other in routes[index + 1 :]:
-                if route.place == other.place:
+                if route.place == other.place or (
+                    # Whatever its own query, a callback on the application link's path would
+                    # take resume URLs for itself.
+                    other.kind == APPLICATION_LINK
+                    and (route.scheme, route.authority) == (other.scheme, other.authority)
+                    and _without_trailing_slash(route.path) == other.path
+                ):
                     raise DeeplinkError(
                         INVALID_DEEPLINK,
                         f"expected distinct callback URLs; {route.kind} and {other.kind} are the "
@@ -107,7 +151,10 @@ class CallbackUrls:
 
     @property
     def schemes(self) -> frozenset[str]:
-        return frozenset(route.scheme for route in self.routes)
+        """The schemes of `success`, `exit` and `event`: a URL on one of them but on no callback is
+        read by its name. Not the application link's: an https link does not make every https URL
+        named `success` a callback."""
+        return frozenset(route.scheme for route in self.routes[:3])
 
     def url_for(self, event_type: str) -> str:
         """The callback URL an event of `event_type` arrives on (errors and warnings: `event`)."""
@@ -122,10 +169,21 @@ class CallbackUrls:
                 return self.routes[1]
             case "error" | "warning" | "event":
                 return self.routes[2]
+            case "resume" | "application_link":
+                if len(self.routes) < 4:
+                    raise DeeplinkError(
+                        INVALID_DEEPLINK,
+                        "expected callback_urls with an application_link for a resume deeplink",
+                        "callback_urls.application_link",
+                    )
+                return self.routes[3]
         raise ValueError(f"expected an event type; got {event_type!r}")
 
     def to_dict(self) -> dict[str, str]:
-        return {"success": self.success, "exit": self.exit, "event": self.event}
+        urls = {"success": self.success, "exit": self.exit, "event": self.event}
+        if self.application_link is not None:
+            urls[APPLICATION_LINK] = self.application_link
+        return urls
 
     def route(self, parts: UrlParts, pairs: list[tuple[str, str]]) -> Route | None:
         """The callback `parts` is on, or None. The most specific one wins (the one whose own query
@@ -136,7 +194,9 @@ class CallbackUrls:
         best: Route | None = None
         tied: Route | None = None
         for route in self.routes:
-            if route.scheme != parts.scheme or route.authority != authority or route.path != path:
+            if route.scheme != parts.scheme or route.authority != authority:
+                continue
+            if route.path != (_without_trailing_slash(path) if route.kind == APPLICATION_LINK else path):
                 continue
             if route.query:
                 present = set(pairs) if present is None else present
@@ -162,20 +222,25 @@ DEFAULT_CALLBACK_URLS: Final = CallbackUrls(
 
 
 def coerce_callback_urls(value: object) -> CallbackUrls:
-    """`value` as `CallbackUrls`: itself, or a mapping with exactly `success`, `exit` and `event`.
+    """`value` as `CallbackUrls`: itself, or a mapping with exactly `success`, `exit` and `event`,
+    and optionally `application_link` (a string, or None for none).
 
     >>> coerce_callback_urls({"success": "a://s", "exit": "a://x"})
     Traceback (most recent call last):
     ...
-    deeplinks.errors.DeeplinkError: expected callback_urls with the keys success, exit, event; \
-missing ['event'], unknown []
+    deeplinks.errors.DeeplinkError: expected callback_urls with the keys success, exit, event \
+(and optionally application_link); missing ['event'], unknown []
     """
     if isinstance(value, CallbackUrls):
         return value
-    if isinstance(value, Mapping) and len(value) == 3:
+    if isinstance(value, Mapping) and 3 <= len(value) <= 4:
         try:
             # The usual case, a well-formed mapping already seen: one cache look-up.
-            return _cached_callback_urls(value["success"], value["exit"], value["event"])
+            if len(value) == 3:
+                return _cached_callback_urls(value["success"], value["exit"], value["event"], None)
+            return _cached_callback_urls(
+                value["success"], value["exit"], value["event"], value[APPLICATION_LINK]
+            )
         except (KeyError, TypeError):
             pass  # a key missing or a value unhashable: described below
     if not isinstance(value, Mapping):
@@ -185,26 +250,26 @@ missing ['event'], unknown []
             "callback_urls",
         )
     missing = [kind for kind in CALLBACK_KINDS if kind not in value]
-    unknown = [key for key in value if key not in CALLBACK_KINDS]
+    unknown = [key for key in value if key not in CALLBACK_KINDS and key != APPLICATION_LINK]
     if missing or unknown:
         raise DeeplinkError(
             INVALID_DEEPLINK,
-            f"expected callback_urls with the keys success, exit, event; missing {missing}, "
-            f"unknown {[str(key) for key in unknown]}",
+            f"expected callback_urls with the keys success, exit, event (and optionally "
+            f"application_link); missing {missing}, unknown {[str(key) for key in unknown]}",
             f"callback_urls.{(missing or unknown)[0]}",
         )
-    urls = [value[kind] for kind in CALLBACK_KINDS]
-    for kind, url in zip(CALLBACK_KINDS, urls, strict=True):
-        if not isinstance(url, str):
+    for kind in (*CALLBACK_KINDS, APPLICATION_LINK):
+        url = value.get(kind)
+        if not isinstance(url, str) and not (kind == APPLICATION_LINK and url is None):
             raise DeeplinkError(
                 INVALID_DEEPLINK,
                 f"expected callback_urls.{kind} as a string; got {type(url).__name__}",
                 f"callback_urls.{kind}",
             )
-    return _cached_callback_urls(*urls)
+    return _cached_callback_urls(value["success"], value["exit"], value["event"], value.get(APPLICATION_LINK))
 
 
 @lru_cache(maxsize=256)
-def _cached_callback_urls(success: str, exit: str, event: str) -> CallbackUrls:
+def _cached_callback_urls(success: str, exit: str, event: str, application_link: str | None) -> CallbackUrls:
     # The server passes the same few mappings (from its database) on every request.
-    return CallbackUrls(success, exit, event)
+    return CallbackUrls(success, exit, event, application_link)

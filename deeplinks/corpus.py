@@ -33,13 +33,14 @@ from deeplinks.events import (
     Event,
     ExitError,
     ExitEvent,
+    ResumeEvent,
     SuccessEvent,
     WarningEvent,
     from_dict,
 )
 
 FIXTURES_DIRECTORY: Final = Path(__file__).parent / "fixtures"
-KINDS: Final = ("success", "exit", "error", "warning", "malformed")
+KINDS: Final = ("success", "exit", "error", "warning", "resume", "malformed")
 """A fixture's kind: the type of the event it expects, or `malformed` when it expects an error."""
 
 _NAME: Final = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
@@ -80,6 +81,8 @@ class Fixture:
                 return " ".join(["exit", *filter(None, [institution, step])])
             case ErrorEvent(code=code) | WarningEvent(code=code):
                 return f"{self.expect.type} {code}"
+            case ResumeEvent(locale=locale):
+                return " ".join(["resume", *filter(None, [locale])])
 
     def to_dict(self) -> dict[str, Any]:
         """The case as it is written in the fixture files."""
@@ -97,8 +100,8 @@ class Fixture:
 
 def load_fixtures(kind: str | None = None, directory: Path | None = None) -> list[Fixture]:
     """Every case of `directory/*.json` (default: the corpus shipped in the package), file by file
-    (success.json, exit.json, error.json, warning.json, malformed.json, then any other in name
-    order), optionally only those of one `kind` (see `KINDS`). A malformed file raises
+    (success.json, exit.json, error.json, warning.json, resume.json, malformed.json, then any
+    other in name order), optionally only those of one `kind` (see `KINDS`). A malformed file raises
     `CorpusError` naming the file and case."""
     if kind is not None and kind not in KINDS:
         raise ValueError(f"expected a kind among {', '.join(KINDS)}; got {kind!r}")

@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, ClassVar, Final, Literal, TypeAlias
 
-from deeplinks._url import FORBIDDEN_TEXT
+from deeplinks._url import ACCESS_TOKEN, FORBIDDEN_TEXT, check_query, decode_component, decode_query
 from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError, shown
 
 # Query parameter names, as Belvo sends them (facts file, section 3).
@@ -35,11 +35,18 @@ ERROR_MESSAGE: Final = "error_message"
 WARNING: Final = "warning"
 WARNING_MESSAGE: Final = "warning_message"
 
+CONSENT_ID: Final = "consent_id"
+LOCALE: Final = "locale"
+
 SUCCESS_PARAMETERS: Final = frozenset({LINK, INSTITUTION})
 EXIT_PARAMETERS: Final = frozenset({EXIT_CODE, EXIT_MESSAGE, EXIT_INSTITUTION, EXIT_STEP})
 # Errors and warnings share the `event` callback (facts file, decision 4): each reserves the
 # other's names too, so one URL can never be read as both.
 EVENT_PARAMETERS: Final = frozenset({ERROR, ERROR_MESSAGE, WARNING, WARNING_MESSAGE})
+
+# What the bank sends the user back to the app's application link with (Belvo's "App2App" page,
+# https://developers.belvo.com/docs/hosted-widget-app2app-ofda); Belvo may add more keys.
+RESUME_PARAMETERS: Final = frozenset({ACCESS_TOKEN, CONSENT_ID, LOCALE})
 
 # A UUID with hyphens, ASCII only: uuid.UUID would also take braces, "urn:uuid:", no hyphens and
 # fullwidth digits (threat model E).
@@ -90,6 +97,29 @@ def _freeze_extra(event: object, extra: object, reserved: frozenset[str]) -> Non
                 f"extra.{name}",
             )
     object.__setattr__(event, "extra", MappingProxyType(dict(extra)))
+
+
+def collect_parameters(
+    pairs: list[tuple[str, str]], known: frozenset[str], consumed: frozenset[str] = frozenset()
+) -> tuple[dict[str, str], dict[str, str]]:
+    """Split decoded `pairs` into the event's own non-empty values and `extra` (first value wins).
+
+    A parameter in `known` or `consumed` (the callback URL's own) given twice is `invalid_deeplink`:
+    the app and the backend could read different values.
+    """
+    values: dict[str, str] = {}
+    extra: dict[str, str] = {}
+    seen: set[str] = set()
+    for name, value in pairs:
+        if name in known or name in consumed:
+            if name in seen:
+                raise _invalid(f"expected {name} once; got it more than once", name)
+            seen.add(name)
+            if value:
+                values[name] = value
+        elif name not in extra:
+            extra[name] = value
+    return values, extra
 
 
 @dataclass(frozen=True)
@@ -227,13 +257,95 @@ class WarningEvent(_CodedEvent):
         return cls(data["code"], data["message"], data["extra"])
 
 
-Event: TypeAlias = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent
+@dataclass(frozen=True)
+class ResumeEvent:
+    """The bank sent the user back to the app's application link (App2App): the app opens Belvo's
+    widget with this same `query`, raw, so the widget finishes the flow
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+
+    `query` is passed through unchanged (Belvo may add keys); `consent_id`, `locale` and `extra` are
+    what it says, decoded, and must agree with it. `access_token` is required and is kept out of
+    `repr` and of `to_dict(include_token=False)`, what may be stored or logged.
+
+    >>> event = ResumeEvent.from_query("access_token=tok%2B1&consent_id=9e763d19&locale=pt&x=a+b")
+    >>> event
+    ResumeEvent(consent_id='9e763d19', locale='pt', extra=mappingproxy({'x': 'a b'}))
+    >>> event.access_token
+    'tok+1'
+    >>> event.to_dict(include_token=False)["query"]
+    'consent_id=9e763d19&locale=pt&x=a+b'
+    """
+
+    type: ClassVar[Literal["resume"]] = "resume"
+    parameters: ClassVar[frozenset[str]] = RESUME_PARAMETERS
+
+    consent_id: str | None
+    locale: str | None
+    query: str = field(repr=False)
+    extra: Mapping[str, str] = field(default_factory=dict, hash=False)
+    _access_token: str = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_text("consent_id", self.consent_id, optional=True)
+        _check_text("locale", self.locale, optional=True)
+        _freeze_extra(self, self.extra, RESUME_PARAMETERS)
+        values, extra = collect_parameters(decode_query(check_query(self.query, "query")), RESUME_PARAMETERS)
+        token = values.get(ACCESS_TOKEN)
+        if token is None:
+            raise _invalid(f"expected a non-empty {ACCESS_TOKEN} in a resume deeplink's query", ACCESS_TOKEN)
+        said = {CONSENT_ID: values.get(CONSENT_ID), LOCALE: values.get(LOCALE), "extra": extra}
+        given = {CONSENT_ID: self.consent_id, LOCALE: self.locale, "extra": dict(self.extra)}
+        for name, value in said.items():
+            if given[name] != value:
+                raise _invalid(f"expected {name} as the query says; got {given[name]!r}", name)
+        object.__setattr__(self, "_access_token", token)
+
+    @classmethod
+    def from_query(cls, query: str) -> ResumeEvent:
+        """The event of an application-link URL's raw query (after the `?`)."""
+        values, extra = collect_parameters(decode_query(check_query(query, "query")), RESUME_PARAMETERS)
+        return cls(values.get(CONSENT_ID), values.get(LOCALE), query, extra)
+
+    @property
+    def access_token(self) -> str:
+        """The widget's access token, decoded: a secret, never to be stored or logged."""
+        return self._access_token
+
+    def to_dict(self, *, include_token: bool = True) -> dict[str, Any]:
+        """The contract JSON; `include_token=False` drops `access_token` from `query`, for storing."""
+        query = self.query if include_token else _without_token(self.query)
+        return {
+            "type": self.type,
+            "consent_id": self.consent_id,
+            "locale": self.locale,
+            "query": query,
+            "extra": dict(self.extra),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> ResumeEvent:
+        _expect_keys(data, ("type", "consent_id", "locale", "query", "extra"))
+        return cls(data["consent_id"], data["locale"], data["query"], data["extra"])
+
+
+def _without_token(query: str) -> str:
+    """`query` less its `access_token` fields, however their names are encoded."""
+    return "&".join(
+        item
+        for item in query.split("&")
+        if item and decode_component(item.partition("=")[0], "query", "a parameter name") != ACCESS_TOKEN
+    )
+
+
+Event: TypeAlias = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent | ResumeEvent
 """Any deeplink event; `match` on it to branch."""
 
-EventClass: TypeAlias = type[SuccessEvent] | type[ExitEvent] | type[ErrorEvent] | type[WarningEvent]
+EventClass: TypeAlias = (
+    type[SuccessEvent] | type[ExitEvent] | type[ErrorEvent] | type[WarningEvent] | type[ResumeEvent]
+)
 
 EVENT_CLASSES: Final[Mapping[str, EventClass]] = MappingProxyType(
-    {cls.type: cls for cls in (SuccessEvent, ExitEvent, ErrorEvent, WarningEvent)}
+    {cls.type: cls for cls in (SuccessEvent, ExitEvent, ErrorEvent, WarningEvent, ResumeEvent)}
 )
 """Event JSON `type` to its class: the registry `from_dict` dispatches on."""
 
@@ -246,7 +358,7 @@ def from_dict(data: Mapping[str, Any]) -> Event:
     >>> from_dict({"type": "cancel"})
     Traceback (most recent call last):
     ...
-    deeplinks.errors.DeeplinkError: expected type success, exit, error or warning; got 'cancel'
+    deeplinks.errors.DeeplinkError: expected type success, exit, error, warning or resume; got 'cancel'
     """
     if not isinstance(data, Mapping):
         raise _invalid(f"expected an event object; got {type(data).__name__}", None)
@@ -255,7 +367,7 @@ def from_dict(data: Mapping[str, Any]) -> Event:
     if cls is None:
         raise DeeplinkError(
             UNKNOWN_EVENT,
-            f"expected type success, exit, error or warning; got {kind!r}",
+            f"expected type success, exit, error, warning or resume; got {kind!r}",
             "type",
         )
     return cls.from_dict(data)

@@ -27,8 +27,10 @@ from deeplinks.events import (
     Event,
     ExitError,
     ExitEvent,
+    ResumeEvent,
     SuccessEvent,
     WarningEvent,
+    collect_parameters,
 )
 
 # What the last path segment or the host may say. Errors and warnings arrive on the `event`
@@ -54,6 +56,10 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     that is on none of them, or any URL without `callback_urls`, by its last non-empty path segment
     or else its host. On the `event` callback, `error` makes an ErrorEvent and `warning` a
     WarningEvent.
+
+    A URL on `callback_urls["application_link"]` (App2App: the bank sending the user back to the
+    app) is a `ResumeEvent` carrying its raw query; `access_token` is required. It is never found by
+    name, and the application link's https scheme does not make https URLs elsewhere callbacks.
 
     URLs named `error` or `warning` are read by their query keys too. A callback URL may carry its
     own query (`...?sid=42`): a URL is on it only when it repeats those parameters, which are then
@@ -99,19 +105,29 @@ error, warning or event; got 'done'
         elif parts.scheme in callbacks.schemes:
             kind = _kind_by_name(parts)
         else:
-            raise DeeplinkError(
-                UNKNOWN_EVENT,
-                f"expected a URL on the callback URLs ({', '.join(sorted(callbacks.schemes))}://...); "
-                f"got scheme {parts.scheme!r}",
-                "url",
-            )
+            raise _off_callbacks(parts, callbacks)
     match kind:
+        case "application_link":
+            return ResumeEvent.from_query(parts.query or "")
         case "success":
             return _success(pairs, consumed)
         case "exit":
             return _exit(pairs, consumed)
         case _:
             return _coded(pairs, consumed)
+
+
+def _off_callbacks(parts: UrlParts, callbacks: CallbackUrls) -> DeeplinkError:
+    expected = f"a URL on the callback URLs ({', '.join(sorted(callbacks.schemes))}://...)"
+    if callbacks.application_link is None:
+        return DeeplinkError(UNKNOWN_EVENT, f"expected {expected}; got scheme {parts.scheme!r}", "url")
+    got = f"{parts.scheme}://{parts.authority or ''}{parts.path}"
+    return DeeplinkError(
+        UNKNOWN_EVENT,
+        f"expected {expected} or on the application link {shown(callbacks.application_link)}; "
+        f"got {shown(got)}",
+        "url",
+    )
 
 
 def _kind_by_name(parts: UrlParts) -> str:
@@ -131,31 +147,12 @@ def _kind_by_name(parts: UrlParts) -> str:
     return kind
 
 
-def _collect(
-    pairs: Pairs, known: frozenset[str], consumed: frozenset[str]
-) -> tuple[dict[str, str], dict[str, str]]:
-    """Split `pairs` into the event's own non-empty values and `extra` (first value wins)."""
-    values: dict[str, str] = {}
-    extra: dict[str, str] = {}
-    seen: set[str] = set()
-    for name, value in pairs:
-        if name in known or name in consumed:
-            if name in seen:
-                raise DeeplinkError(INVALID_DEEPLINK, f"expected {name} once; got it more than once", name)
-            seen.add(name)
-            if value:
-                values[name] = value
-        elif name not in extra:
-            extra[name] = value
-    return values, extra
-
-
 def _missing(name: str, kind: str) -> DeeplinkError:
     return DeeplinkError(INVALID_DEEPLINK, f"expected a non-empty {name} on a {kind} deeplink", name)
 
 
 def _success(pairs: Pairs, consumed: frozenset[str]) -> SuccessEvent:
-    values, extra = _collect(pairs, SUCCESS_PARAMETERS, consumed)
+    values, extra = collect_parameters(pairs, SUCCESS_PARAMETERS, consumed)
     link = values.get(LINK)
     if link is None:
         raise _missing(LINK, "success")
@@ -172,7 +169,7 @@ def _success(pairs: Pairs, consumed: frozenset[str]) -> SuccessEvent:
 
 
 def _exit(pairs: Pairs, consumed: frozenset[str]) -> ExitEvent:
-    values, extra = _collect(pairs, EXIT_PARAMETERS, consumed)
+    values, extra = collect_parameters(pairs, EXIT_PARAMETERS, consumed)
     code = values.get(EXIT_CODE)
     message = values.get(EXIT_MESSAGE)
     if code is None and message is not None:
@@ -188,7 +185,7 @@ def _exit(pairs: Pairs, consumed: frozenset[str]) -> ExitEvent:
 
 
 def _coded(pairs: Pairs, consumed: frozenset[str]) -> ErrorEvent | WarningEvent:
-    values, extra = _collect(pairs, EVENT_PARAMETERS, consumed)
+    values, extra = collect_parameters(pairs, EVENT_PARAMETERS, consumed)
     error = values.get(ERROR)
     warning = values.get(WARNING)
     if error is not None and warning is not None:

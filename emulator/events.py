@@ -22,11 +22,15 @@ ABANDON_SURVEY = "abandon-survey"
 
 @dataclass(frozen=True)
 class CallbackUrls:
-    """``widget.callback_urls`` of the token request: exactly these three keys (facts file 1.3)."""
+    """``widget.callback_urls`` of the token request. ``success`` is always there; a web integration may
+    send only it (https://developers.belvo.com/docs/ofda-widget-token-configuration), and then an exit or
+    an error has nowhere to go. ``application_link`` asks for the App2App flow: the bank sends the user
+    back to it (https://developers.belvo.com/docs/hosted-widget-app2app-ofda)."""
 
     success: str
-    exit: str
-    event: str
+    exit: str | None = None
+    event: str | None = None
+    application_link: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,8 +114,10 @@ WidgetEvent = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent
 FinalEvent = SuccessEvent | ExitEvent | ErrorEvent  # what ends a widget session
 
 
-def callback_url(urls: CallbackUrls, event: WidgetEvent) -> str:
-    """The URL the widget navigates to for ``event``; parameters follow any query the URL already has."""
+def callback_url(urls: CallbackUrls, event: WidgetEvent) -> str | None:
+    """The URL the widget navigates to for ``event`` (``None``: the token has no callback for it);
+    parameters follow any query the URL already has."""
+    base: str | None
     match event:
         case SuccessEvent():
             base = urls.success
@@ -119,8 +125,15 @@ def callback_url(urls: CallbackUrls, event: WidgetEvent) -> str:
             base = urls.exit
         case ErrorEvent() | WarningEvent():
             base = urls.event
+    if base is None:
+        return None
+    return with_query(base, event.query())
+
+
+def with_query(base: str, pairs: list[tuple[str, str]]) -> str:
+    """``base`` with ``pairs`` appended to its query, percent-encoded with ``%20`` for spaces."""
     # Appended to the string as configured rather than re-serialised: urlunsplit would rewrite some
     # custom-scheme forms (``myapp:///cb`` loses its empty authority), and the app compares exactly.
     url, hash_mark, fragment = base.partition("#")
     separator = "" if url.endswith(("?", "&")) else "&" if "?" in url else "?"
-    return f"{url}{separator}{urlencode(event.query(), quote_via=quote)}{hash_mark}{fragment}"
+    return f"{url}{separator}{urlencode(pairs, quote_via=quote)}{hash_mark}{fragment}"

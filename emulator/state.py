@@ -112,6 +112,9 @@ class WidgetSession:
     consent_days: int | None = None
     pending_warning: WarningEvent | None = None
     outcome: FinalEvent | None = None
+    #: App2App: what the user decided at the bank, which then sent them back to the app (the widget
+    #: opened with the bank's query finishes the flow).
+    bank_decision: Literal["authorize", "deny"] | None = None
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ DEFAULT_PURPOSE = (
     "melhores ofertas de produtos financeiros e de crédito."
 )
 MAX_PURPOSE = 600
+_CALLBACK_KEYS = frozenset({"success", "exit", "event", "application_link"})
 _URL_SCHEMES_REFUSED = frozenset({"javascript", "data", "file", "vbscript", "blob"})
 _DURATION = re.compile(r"[1-9][0-9]{0,3}d", re.ASCII)
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
@@ -309,11 +310,24 @@ def _callback_urls(value: Any, errors: _Errors) -> CallbackUrls | None:
     if value is None:
         errors.required(field)
         return None
-    if not isinstance(value, Mapping) or set(value) != {"success", "exit", "event"}:
+    # success, exit, event, and application_link for App2App; Belvo's web example sends success alone
+    # (https://developers.belvo.com/docs/ofda-widget-token-configuration,
+    # https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+    if not isinstance(value, Mapping) or "success" not in value or not set(value) <= _CALLBACK_KEYS:
         got = sorted(value) if isinstance(value, Mapping) else type(value).__name__
-        errors.add(field, "invalid", f"Expected exactly the keys success, exit and event, got {got}.")
+        errors.add(
+            field,
+            "invalid",
+            f"Expected success, optionally with exit, event and application_link, got {got}.",
+        )
         return None
-    urls = {k: _url(value[k], f"{field}.{k}", errors, https_only=False) for k in ("success", "exit", "event")}
+    urls = {k: _url(value[k], f"{field}.{k}", errors, https_only=False) for k in value}
+    link = urls.get("application_link")
+    if link is not None and urlsplit(link).scheme.lower() not in ("https", "http"):
+        # A universal link / App Link: the OS opens the app for it without asking. (Belvo wants https;
+        # the emulator also takes http, the only scheme a laptop's backend address has.)
+        errors.add(f"{field}.application_link", "invalid", f"Expected an https URL, got {link!r}.")
+        return None
     if None in urls.values():
         return None
     return CallbackUrls(**cast(dict[str, str], urls))
@@ -509,22 +523,40 @@ def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, 
     # The refresh jti points at the same record: a refresh token pasted into the widget URL is then an
     # invalid token with known callbacks, reported on the event URL like any other invalid token.
     state.add_token(issued, aliases=(refresh_jti,))
-    claims: dict[str, Any] = {
+    iat = int(now.timestamp())
+    refresh = {"token_type": "refresh", "exp": iat + int(REFRESH_TTL.total_seconds()), "iat": iat}
+    return TokenPair(
+        access=access_token(state, issued, key),
+        refresh=jwt.encode(
+            {**refresh, "jti": refresh_jti, **_claims(state, config)}, key, algorithm=ALGORITHM
+        ),
+    )
+
+
+def access_token(state: EmulatorState, issued: IssuedToken, key: bytes) -> str:
+    """The access token of ``issued``, the same string each time (HS512 signs deterministically): the
+    bank gives the App2App user back the token their widget was opened with, and the emulator keeps no
+    token itself."""
+    claims = {
+        "token_type": "access",
+        "exp": int(issued.expires_at.timestamp()),
+        "iat": int(issued.issued_at.timestamp()),
+        "jti": issued.jti,
+        **_claims(state, issued.config),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
+
+
+def _claims(state: EmulatorState, config: WidgetConfig) -> dict[str, Any]:
+    return {
         "user_id": state.belvo_user_id,
         "scopes": list(config.scopes),
         "environment": "sandbox",
         "iss": ISSUER,
     }
-    iat = int(now.timestamp())
-    exp = int(issued.expires_at.timestamp())
-    access = {"token_type": "access", "exp": exp, "iat": iat, "jti": issued.jti}
-    refresh = {"token_type": "refresh", "exp": iat + int(REFRESH_TTL.total_seconds()), "iat": iat}
-    return TokenPair(
-        access=jwt.encode({**access, **claims}, key, algorithm=ALGORITHM),
-        refresh=jwt.encode({**refresh, "jti": refresh_jti, **claims}, key, algorithm=ALGORITHM),
-    )
 
 
+ALREADY_USED = "already used"
 _NO_TIME_CHECKS: Options = {"verify_exp": False, "verify_iat": False, "verify_nbf": False}
 
 
@@ -567,7 +599,7 @@ def check_access_token(
     if known is None:
         return RejectedToken("unknown jti", None)
     if known.used:
-        return RejectedToken("already used", known)
+        return RejectedToken(ALREADY_USED, known)
     if now >= known.expires_at:
         return RejectedToken("expired", known)
     return ValidToken(known)

@@ -9,15 +9,25 @@ Android's ``shouldOverrideUrlLoading``, iOS's ``decidePolicyFor`` and React Nati
 
 ``GET /widget/?access_token=...`` checks the token and opens a widget session; later URLs carry only the
 session id (``/widget/s/<id>/...``), so the token does not travel further than the first request.
+
+App2App (https://developers.belvo.com/docs/hosted-widget-app2app-ofda): when the token carries
+``callback_urls.application_link``, the consent screen sends the user to the bank on another origin
+(``localhost`` for ``127.0.0.1`` and the other way round), which a mobile app's navigation policy opens
+outside its webview, as it must open a real bank's app or site. The bank sends the user to
+``<application_link>?access_token=...&consent_id=...&locale=pt``, and the widget opened with that query
+finishes the flow: the success, or the bank's denial as an exit.
 """
 
 from __future__ import annotations
 
+import base64
 import logging
 import re
 import secrets
+import uuid
 from dataclasses import replace
-from typing import Any, NoReturn
+from typing import Any, Literal, NoReturn
+from urllib.parse import urlsplit, urlunsplit
 
 from flask import Blueprint, abort, g, redirect, render_template, request, url_for
 from flask import Response as Page
@@ -37,10 +47,11 @@ from emulator.events import (
     SuccessEvent,
     WarningEvent,
     callback_url,
+    with_query,
 )
 from emulator.institutions import INSTITUTIONS, Behaviour, Institution, filter_institutions
 from emulator.state import IssuedToken, StartupParams, WidgetConfig, WidgetSession
-from emulator.tokens import RejectedToken, check_access_token
+from emulator.tokens import ALREADY_USED, RejectedToken, ValidToken, access_token, check_access_token
 
 log = logging.getLogger(__name__)
 widget = Blueprint("widget", __name__, url_prefix="/widget")
@@ -218,9 +229,19 @@ def start() -> Response:
     checked = check_access_token(
         emulator.state, request.args.get("access_token"), emulator.config.signing_key, emulator.now()
     )
+    consent_id = request.args.get("consent_id")
+    if consent_id is not None and (isinstance(checked, ValidToken) or checked.reason == ALREADY_USED):
+        # The query the bank sent back, opened again (an app relaunched before it caught the
+        # callback): the outcome again, although finishing spent the token.
+        assert checked.token is not None
+        finished = _returned(emulator, checked.token, consent_id)
+        if finished is not None and finished.outcome is not None:
+            return redirect(url_for("widget.done", sid=finished.id), 303)
     if isinstance(checked, RejectedToken):
         return _refused(checked)
     token = checked.token
+    if consent_id is not None:
+        return _resume(emulator, token, consent_id)
     params = _startup_params(request.args)
     session = WidgetSession(id=secrets.token_urlsafe(16), jti=token.jti, params=params)
     emulator.state.add_session(session)
@@ -230,6 +251,54 @@ def start() -> Response:
     if params.institutions and len(listed) == 1:
         return _choose(emulator, session, token, listed[0])
     return redirect(url_for("widget.institutions", sid=session.id), 303)
+
+
+def _resume(emulator: Emulator, token: IssuedToken, consent_id: str) -> Response:
+    """App2App: the widget opened with the query the bank sent the app back with finishes the flow. A
+    consent the bank never granted for this token ends as the bank's refusal."""
+    session = _returned(emulator, token, consent_id)
+    if session is None:
+        session = WidgetSession(
+            id=secrets.token_urlsafe(16), jti=token.jti, params=_startup_params(MultiDict())
+        )
+        emulator.state.add_session(session)
+        log.info("widget session %s resumed with a consent the bank did not grant", session.id)
+        return _finish(emulator, session, ExitEvent(ACCESS_DENIED, None, None))
+    log.info("widget session %s resumed after the bank", session.id)
+    assert session.institution is not None  # the bank decided, so an institution was chosen
+    if session.bank_decision != "authorize":
+        return _finish(emulator, session, ExitEvent(ACCESS_DENIED, session.institution, None))
+    return _authorized(emulator, session, token, session.institution)
+
+
+def consent_id_of(session_id: str) -> str:
+    """The consent id the bank returns for a widget session: the session id's 128 random bits written as
+    a UUID, as Belvo's consent ids are, so the widget finds the session from the bank's query alone.
+
+    >>> consent_id_of("AAAAAAAAAAAAAAAAAAAAAA")
+    '00000000-0000-0000-0000-000000000000'
+    >>> session_id_of(consent_id_of("3NXckjifR5wpkE1FwBZsIA"))
+    '3NXckjifR5wpkE1FwBZsIA'
+    """
+    return str(uuid.UUID(bytes=base64.urlsafe_b64decode(session_id + "==")))
+
+
+def session_id_of(consent_id: str) -> str | None:
+    """The widget session a consent id names (:func:`consent_id_of`), or None for no UUID."""
+    try:
+        raw = uuid.UUID(consent_id).bytes
+    except ValueError:
+        return None
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _returned(emulator: Emulator, token: IssuedToken, consent_id: str) -> WidgetSession | None:
+    """The widget session of ``token`` the bank sent back with ``consent_id``, if any."""
+    sid = session_id_of(consent_id)
+    session = emulator.state.session(sid) if sid is not None else None
+    if session is None or session.jti != token.jti or session.bank_decision is None:
+        return None
+    return session
 
 
 def _active(sid: str) -> tuple[WidgetSession, IssuedToken]:
@@ -332,13 +401,60 @@ def consent(sid: str) -> Response:
 
 @widget.post("/s/<sid>/consent")
 def accept_consent(sid: str) -> Response:
-    session, _ = _active(sid)
+    session, token = _active(sid)
     if session.institution is None:
         return redirect(url_for("widget.institutions", sid=sid), 303)
     raw = request.form.get("consent_duration", "")
     days = int(raw) if raw.isdigit() and int(raw) in dict(DURATIONS) else None
     _set(current_emulator(), session, consented=True, consent_days=days, screen="bank")
+    if _app2app(token) is not None:
+        return redirect(url_for("widget.to_the_bank", sid=sid), 303)
     return redirect(url_for("widget.bank", sid=sid), 303)
+
+
+@widget.get("/s/<sid>/to-the-bank")
+def to_the_bank(sid: str) -> Response:
+    """App2App: the page that sends the user on to the bank's site (a navigation, not a redirect of the
+    consent form, which the pages' ``form-action 'self'`` would stop at another origin)."""
+    session, token = _active(sid)
+    if session.institution is None or not session.consented:
+        return redirect(url_for("widget.institutions", sid=sid), 303)
+    institution = INSTITUTIONS[session.institution]
+    return _page(
+        "handoff.html",
+        token.config,
+        screen="to-the-bank",
+        title="Redirecionando para a instituição",
+        lead=f"Você vai autorizar o compartilhamento no ambiente do {institution.display_name}.",
+        target=bank_url(url_for("widget.bank", sid=sid, _external=True)),
+        test_id="to-the-bank",
+        action=f"Ir para o {institution.display_name}",
+        institution=None,
+    )
+
+
+def _app2app(token: IssuedToken) -> str | None:
+    """The application link the bank sends the user back to, when the token asked for App2App."""
+    urls = token.config.callback_urls
+    return urls.application_link if urls is not None else None
+
+
+def bank_url(widget_url: str) -> str:
+    """``widget_url`` on the bank's origin: another host name for the same server, so that a browser (or
+    an app's navigation policy) sees the user leave the widget's site.
+
+    >>> bank_url("http://127.0.0.1:8000/sandbox/widget/s/x/bank")
+    'http://localhost:8000/sandbox/widget/s/x/bank'
+    >>> bank_url("http://localhost:8000/sandbox/widget/s/x/bank")
+    'http://127.0.0.1:8000/sandbox/widget/s/x/bank'
+    """
+    parts = urlsplit(widget_url)
+    other = {"127.0.0.1": "localhost", "localhost": "127.0.0.1"}.get(parts.hostname or "")
+    if other is None:
+        # No second name known for this host (a LAN address): the bank stays on the widget's origin.
+        return widget_url
+    netloc = other if parts.port is None else f"{other}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=netloc))
 
 
 @widget.get("/s/<sid>/bank")
@@ -357,8 +473,49 @@ def bank_decision(sid: str) -> Response:
     code = session.institution
     if code is None or not session.consented:
         return redirect(url_for("widget.institutions", sid=sid), 303)
-    if request.form.get("decision") != "authorize":
+    decision: Literal["authorize", "deny"] = (
+        "authorize" if request.form.get("decision") == "authorize" else "deny"
+    )
+    application_link = _app2app(token)
+    if application_link is not None:
+        return _back_to_the_app(emulator, session, token, application_link, decision)
+    if decision == "deny":
         return _finish(emulator, session, ExitEvent(ACCESS_DENIED, code, None))
+    return _authorized(emulator, session, token, code)
+
+
+def _back_to_the_app(
+    emulator: Emulator,
+    session: WidgetSession,
+    token: IssuedToken,
+    application_link: str,
+    decision: Literal["authorize", "deny"],
+) -> Response:
+    """The bank records the decision and sends the user to the app's application link with the token, a
+    consent id and the locale; the widget opened with that query finishes the flow."""
+    consent_id = consent_id_of(session.id)
+    _set(emulator, session, bank_decision=decision)
+    raw = access_token(emulator.state, token, emulator.config.signing_key)
+    target = with_query(
+        application_link, [("access_token", raw), ("consent_id", consent_id), ("locale", "pt")]
+    )
+    institution = INSTITUTIONS[session.institution] if session.institution else None
+    return _page(
+        "handoff.html",
+        token.config,
+        screen="bank-return",
+        title="Pronto",
+        lead="Sua decisão foi registrada. Voltando para o aplicativo para concluir a conexão…",
+        target=target,
+        test_id="bank-return",
+        action="Voltar para o aplicativo",
+        institution=institution,
+        footer="Instituição simulada pelo emulador da Belvo",
+    )
+
+
+def _authorized(emulator: Emulator, session: WidgetSession, token: IssuedToken, code: str) -> Response:
+    """The bank authorised: spend the token, create the link, send its webhooks, report the success."""
     config = token.config
     with emulator.state.locked():
         # Check and spend the token in one step: two sessions of one token cannot both succeed.

@@ -7,16 +7,18 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import api, belvo, commands, observability, storage, views
 from server.applinks import load_app_links
 from server.clock import system_clock
-from server.config import load_settings
-from server.emulation import mount_emulator
-from server.views import qa
+from server.config import ConfigError, load_settings, origin
+from server.emulation import EMULATOR_PREFIX, mount_emulator
+from server.views import app_link, qa
 
 
 def create_app(config: dict[str, Any] | None = None) -> Flask:
@@ -44,7 +46,9 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
         # The client's address as the platform's router saw it, for the per-address rate limit; only as
         # many X-Forwarded-For hops as are configured, so a client cannot claim another address.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxy_hops)  # type: ignore[method-assign]
-    app.extensions["ofda.applinks"] = load_app_links(overrides)
+    app.extensions["ofda.applinks"] = load_app_links(
+        overrides, application_link=settings.callback_urls.application_link
+    )
     app.extensions["ofda.clock"] = overrides.get("CLOCK", system_clock)
 
     observability.init_app(app)
@@ -69,6 +73,13 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     views.register(rest)
     if settings.qa_page:
         app.register_blueprint(qa.bp)
+    link = settings.callback_urls.application_link
+    if link is not None and origin(link) == origin(settings.public_base_url):
+        # What a browser without the app shows for the universal link (server/views/app_link.py).
+        path = urlsplit(link).path.rstrip("/")
+        if path.startswith((f"{EMULATOR_PREFIX}/", "/v1/", "/.well-known/")) or _served(app, path):
+            raise ConfigError(f"APPLICATION_LINK: expected a path the backend does not serve, got {path!r}")
+        app.register_blueprint(app_link.bp, url_prefix=path)
 
     if settings.emulator_mode:
         emulator_overrides = {k: v for k, v in overrides.items() if k.startswith("EMULATOR_")}
@@ -80,3 +91,12 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     app.extensions["ofda.belvo_session"] = belvo_session
     belvo.init_app(app)
     return app
+
+
+def _served(app: Flask, path: str) -> bool:
+    """Whether a route of ``app`` already answers ``path`` (any method)."""
+    try:
+        app.url_map.bind("localhost").match(path, method="GET")
+    except HTTPException as exc:
+        return exc.code != 404
+    return True

@@ -9,6 +9,9 @@ Settings:
     ANDROID_PACKAGE        the Android application id
     ANDROID_CERT_SHA256    comma-separated SHA-256 fingerprints of the signing certificates
     APP_LINK_PATHS         comma-separated path patterns the apps handle (default ``/belvo/*``)
+
+``APPLICATION_LINK`` (the App2App link the bank sends the user back to) is always covered: its path, and
+the same with a trailing slash and anything after it, are added when no pattern above matches them.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Any
+from urllib.parse import urlsplit
 
 from server.config import ConfigError
 
@@ -64,8 +69,34 @@ def _list(value: Any) -> tuple[str, ...]:
     return tuple(item.strip() for item in items if item.strip())
 
 
-def load_app_links(overrides: Mapping[str, Any], environ: Mapping[str, str] | None = None) -> AppLinks:
-    """Read and validate the settings above; a malformed value refuses start-up."""
+def covering(paths: tuple[str, ...], application_link: str | None) -> tuple[str, ...]:
+    """``paths`` plus what the application link needs: Belvo's own example returns to the link's path
+    with a slash added (https://developers.belvo.com/docs/hosted-widget-app2app-ofda). The patterns'
+    ``*`` matches any characters, ``/`` included, as in Apple's components.
+
+    >>> covering(("/belvo/*",), "https://app.example.br/belvo-widget")
+    ('/belvo/*', '/belvo-widget', '/belvo-widget/*')
+    >>> covering(("/belvo/*",), "https://app.example.br/belvo/app")
+    ('/belvo/*',)
+    """
+    if application_link is None:
+        return paths
+    path = urlsplit(application_link).path.rstrip("/")
+    needed = (path, f"{path}/*")
+    probes = (path, f"{path}/", f"{path}/x")
+    if all(any(fnmatchcase(probe, pattern) for pattern in paths) for probe in probes):
+        return paths
+    return paths + tuple(pattern for pattern in needed if pattern not in paths)
+
+
+def load_app_links(
+    overrides: Mapping[str, Any],
+    environ: Mapping[str, str] | None = None,
+    *,
+    application_link: str | None = None,
+) -> AppLinks:
+    """Read and validate the settings above; a malformed value refuses start-up. ``application_link``
+    is the validated ``APPLICATION_LINK``."""
     env = os.environ if environ is None else environ
 
     def get(key: str) -> Any:
@@ -92,4 +123,4 @@ def load_app_links(overrides: Mapping[str, Any], environ: Mapping[str, str] | No
     for path in paths:
         if not path.startswith("/"):
             raise ConfigError(f"APP_LINK_PATHS: expected paths starting with '/', got {path!r}")
-    return AppLinks(ios, str(package) if package else None, fingerprints, paths)
+    return AppLinks(ios, str(package) if package else None, fingerprints, covering(paths, application_link))

@@ -250,7 +250,7 @@ def validate_callback_url(key: str, url: str) -> str:
     return url
 
 
-def _callback_urls(src: _Source) -> CallbackUrls:
+def _callback_urls(src: _Source, public_base_url: str, emulator_mode: bool) -> CallbackUrls:
     scheme = src.text("CALLBACK_SCHEME", "ofdaapp")
     urls = {
         kind: validate_callback_url(
@@ -261,7 +261,57 @@ def _callback_urls(src: _Source) -> CallbackUrls:
     }
     if len(set(urls.values())) != 3:
         raise ConfigError("CALLBACK_URL_*: the success, exit and event URLs must be distinct")
-    return CallbackUrls(**urls)
+    link = src.text("APPLICATION_LINK")
+    if link is not None:
+        link = validate_application_link(link, public_base_url, emulator_mode)
+        if link in urls.values():
+            raise ConfigError("APPLICATION_LINK: expected a URL distinct from the CALLBACK_URL_* ones")
+    return CallbackUrls(**urls, application_link=link)
+
+
+def origin(url: str) -> str:
+    """``scheme://host[:port]`` of ``url``, lowercased: what a browser compares to tell two sites apart.
+
+    >>> origin("HTTP://127.0.0.1:8000/belvo/app")
+    'http://127.0.0.1:8000'
+    """
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}".lower()
+
+
+def validate_application_link(url: str, public_base_url: str, emulator_mode: bool) -> str:
+    """The app's universal link / Android App Link for the App2App flow: https on the default port (the
+    only kind iOS and Android verify and hand to an app without asking), with a path and no query (the
+    bank appends its own: https://developers.belvo.com/docs/hosted-widget-app2app-ofda). In emulator
+    mode the backend's own address also does, http included, so the round trip runs on a laptop.
+
+    >>> validate_application_link("https://app.example.br/belvo-widget", "http://127.0.0.1:8000", False)
+    'https://app.example.br/belvo-widget'
+    >>> validate_application_link("http://127.0.0.1:8000/belvo/app", "http://127.0.0.1:8000", True)
+    'http://127.0.0.1:8000/belvo/app'
+    """
+    expected = "an https URL with a path and no port, query or fragment" + (
+        f" (or one on this backend's own address, {origin(public_base_url)})" if emulator_mode else ""
+    )
+    parts = urlsplit(url) if url.isascii() and not any(ch.isspace() for ch in url) else None
+    try:
+        port = parts.port if parts is not None else None
+    except ValueError:  # a port that is not a number
+        parts = None
+    own = emulator_mode and parts is not None and origin(url) == origin(public_base_url)
+    if (
+        parts is None
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.query
+        or parts.fragment
+        or "?" in url
+        or "#" in url
+        or parts.path.strip("/") == ""
+        or not (own or (parts.scheme.lower() == "https" and port is None))
+    ):
+        raise ConfigError(f"APPLICATION_LINK: expected {expected}, got {url!r}")
+    return url
 
 
 def _base_url(key: str, url: str) -> str:
@@ -415,7 +465,7 @@ def load_settings(
         webhook_auth=tuple(
             Secret(value) for value in (webhook_auth if webhook_auth[0] else [DEV_WEBHOOK_AUTH]) if value
         ),
-        callback_urls=_callback_urls(src),
+        callback_urls=_callback_urls(src, public_base_url, emulator_mode),
         max_content_length=src.integer("MAX_CONTENT_LENGTH", 64 * 1024),
         qa_page=src.flag("QA_PAGE", emulator_mode),
         auto_migrate=src.flag("AUTO_MIGRATE", emulator_mode),

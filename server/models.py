@@ -69,6 +69,9 @@ class WidgetSession(Base):
         Index("ix_widget_sessions_user_created", "user_id", "created_at"),
         # The optional per-address rate limit reads the sessions of the last minute from one address.
         Index("ix_widget_sessions_client_created", "client_key", "created_at"),
+        # App2App: the bank sends the user back with the session's access token; the app's resume call
+        # finds the user's session by a keyed hash of it.
+        Index("ix_widget_sessions_user_access_token_key", "user_id", "access_token_key"),
         # One session per (user, Idempotency-Key): a retried request finds the session it created.
         UniqueConstraint("user_id", "idempotency_key", name="uq_widget_sessions_user_idempotency_key"),
     )
@@ -95,6 +98,9 @@ class WidgetSession(Base):
     #: A keyed hash (HMAC) of the client's IP address, kept only while the per-address rate limit is on
     #: and only until the session expires (``ofda purge``): an IP address is personal data (LGPD).
     client_key: Mapped[str | None] = mapped_column(String(64))
+    #: A keyed hash (HMAC) of Belvo's access token, kept after the session ends (unlike the widget URL)
+    #: so that a late App2App return is told "completed" or "expired" rather than "not found".
+    access_token_key: Mapped[str | None] = mapped_column(String(64))
 
     events: Mapped[list[SessionEvent]] = relationship(
         back_populates="session", order_by="SessionEvent.id", cascade="all, delete-orphan"

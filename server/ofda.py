@@ -186,14 +186,20 @@ class Consent:
 
 @dataclass(frozen=True)
 class CallbackUrls:
-    """The three callback URLs sent to Belvo (facts file decision 4: success, exit, event only)."""
+    """The callback URLs sent to Belvo: success, exit and event, plus the app's universal link / App
+    Link for the App2App flow when one is configured
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda)."""
 
     success: str
     exit: str
     event: str
+    application_link: str | None = None
 
     def to_dict(self) -> dict[str, str]:
-        return {"success": self.success, "exit": self.exit, "event": self.event}
+        urls = {"success": self.success, "exit": self.exit, "event": self.event}
+        if self.application_link is not None:
+            urls["application_link"] = self.application_link
+        return urls
 
 
 @dataclass(frozen=True)
@@ -381,6 +387,7 @@ class CallbackUrlsSchema(_WireSchema):
     success = fields.String(required=True)
     exit = fields.String(required=True)
     event = fields.String(required=True)
+    application_link = fields.String(allow_none=True)
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> CallbackUrls:
@@ -473,3 +480,15 @@ def widget_url(base_url: str, access_token: str, external_id: str, options: Star
             params[key] = "true" if flag else "false"
     separator = "&" if urlsplit(base_url).query else "?"
     return f"{base_url}{separator}{urlencode(params, safe=',')}"
+
+
+def resumed_widget_url(base_url: str, query: str) -> str:
+    """The hosted widget opened with the query the bank sent the app back with, passed through as it came:
+    that query, not the first widget URL, carries the consent the user just gave
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+
+    >>> resumed_widget_url("https://widget.belvo.io/", "access_token=a.b.c&consent_id=9e76&locale=pt")
+    'https://widget.belvo.io/?access_token=a.b.c&consent_id=9e76&locale=pt'
+    """
+    separator = "&" if urlsplit(base_url).query else "?"
+    return f"{base_url}{separator}{query}"

@@ -40,6 +40,8 @@ class SessionRequest:
     fetch_resources: tuple[str, ...] | None = None
     stale_in: str | None = None
     purpose: str | None = None
+    #: False: no App2App for this session even when ``APPLICATION_LINK`` is set.
+    app2app: bool = True
 
 
 def _display_text(value: str) -> None:
@@ -92,6 +94,15 @@ class WidgetSessionRequestSchema(Schema):
     locale = fields.String(
         validate=validate.OneOf(["pt"]), metadata={"description": "Only pt: the OFDA widget is Portuguese."}
     )
+    app2app = fields.Boolean(
+        truthy={True},
+        falsy={False},
+        metadata={
+            "description": "false: leave the application link out of this session's token (an app "
+            "version without universal links / App Links). Default true: App2App whenever the server "
+            "has an APPLICATION_LINK."
+        },
+    )
 
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> SessionRequest:
@@ -109,6 +120,7 @@ class WidgetSessionRequestSchema(Schema):
             fetch_resources=optional("fetch_resources"),
             stale_in=data.get("stale_in"),
             purpose=data.get("purpose"),
+            app2app=data.get("app2app", True),
         )
 
 
@@ -121,6 +133,9 @@ class CallbackUrlsSchema(Schema):
     success = fields.String(required=True)
     exit = fields.String(required=True)
     event = fields.String(required=True)
+    application_link = fields.String(
+        metadata={"description": "The App2App link the bank sends the user back to, when the session has one"}
+    )
 
 
 class ExitErrorSchema(Schema):
@@ -131,13 +146,23 @@ class ExitErrorSchema(Schema):
 class DeeplinkEventSchema(Schema):
     """A typed deeplink event (contract section 3); which keys appear depends on ``type``."""
 
-    type = fields.String(required=True, validate=validate.OneOf(["success", "exit", "error", "warning"]))
+    type = fields.String(
+        required=True, validate=validate.OneOf(["success", "exit", "error", "warning", "resume"])
+    )
     link_id = fields.String(metadata={"description": "success"})
     institution = fields.String(allow_none=True, metadata={"description": "success, exit"})
     error = fields.Nested(ExitErrorSchema, allow_none=True, metadata={"description": "exit"})
     step = fields.String(allow_none=True, metadata={"description": "exit"})
     code = fields.String(metadata={"description": "error, warning"})
     message = fields.String(allow_none=True, metadata={"description": "error, warning"})
+    consent_id = fields.String(allow_none=True, metadata={"description": "resume"})
+    locale = fields.String(allow_none=True, metadata={"description": "resume"})
+    query = fields.String(
+        metadata={
+            "description": "resume: the query the bank sent the app back with; in a session's stored "
+            "events, without its access_token"
+        }
+    )
     extra = fields.Dict(keys=fields.String(), values=fields.String(), required=True)
 
 

@@ -27,16 +27,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 import deeplinks
-from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, SuccessEvent, WarningEvent
+from deeplinks import DeeplinkError, ErrorEvent, Event, ExitEvent, ResumeEvent, SuccessEvent, WarningEvent
 from server.belvo import BelvoClient
-from server.errors import Conflict, Gone, RateLimited, Unprocessable, retry_after
+from server.config import Secret
+from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import SessionEvent, SessionStatus, WidgetSession
+from server.ofda import CallbackUrls, resumed_widget_url
 from server.services.links import BelvoLink, LinkNotOwned, attach_link, fetch_link
-from server.services.sessions import get_owned_session
+from server.services.sessions import get_owned_session, keyed_hash
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,9 @@ MAX_INSTITUTION_LENGTH: Final = 128
 #: Distinct warnings one session keeps. Belvo documents a single warning code (``institution_disabled``,
 #: facts file section 3.4); more than a few is an app looping or someone filling our tables.
 MAX_WARNINGS: Final = 20
+#: Distinct App2App returns one session keeps: an app opened again with the same link records nothing
+#: new, and more than a few different ones is someone filling our tables.
+MAX_RESUMES: Final = 20
 
 
 @dataclass(frozen=True)
@@ -81,6 +86,13 @@ def post_event(
     """
     session = get_owned_session(db, session_id, user_id)
     event = parse_deeplink(url, session.callback_urls)
+    if isinstance(event, ResumeEvent):
+        raise Unprocessable(
+            "This is the application link the bank sends the user back to: post it to "
+            "/v1/widget-sessions/resume, which answers the widget URL to open",
+            code="invalid_deeplink",
+            field="url",
+        )
     match session.effective_status(now):
         case SessionStatus.EXPIRED:
             _expire(db, session, now)
@@ -227,3 +239,85 @@ def _is_final_event(session: WidgetSession, event: Event) -> bool:
 
 def _without_extra(event: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in event.items() if key != "extra"}
+
+
+@dataclass(frozen=True)
+class ResumeOutcome:
+    """What an App2App return resumed: the ``session``, the parsed ``event`` and the ``widget_url`` to
+    open (the widget with the query the bank sent back)."""
+
+    session: WidgetSession
+    event: ResumeEvent
+    widget_url: str
+
+
+def resume(
+    db: Session,
+    *,
+    user_id: str,
+    url: str,
+    session_id: str | None,
+    callback_urls: CallbackUrls,
+    secret: Secret,
+    widget_base_url: str,
+    now: datetime,
+) -> ResumeOutcome:
+    """App2App: the bank sent the user to the application link ``url``; find the user's pending session
+    it is for and answer the widget URL that finishes the flow
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda).
+
+    The session is the user's whose access token is the URL's. Only a keyed hash of each session's token
+    is looked up, never the token itself, so the lookup's timing tells nothing about the token. Belvo
+    does not say the bank returns the token the widget was opened with, so ``session_id`` names the
+    session when no token matches. 422 for a URL not on the application link, 404 when no pending
+    session of this user is found (another user's included), 410 expired, 409 completed.
+    """
+    if callback_urls.application_link is None:
+        raise Unprocessable(
+            "App2App is off on this server (no APPLICATION_LINK): there is no application link to resume",
+            code="invalid_deeplink",
+            field="url",
+        )
+    expected = f"Expected a URL on the application link {callback_urls.application_link}"
+    try:
+        event = deeplinks.parse(url, callback_urls.to_dict())
+    except DeeplinkError as exc:
+        raise Unprocessable(f"{expected}: {exc.message}", code="invalid_deeplink", field="url") from None
+    if not isinstance(event, ResumeEvent):
+        raise Unprocessable(
+            f"{expected}, got a {event.type} deeplink (callbacks go to /v1/widget-sessions/{{id}}/events)",
+            code="invalid_deeplink",
+            field="url",
+        )
+    token_key = keyed_hash(secret, event.access_token.encode())
+    session = db.scalars(
+        select(WidgetSession).where(
+            WidgetSession.user_id == user_id, WidgetSession.access_token_key == token_key
+        )
+    ).first()
+    if session is None:
+        if session_id is None:
+            raise NotFound("No widget session of yours was opened with this access token")
+        session = get_owned_session(db, session_id, user_id)
+    match session.effective_status(now):
+        case SessionStatus.EXPIRED:
+            _expire(db, session, now)
+        case SessionStatus.PENDING:
+            pass
+        case status:
+            raise Conflict(
+                f"The widget session is already {status.value}; there is nothing to resume",
+                code="session_already_completed",
+            )
+    stored = event.to_dict(include_token=False)
+    if stored not in (e.event for e in session.events if e.type == event.type):
+        if sum(e.type == event.type for e in session.events) >= MAX_RESUMES:
+            raise RateLimited(
+                f"At most {MAX_RESUMES} different returns from the bank per widget session",
+                retry_after=retry_after((session.expires_at - now).total_seconds()),
+            )
+        db.add(SessionEvent(session_id=session.id, type=event.type, event=stored, received_at=now))
+        db.commit()
+        db.expire(session)
+    log.info("widget session resumed after the bank", extra={"session_id": session.id})
+    return ResumeOutcome(session, event, resumed_widget_url(widget_base_url, event.query))

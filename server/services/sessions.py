@@ -7,6 +7,7 @@ called, so a slow Belvo slows only the requests waiting on it.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import logging
 import secrets
@@ -19,10 +20,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
-from server.config import SessionLimits, Settings
+from server.config import Secret, SessionLimits, Settings
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import AppUser, SessionStatus, WidgetSession
-from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
+from server.ofda import CallbackUrls, Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
 from server.storage import insert_ignore
 
@@ -31,6 +32,15 @@ log = logging.getLogger(__name__)
 SESSION_ID_PREFIX = "ws_"
 RATE_WINDOW = timedelta(minutes=1)
 DAY_WINDOW = timedelta(days=1)
+
+
+def keyed_hash(secret: Secret, data: bytes) -> str:
+    """HMAC-SHA256 of ``data`` under the server's secret: stored in place of personal data and tokens.
+
+    >>> len(keyed_hash(Secret("s"), b"76109277673"))
+    64
+    """
+    return hmac.new(secret.reveal().encode(), data, hashlib.sha256).hexdigest()
 
 
 def isoformat_z(moment: datetime) -> str:
@@ -115,6 +125,13 @@ def pending_widget_url(session: WidgetSession, now: datetime) -> str:
     return session.widget_url
 
 
+def session_callback_urls(config: Settings, request: SessionRequest) -> CallbackUrls:
+    """The server's callback URLs, without the application link when the request opted out of App2App."""
+    if request.app2app:
+        return config.callback_urls
+    return replace(config.callback_urls, application_link=None)
+
+
 def token_request(config: Settings, request: SessionRequest) -> TokenRequest:
     """The OFDA token request: the client's choices where it may choose, the server's everywhere else."""
     widget = config.widget
@@ -124,7 +141,7 @@ def token_request(config: Settings, request: SessionRequest) -> TokenRequest:
         stale_in=request.stale_in or widget.stale_in,
         widget=Widget(
             purpose=request.purpose or widget.purpose,
-            callback_urls=config.callback_urls,
+            callback_urls=session_callback_urls(config, request),
             consent=Consent(
                 terms_and_conditions_url=widget.terms_url,
                 permissions=widget.permissions,
@@ -299,7 +316,7 @@ def create_session(
         "external_id": external_id,
         "status": SessionStatus.PENDING.value,
         "widget_url": widget_url(config.belvo_widget_url, token.access, external_id, options),
-        "callback_urls": config.callback_urls.to_dict(),
+        "callback_urls": session_callback_urls(config, request).to_dict(),
         "options": {
             "access_mode": options.access_mode,
             "institutions": list(options.institutions),
@@ -313,6 +330,7 @@ def create_session(
         "idempotency_key": idempotency.key if idempotency else None,
         "request_hmac": idempotency.request_hmac if idempotency else None,
         "client_key": client_key,
+        "access_token_key": keyed_hash(config.app_jwt_secret, token.access.encode()),
     }
     try:
         # One statement the database commits as it runs, instead of an INSERT then a COMMIT: each call

@@ -2,7 +2,9 @@
 default with real Belvo keys; ``QA_PAGE`` decides).
 
 It creates a widget session for a test user and shows the widget URL as a QR code, so a phone's camera
-opens it; and it lists the deeplink fixture corpus with a QR code per deeplink (to fire it on a phone)
+opens it; with App2App on (``APPLICATION_LINK``), a second QR code is the application link as the bank
+sends the user back to it, to fire the app's "back from the bank" path on a phone (a cold start too); and
+it lists the deeplink fixture corpus with a QR code per deeplink (to fire it on a phone)
 and a button that posts it to ``/v1/deeplinks/parse`` and shows the typed result beside the expected one.
 
 The page acts without a bearer token, for whatever test user is typed in: that is why it only exists in
@@ -11,7 +13,9 @@ development.
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from flask import Blueprint, Response, abort, render_template, request
 from marshmallow import ValidationError
@@ -64,7 +68,32 @@ def create_session() -> tuple[str, int, dict[str, str]]:
     except ApiError as exc:
         return _render(form, errors=[f"{exc.code}: {exc}"]), exc.status, NO_STORE
     created = sessions.created_view(session, moment)
-    return _render(form, session=created, session_qr=qr_svg(created["widget_url"])), 201, NO_STORE
+    back = _back_from_the_bank(created)
+    return (
+        _render(
+            form,
+            session=created,
+            session_qr=qr_svg(created["widget_url"]),
+            back_from_the_bank=back,
+            back_from_the_bank_qr=qr_svg(back) if back else None,
+        ),
+        201,
+        NO_STORE,
+    )
+
+
+def _back_from_the_bank(created: dict[str, Any]) -> str | None:
+    """The application link as the bank sends the user back to it, for this session's access token
+    (https://developers.belvo.com/docs/hosted-widget-app2app-ofda); None without App2App. The consent
+    id is made up: the emulator's widget ends such a return as the bank's refusal (``exit`` with
+    ``login_error``), after the app has resumed; the consent of a real trip through the bank is on the
+    page the application link shows in a browser."""
+    link = created["callback_urls"].get("application_link")
+    if link is None:
+        return None
+    token = dict(parse_qsl(urlsplit(created["widget_url"]).query))["access_token"]
+    query = urlencode({"access_token": token, "consent_id": str(uuid.uuid4()), "locale": "pt"})
+    return f"{link}?{query}"
 
 
 @bp.get("/fixtures/<name>.svg")

@@ -13,6 +13,7 @@ from server.clock import now
 from server.schemas import DeeplinkEventSchema, WidgetSessionSchema
 from server.services import events
 from server.services.sessions import session_view
+from server.settings import settings
 from server.storage import get_session
 
 bp = Blueprint(
@@ -39,6 +40,74 @@ class EventRequestSchema(Schema):
 class EventResponseSchema(Schema):
     event = fields.Nested(DeeplinkEventSchema, required=True)
     session = fields.Nested(WidgetSessionSchema, required=True)
+
+
+class ResumeRequestSchema(Schema):
+    url = fields.String(
+        required=True,
+        metadata={
+            "description": "The application link URL the app was opened with, exactly as the OS handed "
+            "it over, e.g. https://app.example.br/belvo-widget?access_token=...&consent_id=...&locale=pt"
+        },
+    )
+    session_id = fields.String(
+        load_default=None,
+        metadata={
+            "description": "Optional: the session the app was showing, used when no session of yours "
+            "was opened with the URL's access token"
+        },
+    )
+
+
+class ResumeResponseSchema(EventResponseSchema):
+    widget_url = fields.String(
+        required=True,
+        metadata={
+            "description": "The hosted widget with the query the bank sent back: open it in the "
+            "webview (not the session's first widget URL) and the widget finishes the flow"
+        },
+    )
+
+
+@bp.post("/resume")
+@bp.errors(400, 401, 404, 409, 410, 413, 415, 422, 429)
+@bp.doc(security=BEARER)
+@authenticated
+@bp.arguments(ResumeRequestSchema, location="json")
+@bp.response(200, ResumeResponseSchema)
+def resume_widget_session(body: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+    """App2App: the bank sent the user back to the app's application link; where to go on.
+
+    After the consent screen the user authorises at their bank (its app or a browser), and the bank
+    opens the app's universal link / App Link (`APPLICATION_LINK`) with `access_token`, `consent_id`
+    and `locale`. The app posts that URL here, even after a cold start with no local state, and opens
+    the returned `widget_url` in its webview; the widget then finishes with the usual callbacks.
+
+    - The session is the caller's whose access token is the URL's; when none is, `session_id` (if
+      given) names it.
+    - The resume is recorded on the session without the access token; the same URL again records
+      nothing new.
+    - A URL not on the configured application link: `422 invalid_deeplink`.
+    - No pending session of yours found (someone else's included): `404 not_found`.
+    - The session expired: `410 session_expired`; already finished: `409 session_already_completed`.
+    """
+    moment = now()
+    config = settings()
+    outcome = events.resume(
+        get_session(),
+        user_id=current_user_id(),
+        url=body["url"],
+        session_id=body["session_id"],
+        callback_urls=config.callback_urls,
+        secret=config.app_jwt_secret,
+        widget_base_url=config.belvo_widget_url,
+        now=moment,
+    )
+    return {
+        "event": outcome.event.to_dict(),
+        "session": session_view(outcome.session, moment),
+        "widget_url": outcome.widget_url,
+    }, NO_STORE
 
 
 @bp.post("/<session_id>/events")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import io
 import json
 import re
@@ -89,7 +87,7 @@ def _idempotency() -> sessions.Idempotency | None:
     # The body holds a CPF and a name: only a keyed hash of it is stored, enough to tell a retry
     # (the same JSON) from another request.
     canonical = json.dumps(flask_request.get_json(), sort_keys=True, separators=(",", ":")).encode()
-    return sessions.Idempotency(key, _keyed_hash(canonical))
+    return sessions.Idempotency(key, sessions.keyed_hash(settings().app_jwt_secret, canonical))
 
 
 def _client_key() -> str | None:
@@ -97,13 +95,7 @@ def _client_key() -> str | None:
     address's sessions without storing the address (LGPD)."""
     if settings().session_limits.per_ip_per_minute is None or flask_request.remote_addr is None:
         return None
-    return _keyed_hash(flask_request.remote_addr.encode())
-
-
-def _keyed_hash(data: bytes) -> str:
-    """HMAC-SHA256 of ``data`` under the server's secret: stored in place of personal data."""
-    secret = settings().app_jwt_secret.reveal().encode()
-    return hmac.new(secret, data, hashlib.sha256).hexdigest()
+    return sessions.keyed_hash(settings().app_jwt_secret, flask_request.remote_addr.encode())
 
 
 @bp.get("/<session_id>")

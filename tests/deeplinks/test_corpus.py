@@ -42,7 +42,12 @@ def test_case_parses_to_its_expectation(fixture: Fixture) -> None:
 @pytest.mark.parametrize("fixture", [f for f in FIXTURES if f.expect is not None], ids=_ids)
 def test_expected_event_survives_build_and_parse(fixture: Fixture) -> None:
     # Short callback URLs, so that the 4096-character case still fits once rebuilt.
-    callbacks = {"success": "a:success", "exit": "a:exit", "event": "a:event"}
+    callbacks = {
+        "success": "a:success",
+        "exit": "a:exit",
+        "event": "a:event",
+        "application_link": "https://a/r",
+    }
     assert fixture.expect is not None
     assert deeplinks.parse(deeplinks.build(fixture.expect, callbacks), callbacks) == fixture.expect
 
@@ -165,3 +170,45 @@ def test_kind_filter() -> None:
     assert all(f.expect_error for f in load_fixtures("malformed"))
     with pytest.raises(ValueError, match="expected a kind"):
         load_fixtures("cancel")
+
+
+RESUME_CASES = [f for f in FIXTURES if f.callback_urls is not None and "application_link" in f.callback_urls]
+
+
+RESUME_SHAPES: dict[str, Callable[[Fixture], bool]] = {
+    "valid": lambda f: f.kind == "resume",
+    "missing token": lambda f: f.kind == "malformed" and "access_token" not in f.url and "?" in f.url,
+    "empty token": lambda f: f.kind == "malformed" and "access_token=&" in f.url,
+    "wrong host": lambda f: f.expect_error == "unknown_event" and "//evil." in f.url,
+    "http instead of https": lambda f: (
+        f.expect_error is not None
+        and f.url.startswith("http://")
+        and str((f.callback_urls or {})["application_link"]).startswith("https://")
+    ),
+    "extra keys passed through": lambda f: (
+        f.kind == "resume" and len(f.expect.extra) > 1 if f.expect else False
+    ),
+    "percent-encoded values": lambda f: f.kind == "resume" and "%" in f.url,
+    "duplicated known key": lambda f: f.kind == "malformed" and f.url.count("access_token=") > 1,
+    "fragment": lambda f: f.kind == "malformed" and "#" in f.url,
+    "scheme and host case": lambda f: f.kind == "resume" and f.url.startswith("HTTPS://"),
+    "trailing slash": lambda f: f.kind == "resume" and "/?" in f.url,
+}
+
+
+def test_corpus_has_at_least_20_resume_cases_valid_and_refused() -> None:
+    assert len(RESUME_CASES) >= 20
+    assert len([f for f in RESUME_CASES if f.kind == "resume"]) >= 10
+    assert len([f for f in RESUME_CASES if f.kind == "malformed"]) >= 10
+    assert [f.name for f in FIXTURES if f.kind == "resume"] == [f.name for f in load_fixtures("resume")]
+
+
+@pytest.mark.parametrize("shape", RESUME_SHAPES)
+def test_resume_cases_cover_the_shapes_the_issue_lists(shape: str) -> None:
+    assert any(RESUME_SHAPES[shape](f) for f in RESUME_CASES)
+
+
+@pytest.mark.parametrize("fixture", [f for f in RESUME_CASES if f.kind == "resume"], ids=_ids)
+def test_resume_query_is_the_urls_query_unchanged(fixture: Fixture) -> None:
+    assert isinstance(fixture.expect, deeplinks.ResumeEvent)
+    assert fixture.url.endswith("?" + fixture.expect.query)

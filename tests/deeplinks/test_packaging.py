@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import deeplinks
+from deeplinks.corpus import KINDS
 
 PACKAGE = Path(deeplinks.__file__).parent
 MODULES = sorted(
@@ -31,4 +32,4 @@ def test_importing_deeplinks_loads_only_the_standard_library() -> None:
 
 def test_package_ships_its_corpus_and_typing_marker() -> None:
     assert (PACKAGE / "py.typed").is_file()
-    assert len(list((PACKAGE / "fixtures").glob("*.json"))) == 5
+    assert {path.stem for path in (PACKAGE / "fixtures").glob("*.json")} == set(KINDS)

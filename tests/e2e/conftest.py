@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from flask import Flask
@@ -43,11 +45,26 @@ def clock() -> Clock:
 
 @pytest.fixture
 def backend(database_url: str, clock: Clock) -> Iterator[Backend]:
+    with running_backend(database_url, clock) as running:
+        yield running
+
+
+@contextmanager
+def running_backend(
+    database_url: str, clock: Clock, configure: Callable[[str], dict[str, Any]] = lambda url: {}
+) -> Iterator[Backend]:
+    """The backend on a free port of 127.0.0.1; ``configure(url)`` gives settings that name its address."""
     listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     listener.bind(("127.0.0.1", 0))
     listener.listen()
     url = f"http://127.0.0.1:{listener.getsockname()[1]}"
-    app = make_app(database_url, PUBLIC_BASE_URL=url, EMULATOR_WEBHOOK_RETRY_SCHEDULE=[0, 0], CLOCK=clock)
+    app = make_app(
+        database_url,
+        PUBLIC_BASE_URL=url,
+        EMULATOR_WEBHOOK_RETRY_SCHEDULE=[0, 0],
+        CLOCK=clock,
+        **configure(url),
+    )
     server = make_server(
         "127.0.0.1", 0, app, threaded=True, request_handler=QueryFreeRequestHandler, fd=listener.fileno()
     )

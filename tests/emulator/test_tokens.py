@@ -146,9 +146,19 @@ BROKEN_REQUESTS = {
         "widget.purpose",
         "max_length",
     ),
-    "callback_urls without event": (
-        lambda b: _with(b, {"success": "a://s", "exit": "a://e"}, "widget", "callback_urls"),
+    "callback_urls without success": (
+        lambda b: _with(b, {"exit": "a://e", "event": "a://v"}, "widget", "callback_urls"),
         "widget.callback_urls",
+        "invalid",
+    ),
+    "callback_urls with an unknown key": (
+        lambda b: _with(b, {"success": "a://s", "warning": "a://w"}, "widget", "callback_urls"),
+        "widget.callback_urls",
+        "invalid",
+    ),
+    "application_link on a custom scheme": (
+        lambda b: _with(b, "a://back", "widget", "callback_urls", "application_link"),
+        "widget.callback_urls.application_link",
         "invalid",
     ),
     "javascript callback": (

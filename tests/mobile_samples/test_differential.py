@@ -1,6 +1,7 @@
 """The Kotlin and TypeScript parsers agree with the Python parser beyond the fixture corpus: seeded
 random deeplinks (odd schemes, hosts and paths, broken and multi-byte percent escapes, repeated and
-unknown parameters, callback URL sets, valid and not) are read by `deeplinks.parse`, written as a
+unknown parameters, callback URL sets with and without an App2App application link, valid and
+not) are read by `deeplinks.parse`, written as a
 corpus, and run through both platforms' corpus programs."""
 
 from __future__ import annotations
@@ -31,14 +32,29 @@ AUTHORITIES = (
     ["done", "app.example.com:443", "success:80", "succ%65ss", "user@host", "", "[::1]"],
 )
 PATHS = (
-    ["", "", "", "/success", "/exit", "/event", "/error", "/warning", "/belvo/success", "/success/", "/cb"],
+    [
+        *[
+            "",
+            "",
+            "",
+            "/success",
+            "/exit",
+            "/event",
+            "/error",
+            "/warning",
+            "/belvo/success",
+            "/success/",
+            "/cb",
+        ],
+        *["/belvo-widget", "/belvo-widget/"],
+    ],
     ["/x/", "//exit", "/./exit", "/%2e%2e/exit", "/SUCCESS", "/exit;x", "/succ%65ss"],
 )
 NAMES = (
     [
         *["link", "institution", "last_encountered_error_code", "last_encountered_error_message"],
         *["meta_data_institution_name", "meta_data_step", "error", "error_message", "warning"],
-        *["warning_message", "status", "utm", "x"],
+        *["warning_message", "status", "utm", "x", "access_token", "consent_id", "locale"],
     ],
     ["", "%6c%69nk", "a+b", "__proto__", "f%C3%A9"],
 )
@@ -49,8 +65,33 @@ VALUES = (
         *["a b", "\u00e9", "#frag", "[x]", "a=b"],
     ],
 )
+APP = {"success": "myapp://belvo/success", "exit": "myapp://belvo/exit", "event": "myapp://belvo/event"}
+LINK = "https://app.example.com/belvo-widget"
+# App2App: the application link, and links that cannot be one.
+APP2APP_SETS: list[Any] = [
+    {**APP, "application_link": LINK},
+    {**APP, "application_link": LINK + "/"},
+    {**APP, "application_link": None},
+    {**APP, "application_link": LINK + "?x=1"},
+    {**APP, "application_link": "myapp://belvo/resume"},
+    {**APP, "application_link": "https://app.example.com/cb"},
+    {
+        "success": "https://app.example.com/cb",
+        "exit": "myapp://x",
+        "event": "myapp://e",
+        "application_link": "https://app.example.com/cb/",
+    },
+    {**APP, "app_link": LINK},
+]
+RESUME_BASES = (
+    [LINK, LINK, LINK + "/", "HTTPS://App.Example.COM/belvo-widget"],
+    [
+        *["http://app.example.com/belvo-widget", "https://evil.example/belvo-widget", LINK + "//"],
+        *["https://app.example.com:443/belvo-widget", "https://app.example.com/Belvo-Widget", LINK + "#x"],
+    ],
+)
 CALLBACK_SETS: list[Any] = [
-    {"success": "myapp://belvo/success", "exit": "myapp://belvo/exit", "event": "myapp://belvo/event"},
+    APP,
     {"success": "ofdaapp://success", "exit": "ofdaapp://exit", "event": "ofdaapp://error"},
     {
         "success": "https://app.example.com/cb?status=success",
@@ -62,7 +103,7 @@ CALLBACK_SETS: list[Any] = [
     {"success": "myapp://s?link=1", "exit": "myapp://x", "event": "myapp://e"},
     {"success": "javascript://s", "exit": "myapp://x", "event": "myapp://e"},
     {"success": "myapp://s", "exit": "myapp://x"},
-    {"success": "myapp://s", "exit": "myapp://x", "event": 5},
+    *APP2APP_SETS,
 ]
 
 
@@ -77,6 +118,7 @@ ESSENTIALS = [
     "error=ACCESS_TOKEN_NOT_VALID",
     "warning=institution_disabled",
     "last_encountered_error_code=login_error",
+    "access_token=tok.1&consent_id=9e763d19&locale=pt",
 ]
 
 
@@ -90,14 +132,29 @@ def random_url(rng: random.Random) -> str:
     return base + ("?" + "&".join(fields) if fields else "")
 
 
+def random_resume_url(rng: random.Random) -> str:
+    """A URL the bank could send back to the application link, with the usual and odd ingredients."""
+    fields = [pick(rng, NAMES) + "=" + pick(rng, VALUES) for _ in range(rng.randint(0, 3))]
+    if rng.random() > ODD:
+        fields.insert(
+            rng.randint(0, len(fields)), "access_token=" + rng.choice(["tok.1", "a+b%2B", "eyJ.x-_"])
+        )
+    return pick(rng, RESUME_BASES) + ("?" + "&".join(fields) if fields else "")
+
+
 def differential_corpus(directory: Path, seed: int, count: int) -> int:
     """Writes `count` random cases with the Python parser's answers; returns how many parsed."""
     rng = random.Random(seed)
     cases = []
     for index in range(count):
-        case: dict[str, Any] = {"name": f"random-{seed}-{index}", "url": random_url(rng)}
-        if rng.random() < 0.3:
-            case["callback_urls"] = rng.choice(CALLBACK_SETS)
+        case: dict[str, Any] = {"name": f"random-{seed}-{index}"}
+        if rng.random() < 0.15:
+            case["url"] = random_resume_url(rng)
+            case["callback_urls"] = APP2APP_SETS[0] if rng.random() < 0.7 else rng.choice(APP2APP_SETS)
+        else:
+            case["url"] = random_url(rng)
+            if rng.random() < 0.3:
+                case["callback_urls"] = rng.choice(CALLBACK_SETS)
         try:
             case["expect"] = deeplinks.parse(case["url"], case.get("callback_urls")).to_dict()
         except deeplinks.DeeplinkError as error:

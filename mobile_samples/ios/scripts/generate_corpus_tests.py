@@ -111,7 +111,8 @@ def navigation_tests(navigation: Path) -> str:
     for group_index, group in enumerate(groups):
         callbacks = ", ".join(
             f"{swift_string(kind)}: {swift_string(group['callback_urls'][kind])}"
-            for kind in ("success", "exit", "event")
+            for kind in ("success", "exit", "event", "application_link")
+            if group["callback_urls"].get(kind) is not None
         )
         for index, case in enumerate(group["cases"]):
             methods.append(

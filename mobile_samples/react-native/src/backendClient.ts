@@ -84,8 +84,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** Reads the backend's event JSON (contract section 3) after checking its shape. */
 export function eventFromJson(value: unknown): DeeplinkEvent {
-  if (!isRecord(value) || !["success", "exit", "error", "warning"].includes(String(value.type))) {
-    throw malformed("an event with type success, exit, error or warning");
+  if (!isRecord(value) || !["success", "exit", "error", "warning", "resume"].includes(String(value.type))) {
+    throw malformed("an event with type success, exit, error, warning or resume");
   }
   return value as unknown as DeeplinkEvent;
 }

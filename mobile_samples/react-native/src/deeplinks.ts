@@ -45,8 +45,22 @@ export interface WarningEvent {
   readonly extra: Extra;
 }
 
-/** Contract section 3's JSON, as `event.to_dict()` and every backend answer write it. */
-export type DeeplinkEvent = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent;
+/**
+ * App2App: the bank sent the user back to the app's application link. Open Belvo's widget with this
+ * same `query` (raw, unchanged: Belvo may add keys) so the widget finishes the flow
+ * (https://developers.belvo.com/docs/hosted-widget-app2app-ofda). `query` carries the widget's access
+ * token: never log the event whole.
+ */
+export interface ResumeEvent {
+  readonly type: "resume";
+  readonly consent_id: string | null;
+  readonly locale: string | null;
+  readonly query: string;
+  readonly extra: Extra;
+}
+
+/** The JSON of contract sections 3 and 6, as `event.to_dict()` and every backend answer write it. */
+export type DeeplinkEvent = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent | ResumeEvent;
 
 export type DeeplinkErrorCode = "invalid_deeplink" | "unknown_event";
 
@@ -61,17 +75,21 @@ export class DeeplinkError extends Error {
   }
 }
 
-/** The session's three callback URLs, exactly as the backend sent them to Belvo. */
+/**
+ * The session's callback URLs, exactly as the backend sent them to Belvo; `application_link` (App2App,
+ * optional) is the https link the bank sends the user back on.
+ */
 export interface CallbackUrlsJson {
   readonly success: string;
   readonly exit: string;
   readonly event: string;
+  readonly application_link?: string | null;
 }
 
 /** Longest URL accepted (contract section 3): bounds the work one deeplink can cause. */
 export const MAX_LENGTH = 4096;
 
-type Kind = "success" | "exit" | "event";
+type Kind = "success" | "exit" | "event" | "resume";
 type Pairs = ReadonlyArray<readonly [string, string]>;
 
 const SUCCESS_PARAMETERS: ReadonlySet<string> = new Set(["link", "institution"]);
@@ -83,10 +101,18 @@ const EXIT_PARAMETERS: ReadonlySet<string> = new Set([
   "meta_data_step",
 ]);
 const EVENT_PARAMETERS: ReadonlySet<string> = new Set(["error", "error_message", "warning", "warning_message"]);
+const RESUME_PARAMETERS: ReadonlySet<string> = new Set(["access_token", "consent_id", "locale"]);
 const RESERVED: Readonly<Record<Kind, ReadonlySet<string>>> = {
   success: SUCCESS_PARAMETERS,
   exit: EXIT_PARAMETERS,
   event: EVENT_PARAMETERS,
+  resume: RESUME_PARAMETERS,
+};
+const CALLBACK_NAMES: Readonly<Record<Kind, string>> = {
+  success: "success",
+  exit: "exit",
+  event: "event",
+  resume: "application_link",
 };
 
 // Errors and warnings share the `event` callback and are told apart by their query keys (facts file
@@ -265,6 +291,9 @@ const samePairs = (a: Pairs, b: Pairs): boolean =>
   a.length === b.length && a.every(([n, v]) => b.some(([m, w]) => n === m && v === w));
 const carries = (pairs: Pairs, wanted: Pairs): boolean =>
   wanted.every(([n, v]) => pairs.some(([m, w]) => n === m && v === w));
+// Belvo's App2App page shows the redirect as `.../belvo-widget/?...` for a link written
+// `.../belvo-widget`: on the application link, one trailing "/" is not a different link.
+const withoutTrailingSlash = (path: string): string => (path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path);
 
 /**
  * The session's callback URLs, checked when made. A URL is on one when scheme, authority and path
@@ -274,38 +303,52 @@ export class CallbackUrls {
   private readonly routes: readonly Route[];
 
   constructor(readonly urls: CallbackUrlsJson) {
+    const link = urls.application_link;
     this.routes = (["success", "exit", "event"] as const).map((kind) => makeRoute(kind, urls[kind]));
+    if (link !== undefined && link !== null) this.routes = [...this.routes, makeRoute("resume", link)];
     this.routes.forEach((a, i) => {
       for (const b of this.routes.slice(i + 1)) {
-        if (a.scheme === b.scheme && a.authority === b.authority && a.path === b.path && samePairs(a.query, b.query)) {
-          invalid(`distinct callback URLs, ${a.kind} and ${b.kind} are the same: '${a.url}'`);
+        const samePlace = a.scheme === b.scheme && a.authority === b.authority;
+        // Whatever its own query, a callback on the application link's path would take resume URLs.
+        const onLink = b.kind === "resume" && samePlace && withoutTrailingSlash(a.path) === b.path;
+        if ((samePlace && a.path === b.path && samePairs(a.query, b.query)) || onLink) {
+          invalid(`distinct callback URLs, ${CALLBACK_NAMES[a.kind]} and ${CALLBACK_NAMES[b.kind]} are the same: '${a.url}'`);
         }
       }
     });
   }
 
-  /** From JSON: an object with exactly the keys success, exit and event, each a string. */
+  /** From JSON: an object with exactly the keys success, exit and event, each a string, and optionally application_link (a string or null). */
   static fromJson(value: unknown): CallbackUrls {
     if (typeof value !== "object" || value === null || Array.isArray(value))
       return invalid("callback_urls as an object with success, exit, event");
     const record = value as Record<string, unknown>;
     const kinds = ["success", "exit", "event"];
     const missing = kinds.filter((k) => !(k in record));
-    const unknownKeys = Object.keys(record).filter((k) => !kinds.includes(k));
+    const unknownKeys = Object.keys(record).filter((k) => !kinds.includes(k) && k !== "application_link");
     if (missing.length > 0 || unknownKeys.length > 0) {
       invalid(
-        `callback_urls with the keys success, exit, event; missing [${missing.join(", ")}], unknown [${unknownKeys.join(", ")}]`,
+        `callback_urls with the keys success, exit, event (and optionally application_link); missing [${missing.join(", ")}], unknown [${unknownKeys.join(", ")}]`,
       );
     }
     const [success, exit, event] = kinds.map((k) => {
       const url = record[k];
       return typeof url === "string" ? url : invalid(`callback_urls.${k} as a string`);
     });
-    return new CallbackUrls({ success: success ?? "", exit: exit ?? "", event: event ?? "" });
+    const link = record["application_link"];
+    if (link !== undefined && link !== null && typeof link !== "string")
+      invalid("callback_urls.application_link as a string");
+    return new CallbackUrls({
+      success: success ?? "",
+      exit: exit ?? "",
+      event: event ?? "",
+      application_link: typeof link === "string" ? link : null,
+    });
   }
 
+  /** The schemes of success, exit and event; not the application link's (https URLs elsewhere are no callbacks). */
   get schemes(): ReadonlySet<string> {
-    return new Set(this.routes.map((r) => r.scheme));
+    return new Set(this.routes.filter((r) => r.kind !== "resume").map((r) => r.scheme));
   }
 
   /** The callback `url` is on, or null; the most specific one (whose own query names the most parameters) wins. */
@@ -313,7 +356,10 @@ export class CallbackUrls {
     const path = url.path === "" ? "/" : url.path;
     const candidates = this.routes.filter(
       (r) =>
-        r.scheme === url.scheme && r.authority === (url.authority ?? "") && r.path === path && carries(pairs, r.query),
+        r.scheme === url.scheme &&
+        r.authority === (url.authority ?? "") &&
+        r.path === (r.kind === "resume" ? withoutTrailingSlash(path) : path) &&
+        carries(pairs, r.query),
     );
     let best: Route | null = null;
     for (const candidate of candidates)
@@ -326,17 +372,25 @@ export class CallbackUrls {
 }
 
 function makeRoute(kind: Kind, url: string): Route {
-  const field = `callback_urls.${kind}`;
+  const field = `callback_urls.${CALLBACK_NAMES[kind]}`;
   const parts = splitUrl(url, field);
   if (NEVER_CALLBACK_SCHEMES.has(parts.scheme))
     invalid(`an app or https callback URL, got scheme '${parts.scheme}' (${field})`);
+  let path = parts.path === "" ? "/" : parts.path;
+  if (kind === "resume") {
+    if (!PORT_SCHEMES.has(parts.scheme) || !parts.authority)
+      invalid(`the application link as an https universal link / App Link (${field})`);
+    // Belvo appends `?access_token=...` to the link as given.
+    if (parts.query !== null) invalid(`the application link without a query ('?...') (${field})`);
+    path = withoutTrailingSlash(path);
+  }
   const pairs = decodeQuery(parts.query);
   const names = pairs.map(([name]) => name);
   const clash =
     names.filter((n) => RESERVED[kind].has(n)).sort()[0] ?? names.filter((n, i) => names.indexOf(n) !== i).sort()[0];
   if (clash !== undefined) {
     invalid(
-      `the ${kind} callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '${clash}'`,
+      `the ${CALLBACK_NAMES[kind]} callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '${clash}'`,
     );
   }
   // A callback's own query is a set: a parameter given twice was refused above.
@@ -345,7 +399,7 @@ function makeRoute(kind: Kind, url: string): Route {
     url,
     scheme: parts.scheme,
     authority: parts.authority ?? "",
-    path: parts.path === "" ? "/" : parts.path,
+    path,
     query: pairs,
   };
 }
@@ -424,6 +478,19 @@ function coded(pairs: Pairs, consumed: ReadonlySet<string>): ErrorEvent | Warnin
   );
 }
 
+// App2App: the bank sent the user back on the application link; the widget reopens with this same query.
+function resume(query: string, pairs: Pairs): ResumeEvent {
+  const [values, extra] = collect(pairs, RESUME_PARAMETERS, new Set());
+  if (!values.has("access_token")) invalid("a non-empty access_token in a resume deeplink's query");
+  return { type: "resume", consent_id: values.get("consent_id") ?? null, locale: values.get("locale") ?? null, query, extra };
+}
+
+/** The access token a resume event's query carries (null in an event read back without it). Never log it. */
+export function accessToken(event: ResumeEvent): string | null {
+  const found = decodeQuery(event.query).find(([name]) => name === "access_token");
+  return found === undefined || found[1] === "" ? null : found[1];
+}
+
 /**
  * Parses `url`. With `callbackUrls` (the session's, as sent to Belvo) the URL's kind is the callback
  * it is on (contract section 3, rule 1); otherwise, or for a URL on one of their schemes that is on
@@ -446,8 +513,10 @@ export function parse(url: string, callbackUrls?: CallbackUrls | CallbackUrlsJso
     } else if (callbacks.schemes.has(parts.scheme)) {
       kind = kindByName(parts);
     } else {
+      const link = callbacks.urls.application_link;
+      const onLink = link === undefined || link === null ? "" : ` or on the application link '${link}'`;
       return unknown(
-        `a URL on the callback URLs (${[...callbacks.schemes].sort().join(", ")}://...), got scheme '${parts.scheme}'`,
+        `a URL on the callback URLs (${[...callbacks.schemes].sort().join(", ")}://...)${onLink}, got scheme '${parts.scheme}'`,
       );
     }
   }
@@ -458,5 +527,7 @@ export function parse(url: string, callbackUrls?: CallbackUrls | CallbackUrlsJso
       return exit(pairs, consumed);
     case "event":
       return coded(pairs, consumed);
+    case "resume":
+      return resume(parts.query ?? "", pairs);
   }
 }

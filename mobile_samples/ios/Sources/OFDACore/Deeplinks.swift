@@ -32,7 +32,7 @@ public struct ExitError: Equatable {
     public let message: String?
 }
 
-/// One of the four events; `json` is contract section 3's JSON.
+/// One of the events; `json` is the JSON of contract sections 3 and 6.
 public enum DeeplinkEvent: Equatable {
     /// The user linked an account: `linkId` (lowercase UUID) at `institution`.
     case success(linkId: String, institution: String, extra: [String: String])
@@ -42,6 +42,19 @@ public enum DeeplinkEvent: Equatable {
     case error(code: String, message: String?, extra: [String: String])
     /// Something the user should know while the widget stays open, e.g. `institution_disabled`.
     case warning(code: String, message: String?, extra: [String: String])
+    /// App2App: the bank sent the user back to the app's application link. Open Belvo's widget with
+    /// this same `query` (raw, unchanged: Belvo may add keys) so the widget finishes the flow
+    /// (https://developers.belvo.com/docs/hosted-widget-app2app-ofda). `query` carries the widget's
+    /// access token: never log it.
+    case resume(consentId: String?, locale: String?, query: String, extra: [String: String])
+
+    /// The access token of a `.resume` event's query (nil for other events, or one read back without it).
+    public var accessToken: String? {
+        guard case let .resume(_, _, query, _) = self,
+              let token = (try? Query.decode(query))?.first(where: { $0.0 == "access_token" })?.1, !token.isEmpty
+        else { return nil }
+        return token
+    }
 
     public var json: [String: Any] {
         switch self {
@@ -54,6 +67,8 @@ public enum DeeplinkEvent: Equatable {
             return ["type": "error", "code": code, "message": orNull(message), "extra": extra]
         case let .warning(code, message, extra):
             return ["type": "warning", "code": code, "message": orNull(message), "extra": extra]
+        case let .resume(consentId, locale, query, extra):
+            return ["type": "resume", "consent_id": orNull(consentId), "locale": orNull(locale), "query": query, "extra": extra]
         }
     }
 
@@ -82,8 +97,10 @@ public enum DeeplinkEvent: Equatable {
             self = .error(code: try required("code"), message: text("message"), extra: extra)
         case "warning":
             self = .warning(code: try required("code"), message: text("message"), extra: extra)
+        case "resume":
+            self = .resume(consentId: text("consent_id"), locale: text("locale"), query: try required("query"), extra: extra)
         default:
-            throw BackendError.malformed("type success, exit, error or warning")
+            throw BackendError.malformed("type success, exit, error, warning or resume")
         }
     }
 }
@@ -109,7 +126,8 @@ public enum Deeplinks {
                 kind = try kindByName(parts)
             } else {
                 let schemes = callbacks.schemes.sorted().joined(separator: ", ")
-                throw DeeplinkError.unknown("a URL on the callback URLs (\(schemes)://...), got scheme '\(parts.scheme)'")
+                let link = callbacks.applicationLink.map { " or on the application link '\($0)'" } ?? ""
+                throw DeeplinkError.unknown("a URL on the callback URLs (\(schemes)://...)\(link), got scheme '\(parts.scheme)'")
             }
         } else {
             kind = try kindByName(parts)
@@ -118,10 +136,11 @@ public enum Deeplinks {
         case .success: return try successEvent(pairs, consumed)
         case .exit: return try exitEvent(pairs, consumed)
         case .event: return try codedEvent(pairs, consumed)
+        case .resume: return try resumeEvent(parts.query ?? "", pairs)
         }
     }
 
-    enum Kind: String { case success, exit, event }
+    enum Kind: String { case success, exit, event, resume = "application_link" }
 
     static let successParameters: Set<String> = ["link", "institution"]
     // The flattened names of Belvo's example URL (facts file 3.2, decision 5).
@@ -129,6 +148,7 @@ public enum Deeplinks {
         "last_encountered_error_code", "last_encountered_error_message", "meta_data_institution_name", "meta_data_step",
     ]
     static let eventParameters: Set<String> = ["error", "error_message", "warning", "warning_message"]
+    static let resumeParameters: Set<String> = ["access_token", "consent_id", "locale"]
 
     // Errors and warnings share the `event` callback and are told apart by their query keys (facts
     // file decision 4); a URL named `error` or `warning` is read the same way, because Belvo's own
@@ -209,6 +229,13 @@ public enum Deeplinks {
             let names = values.keys.sorted() + extra.keys.sorted()
             throw DeeplinkError.unknown("error or warning on an event deeplink, got parameters \(names)")
         }
+    }
+
+    // App2App: the bank sent the user back on the application link; the widget reopens with this same query.
+    private static func resumeEvent(_ query: String, _ pairs: [(String, String)]) throws -> DeeplinkEvent {
+        let (values, extra) = try collect(pairs, resumeParameters, [])
+        guard values["access_token"] != nil else { throw DeeplinkError.invalid("a non-empty access_token in a resume deeplink's query") }
+        return .resume(consentId: values["consent_id"], locale: values["locale"], query: query, extra: extra)
     }
 
     /// A UUID with hyphens, ASCII only (no braces, "urn:uuid:" or missing hyphens).
@@ -379,13 +406,16 @@ enum Query {
     }
 }
 
-/// The session's three callback URLs, as the backend sent them to Belvo (`callback_urls`), checked when
-/// made. A URL is on one when scheme, authority and path are equal (an empty path equals "/") and it
-/// carries every parameter of that callback URL's own query.
+/// The session's callback URLs, as the backend sent them to Belvo (`callback_urls`), checked when made.
+/// A URL is on one when scheme, authority and path are equal (an empty path equals "/") and it carries
+/// every parameter of that callback URL's own query. `applicationLink` (App2App, optional) is the https
+/// link the bank sends the user back on; one trailing "/" on it is ignored, as Belvo's App2App page shows
+/// the redirect as `.../belvo-widget/?...` for a link written `.../belvo-widget`.
 public struct CallbackUrls: Equatable {
     public let success: String
     public let exit: String
     public let event: String
+    public let applicationLink: String?
 
     struct Route {
         let kind: Deeplinks.Kind
@@ -405,49 +435,78 @@ public struct CallbackUrls: Equatable {
 
     let routes: [Route]
 
-    public init(success: String, exit: String, event: String) throws {
+    public init(success: String, exit: String, event: String, applicationLink: String? = nil) throws {
         self.success = success
         self.exit = exit
         self.event = event
-        routes = [
+        self.applicationLink = applicationLink
+        var routes = [
             try Self.route(.success, success, Deeplinks.successParameters),
             try Self.route(.exit, exit, Deeplinks.exitParameters),
             try Self.route(.event, event, Deeplinks.eventParameters),
         ]
+        if let link = applicationLink { routes.append(try Self.route(.resume, link, Deeplinks.resumeParameters)) }
+        self.routes = routes
         for (i, a) in routes.enumerated() {
-            for b in routes[(i + 1)...] where a.samePlace(as: b) {
+            // Whatever its own query, a callback on the application link's path would take resume URLs.
+            for b in routes[(i + 1)...] where a.samePlace(as: b) || (
+                b.kind == .resume && a.scheme == b.scheme && a.authority == b.authority && Self.withoutTrailingSlash(a.path) == b.path
+            ) {
                 throw DeeplinkError.invalid("distinct callback URLs, \(a.kind) and \(b.kind) are the same: '\(a.url)'")
             }
         }
     }
 
-    /// From JSON: an object with exactly the keys success, exit and event, each a string.
+    /// From JSON: an object with exactly the keys success, exit and event, each a string, and optionally
+    /// application_link (a string or null).
     public init(json: Any?) throws {
         guard let map = json as? [String: Any] else { throw DeeplinkError.invalid("callback_urls as an object with success, exit, event") }
         let kinds = ["success", "exit", "event"]
         let missing = kinds.filter { map[$0] == nil }
-        let unknown = map.keys.filter { !kinds.contains($0) }.sorted()
+        let unknown = map.keys.filter { !kinds.contains($0) && $0 != "application_link" }.sorted()
         if !missing.isEmpty || !unknown.isEmpty {
-            throw DeeplinkError.invalid("callback_urls with the keys success, exit, event; missing \(missing), unknown \(unknown)")
+            throw DeeplinkError.invalid(
+                "callback_urls with the keys success, exit, event (and optionally application_link); missing \(missing), unknown \(unknown)"
+            )
         }
         let urls = try kinds.map { kind -> String in
             guard let url = map[kind] as? String else { throw DeeplinkError.invalid("callback_urls.\(kind) as a string") }
             return url
         }
-        try self.init(success: urls[0], exit: urls[1], event: urls[2])
+        let link = map["application_link"]
+        if let link = link, !(link is String), !(link is NSNull) {
+            throw DeeplinkError.invalid("callback_urls.application_link as a string")
+        }
+        try self.init(success: urls[0], exit: urls[1], event: urls[2], applicationLink: link as? String)
     }
 
-    public var json: [String: String] { ["success": success, "exit": exit, "event": event] }
+    public var json: [String: String] {
+        var json = ["success": success, "exit": exit, "event": event]
+        if let link = applicationLink { json["application_link"] = link }
+        return json
+    }
 
-    var schemes: Set<String> { Set(routes.map(\.scheme)) }
+    /// The schemes of success, exit and event; not the application link's (https URLs elsewhere are no callbacks).
+    var schemes: Set<String> { Set(routes.filter { $0.kind != .resume }.map(\.scheme)) }
+
+    static func withoutTrailingSlash(_ path: String) -> String { path.count > 1 && path.hasSuffix("/") ? String(path.dropLast()) : path }
 
     public static func == (a: CallbackUrls, b: CallbackUrls) -> Bool { a.json == b.json }
 
     private static func route(_ kind: Deeplinks.Kind, _ url: String, _ reserved: Set<String>) throws -> Route {
-        let field = "callback_urls.\(kind)"
+        let field = "callback_urls.\(kind.rawValue)"
         let parts = try DeeplinkURL.split(url, field: field)
         if DeeplinkURL.neverCallbackSchemes.contains(parts.scheme) {
             throw DeeplinkError.invalid("an app or https callback URL, got scheme '\(parts.scheme)' (\(field))")
+        }
+        var path = parts.path.isEmpty ? "/" : parts.path
+        if kind == .resume {
+            guard ["https", "http"].contains(parts.scheme), !(parts.authority ?? "").isEmpty else {
+                throw DeeplinkError.invalid("the application link as an https universal link / App Link (\(field))")
+            }
+            // Belvo appends `?access_token=...` to the link as given.
+            if parts.query != nil { throw DeeplinkError.invalid("the application link without a query ('?...') (\(field))") }
+            path = withoutTrailingSlash(path)
         }
         let pairs = try Query.decode(parts.query)
         let names = pairs.map { $0.0 }
@@ -457,17 +516,15 @@ public struct CallbackUrls: Equatable {
                 "the \(kind) callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '\(clash)'"
             )
         }
-        return Route(
-            kind: kind, url: url, scheme: parts.scheme, authority: parts.authority ?? "",
-            path: parts.path.isEmpty ? "/" : parts.path, query: pairs
-        )
+        return Route(kind: kind, url: url, scheme: parts.scheme, authority: parts.authority ?? "", path: path, query: pairs)
     }
 
     /// The callback `parts` is on, or nil; the most specific one (whose own query names the most parameters) wins.
     func route(_ parts: DeeplinkURL, _ pairs: [(String, String)]) throws -> Route? {
         let path = parts.path.isEmpty ? "/" : parts.path
         let candidates = routes.filter { route in
-            route.scheme == parts.scheme && route.authority == (parts.authority ?? "") && route.path == path
+            route.scheme == parts.scheme && route.authority == (parts.authority ?? "")
+                && route.path == (route.kind == .resume ? Self.withoutTrailingSlash(path) : path)
                 && route.query.allSatisfy { wanted in pairs.contains { $0 == wanted } }
         }
         guard var best = candidates.first else { return nil }

@@ -1172,6 +1172,318 @@ final class DeeplinkCorpusTests: XCTestCase {
         )
     }
 
+    func test_resume_000_resume_belvo_example() {
+        checkCorpusCase(
+            url: "https://your.company_name.br/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://your.company_name.br/belvo-widget\",\"event\":\"https://your.company_name.br/error\",\"exit\":\"https://your.company_name.br/exit\",\"success\":\"https://your.company_name.br/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_001_resume_belvo_example_trailing_slash() {
+        checkCorpusCase(
+            url: "https://your.company_name.br/belvo-widget/?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://your.company_name.br/belvo-widget\",\"event\":\"https://your.company_name.br/error\",\"exit\":\"https://your.company_name.br/exit\",\"success\":\"https://your.company_name.br/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_002_resume_app_link_written_with_trailing_slash() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget/\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_003_resume_custom_scheme_callbacks() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_004_resume_scheme_and_host_case() {
+        checkCorpusCase(
+            url: "HTTPS://App.Example.COM/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_005_resume_dev_http_on_laptop() {
+        checkCorpusCase(
+            url: "http://127.0.0.1:8000/app2app?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"http://127.0.0.1:8000/app2app\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_006_resume_extra_keys_passed_through() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&state=s-1&utm_source=bank",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{\"state\":\"s-1\",\"utm_source\":\"bank\"},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&state=s-1&utm_source=bank\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_007_resume_percent_encoded_values() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=tok%2Babc%3D%3D&consent_id=9e763d19%2D6f0b&locale=pt%2DBR&institution=Ita%C3%BA%20Unibanco",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b\",\"extra\":{\"institution\":\"Ita\\u00fa Unibanco\"},\"locale\":\"pt-BR\",\"query\":\"access_token=tok%2Babc%3D%3D&consent_id=9e763d19%2D6f0b&locale=pt%2DBR&institution=Ita%C3%BA%20Unibanco\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_008_resume_plus_means_space() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&bank_name=Banco+do+Brasil",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{\"bank_name\":\"Banco do Brasil\"},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&bank_name=Banco+do+Brasil\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_009_resume_encoded_parameter_name() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access%5Ftoken=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":null,\"extra\":{},\"locale\":\"pt\",\"query\":\"access%5Ftoken=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_010_resume_token_only() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":null,\"extra\":{},\"locale\":null,\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_011_resume_empty_consent_id() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":null,\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_012_resume_token_with_base64_padding() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=YWJjZA==&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":null,\"extra\":{},\"locale\":\"pt\",\"query\":\"access_token=YWJjZA==&locale=pt\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_013_resume_keys_in_any_order() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?locale=en&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{},\"locale\":\"en\",\"query\":\"locale=en&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_014_resume_repeated_extra_key_first_wins() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&state=first&state=second",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{\"state\":\"first\"},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&state=first&state=second\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_015_resume_empty_fields_skipped() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?&access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&&locale=pt&",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":null,\"extra\":{},\"locale\":\"pt\",\"query\":\"&access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&&locale=pt&\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_016_resume_portuguese_extra() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&message=autoriza%C3%A7%C3%A3o%20conclu%C3%ADda",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expect: "{\"consent_id\":\"9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90\",\"extra\":{\"message\":\"autoriza\\u00e7\\u00e3o conclu\\u00edda\"},\"locale\":\"pt\",\"query\":\"access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&message=autoriza%C3%A7%C3%A3o%20conclu%C3%ADda\",\"type\":\"resume\"}"
+        )
+    }
+
+    func test_resume_017_resume_missing_token() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_018_resume_empty_token() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_019_resume_no_query() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_020_resume_duplicated_token() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&access_token=other&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_021_resume_duplicated_consent_id() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt&consent_id=other",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_022_resume_duplicated_token_encoded_name() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&access%5Ftoken=other",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_023_resume_wrong_host() {
+        checkCorpusCase(
+            url: "https://evil.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_024_resume_wrong_host_https_callbacks() {
+        checkCorpusCase(
+            url: "https://evil.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://your.company_name.br/belvo-widget\",\"event\":\"https://your.company_name.br/error\",\"exit\":\"https://your.company_name.br/exit\",\"success\":\"https://your.company_name.br/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_025_resume_lookalike_subdomain() {
+        checkCorpusCase(
+            url: "https://app.example.com.evil.example/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_026_resume_http_instead_of_https() {
+        checkCorpusCase(
+            url: "http://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_027_resume_https_instead_of_http() {
+        checkCorpusCase(
+            url: "https://127.0.0.1:8000/app2app?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"http://127.0.0.1:8000/app2app\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_028_resume_other_port() {
+        checkCorpusCase(
+            url: "https://app.example.com:8443/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_029_resume_other_path() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget2?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_030_resume_path_case_differs() {
+        checkCorpusCase(
+            url: "https://app.example.com/Belvo-Widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_031_resume_two_trailing_slashes() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget//?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_032_resume_without_application_link() {
+        checkCorpusCase(
+            url: "https://your.company_name.br/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"event\":\"https://your.company_name.br/error\",\"exit\":\"https://your.company_name.br/exit\",\"success\":\"https://your.company_name.br/success\"}",
+            expectError: "unknown_event"
+        )
+    }
+
+    func test_resume_033_resume_fragment() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt#done",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_034_resume_user_information() {
+        checkCorpusCase(
+            url: "https://app.example.com@evil.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&consent_id=9e763d19-6f0b-4b4a-8f7e-2c1a3b5d7e90&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_035_resume_bad_escape_in_token() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=abc%zz&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_036_resume_token_not_utf8() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=abc%FF&locale=pt",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_037_resume_control_character_in_locale() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&locale=pt%0A",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
+    func test_resume_038_resume_raw_space() {
+        checkCorpusCase(
+            url: "https://app.example.com/belvo-widget?access_token=eyJhbGciOiJIUzI1NiJ9.eyJzaWQiOiJyZXN1bWUifQ.c2lnbmF0dXJl&locale=pt BR",
+            callbackUrls: "{\"application_link\":\"https://app.example.com/belvo-widget\",\"event\":\"ofdaapp://belvo/event\",\"exit\":\"ofdaapp://belvo/exit\",\"success\":\"ofdaapp://belvo/success\"}",
+            expectError: "invalid_deeplink"
+        )
+    }
+
     func test_success_000_seed_success() {
         checkCorpusCase(
             url: "your-url-here://success?link=cb65f82c-dc93-4d3e-8270-9a27528397f5&institution=erebor_br_retail",

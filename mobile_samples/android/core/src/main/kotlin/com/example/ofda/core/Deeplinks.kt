@@ -35,7 +35,8 @@ object Deeplinks {
                     parts.scheme in callbackUrls.schemes -> kindByName(parts) to emptySet()
                     else -> {
                         val schemes = callbackUrls.schemes.sorted().joinToString()
-                        unknown("a URL on the callback URLs ($schemes://...), got scheme '${parts.scheme}'")
+                        val link = callbackUrls.applicationLink?.let { " or on the application link '$it'" }.orEmpty()
+                        unknown("a URL on the callback URLs ($schemes://...)$link, got scheme '${parts.scheme}'")
                     }
                 }
             }
@@ -44,10 +45,11 @@ object Deeplinks {
             Kind.SUCCESS -> success(pairs, consumed)
             Kind.EXIT -> exit(pairs, consumed)
             Kind.EVENT -> coded(pairs, consumed)
+            Kind.RESUME -> resume(parts.query.orEmpty(), pairs)
         }
     }
 
-    internal enum class Kind { SUCCESS, EXIT, EVENT }
+    internal enum class Kind { SUCCESS, EXIT, EVENT, RESUME }
 
     // Errors and warnings share the `event` callback and are told apart by their query keys (facts
     // file decision 4); a URL named `error` or `warning` is read the same way, because Belvo's own
@@ -117,6 +119,13 @@ object Deeplinks {
             }
             else -> unknown("error or warning on an event deeplink, got parameters ${values.keys.sorted() + extra.keys}")
         }
+    }
+
+    // App2App: the bank sent the user back on the application link; the widget reopens with this same query.
+    private fun resume(query: String, pairs: List<Pair<String, String>>): ResumeEvent {
+        val (values, extra) = collect(pairs, ResumeEvent.PARAMETERS, emptySet())
+        if (values["access_token"] == null) invalid("a non-empty access_token in a resume deeplink's query")
+        return ResumeEvent(values["consent_id"], values["locale"], query, extra)
     }
 
     // A UUID with hyphens, ASCII only (no braces, "urn:uuid:" or missing hyphens).
@@ -250,11 +259,13 @@ internal object Query {
 }
 
 /**
- * The session's three callback URLs, as the backend sent them to Belvo (`callback_urls`), checked
- * when made. A URL is on one when scheme, authority and path are equal (an empty path equals "/")
- * and it carries every parameter of that callback URL's own query.
+ * The session's callback URLs, as the backend sent them to Belvo (`callback_urls`), checked when
+ * made. A URL is on one when scheme, authority and path are equal (an empty path equals "/") and it
+ * carries every parameter of that callback URL's own query. [applicationLink] (App2App, optional) is
+ * the https link the bank sends the user back on; one trailing "/" on it is ignored, as Belvo's
+ * App2App page shows the redirect as `.../belvo-widget/?...` for a link written `.../belvo-widget`.
  */
-class CallbackUrls(val success: String, val exit: String, val event: String) {
+class CallbackUrls(val success: String, val exit: String, val event: String, val applicationLink: String? = null) {
     internal class Route(
         val kind: Deeplinks.Kind,
         val url: String,
@@ -267,33 +278,40 @@ class CallbackUrls(val success: String, val exit: String, val event: String) {
         val place get() = listOf(scheme, authority, path, query)
     }
 
-    internal val routes: List<Route> = listOf(
+    internal val routes: List<Route> = listOfNotNull(
         route(Deeplinks.Kind.SUCCESS, "success", success, SuccessEvent.PARAMETERS),
         route(Deeplinks.Kind.EXIT, "exit", exit, ExitEvent.PARAMETERS),
         route(Deeplinks.Kind.EVENT, "event", event, Deeplinks.EVENT_PARAMETERS),
+        applicationLink?.let { route(Deeplinks.Kind.RESUME, "application_link", it, ResumeEvent.PARAMETERS) },
     )
 
     init {
         for ((i, a) in routes.withIndex()) {
             for (b in routes.drop(i + 1)) {
-                if (a.place == b.place) {
+                // Whatever its own query, a callback on the application link's path would take resume URLs.
+                val onLink = b.kind == Deeplinks.Kind.RESUME && a.scheme == b.scheme && a.authority == b.authority &&
+                    withoutTrailingSlash(a.path) == b.path
+                if (a.place == b.place || onLink) {
                     Deeplinks.invalid("distinct callback URLs, ${a.kind.label} and ${b.kind.label} are the same: '${a.url}'")
                 }
             }
         }
     }
 
-    internal val schemes: Set<String> get() = routes.mapTo(LinkedHashSet()) { it.scheme }
+    /** The schemes of success, exit and event; not the application link's (https URLs elsewhere are no callbacks). */
+    internal val schemes: Set<String> get() = routes.filter { it.kind != Deeplinks.Kind.RESUME }.mapTo(LinkedHashSet()) { it.scheme }
 
+    /** The three callbacks the widget's events arrive on (not the application link). */
     fun named(): List<Pair<String, String>> = listOf("success" to success, "exit" to exit, "event" to event)
 
-    fun toJson(): Map<String, Any?> = named().toMap()
+    fun toJson(): Map<String, Any?> = named().toMap() + listOfNotNull(applicationLink?.let { "application_link" to it })
 
     /** The callback [parts] is on, or null; the most specific one (whose own query names the most parameters) wins. */
     internal fun route(parts: DeeplinkUrl, pairs: List<Pair<String, String>>): Route? {
         val path = parts.path.ifEmpty { "/" }
         val candidates = routes.filter {
-            it.scheme == parts.scheme && it.authority == parts.authority.orEmpty() && it.path == path && pairs.containsAll(it.query)
+            val samePath = it.path == if (it.kind == Deeplinks.Kind.RESUME) withoutTrailingSlash(path) else path
+            it.scheme == parts.scheme && it.authority == parts.authority.orEmpty() && samePath && pairs.containsAll(it.query)
         }
         val best = candidates.maxByOrNull { it.query.size } ?: return null
         candidates.firstOrNull { it !== best && it.query.size == best.query.size }?.let {
@@ -302,20 +320,31 @@ class CallbackUrls(val success: String, val exit: String, val event: String) {
         return best
     }
 
-    override fun equals(other: Any?) = other is CallbackUrls && named() == other.named()
+    override fun equals(other: Any?) = other is CallbackUrls && toJson() == other.toJson()
 
-    override fun hashCode() = named().hashCode()
+    override fun hashCode() = toJson().hashCode()
 
-    override fun toString() = "CallbackUrls(success=$success, exit=$exit, event=$event)"
+    override fun toString() = "CallbackUrls(success=$success, exit=$exit, event=$event, applicationLink=$applicationLink)"
 
     companion object {
-        private val Deeplinks.Kind.label get() = name.lowercase()
+        private val Deeplinks.Kind.label get() = if (this == Deeplinks.Kind.RESUME) "application_link" else name.lowercase()
+
+        private fun withoutTrailingSlash(path: String) = if (path.length > 1 && path.endsWith('/')) path.dropLast(1) else path
 
         private fun route(kind: Deeplinks.Kind, name: String, url: String, reserved: Set<String>): Route {
             val field = "callback_urls.$name"
             val parts = DeeplinkUrl.split(url, field)
             if (parts.scheme in DeeplinkUrl.NEVER_CALLBACK_SCHEMES) {
                 Deeplinks.invalid("an app or https callback URL, got scheme '${parts.scheme}' ($field)")
+            }
+            var path = parts.path.ifEmpty { "/" }
+            if (kind == Deeplinks.Kind.RESUME) {
+                if (parts.scheme != "https" && parts.scheme != "http" || parts.authority.isNullOrEmpty()) {
+                    Deeplinks.invalid("the application link as an https universal link / App Link ($field)")
+                }
+                // Belvo appends `?access_token=...` to the link as given.
+                if (parts.query != null) Deeplinks.invalid("the application link without a query ('?...') ($field)")
+                path = withoutTrailingSlash(path)
             }
             val pairs = Query.decode(parts.query)
             val names = pairs.map { it.first }
@@ -326,25 +355,27 @@ class CallbackUrls(val success: String, val exit: String, val event: String) {
                     "the $name callback URL's own query to leave Belvo's parameters alone and name each parameter once, got '$clash'",
                 )
             }
-            return Route(kind, url, parts.scheme, parts.authority.orEmpty(), parts.path.ifEmpty { "/" }, pairs.toSet())
+            return Route(kind, url, parts.scheme, parts.authority.orEmpty(), path, pairs.toSet())
         }
 
-        /** From JSON: an object with exactly the keys success, exit and event, each a string. */
+        /** From JSON: an object with exactly the keys success, exit and event, each a string, and optionally application_link (a string or null). */
         fun fromJson(json: Any?): CallbackUrls {
             val map = json as? Map<*, *> ?: Deeplinks.invalid("callback_urls as an object with success, exit, event")
             val kinds = listOf("success", "exit", "event")
             val missing = kinds.filter { it !in map }
-            val unknown = map.keys.filter { it !in kinds }
+            val unknown = map.keys.filter { it !in kinds && it != "application_link" }
             if (missing.isNotEmpty() || unknown.isNotEmpty()) {
-                Deeplinks.invalid("callback_urls with the keys success, exit, event; missing $missing, unknown $unknown")
+                Deeplinks.invalid("callback_urls with the keys success, exit, event (and optionally application_link); missing $missing, unknown $unknown")
             }
             val urls = kinds.map { map[it] as? String ?: Deeplinks.invalid("callback_urls.$it as a string") }
-            return CallbackUrls(urls[0], urls[1], urls[2])
+            val link = map["application_link"]
+            if (link != null && link !is String) Deeplinks.invalid("callback_urls.application_link as a string")
+            return CallbackUrls(urls[0], urls[1], urls[2], link)
         }
     }
 }
 
-/** One of the four events; [toJson] is contract section 3's JSON. */
+/** One of the events; [toJson] is the JSON of contract sections 3 and 6. */
 sealed interface DeeplinkEvent {
     val extra: Map<String, String>
 
@@ -371,7 +402,8 @@ sealed interface DeeplinkEvent {
                 )
                 "error" -> ErrorEvent(required("code"), text("message"), extra)
                 "warning" -> WarningEvent(required("code"), text("message"), extra)
-                else -> throw IllegalArgumentException("expected type success, exit, error or warning, got $type")
+                "resume" -> ResumeEvent(text("consent_id"), text("locale"), required("query"), extra)
+                else -> throw IllegalArgumentException("expected type success, exit, error, warning or resume, got $type")
             }
         }
     }
@@ -423,4 +455,28 @@ data class ErrorEvent(val code: String, val message: String?, override val extra
 /** Something the user should know while the widget stays open, e.g. `institution_disabled`. */
 data class WarningEvent(val code: String, val message: String?, override val extra: Map<String, String> = emptyMap()) : DeeplinkEvent {
     override fun toJson() = mapOf("type" to "warning", "code" to code, "message" to message, "extra" to extra)
+}
+
+/**
+ * App2App: the bank sent the user back to the app's application link. Open Belvo's widget with this
+ * same [query] (raw, unchanged: Belvo may add keys) so the widget finishes the flow
+ * (https://developers.belvo.com/docs/hosted-widget-app2app-ofda). [query] carries the widget's access
+ * token: [toString] leaves it out, so the event can be logged.
+ */
+data class ResumeEvent(
+    val consentId: String?,
+    val locale: String?,
+    val query: String,
+    override val extra: Map<String, String> = emptyMap(),
+) : DeeplinkEvent {
+    /** The access token the query carries (null only in an event read back without it). */
+    val accessToken: String? get() = Query.decode(query).firstOrNull { it.first == "access_token" }?.second?.ifEmpty { null }
+
+    override fun toJson() = mapOf("type" to "resume", "consent_id" to consentId, "locale" to locale, "query" to query, "extra" to extra)
+
+    override fun toString() = "ResumeEvent(consentId=$consentId, locale=$locale, extra=$extra)"
+
+    companion object {
+        internal val PARAMETERS = setOf("access_token", "consent_id", "locale")
+    }
 }
