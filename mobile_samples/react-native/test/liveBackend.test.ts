@@ -48,7 +48,8 @@ test("a new session opens the widget, whose URL the navigation policy loads", as
   assert.ok(screen.session.callbackUrls !== null);
   assert.equal(screen.widgetUrl, screen.session.widgetUrl);
   assert.deepEqual(screen.policy.decide(screen.widgetUrl), { action: "load" });
-  for (const url of Object.values(screen.session.callbackUrls)) {
+  const { success, exit, event } = screen.session.callbackUrls;
+  for (const url of [success, exit, event]) {
     assert.equal(screen.policy.decide(url).action, "forward", url);
   }
 });
@@ -109,6 +110,43 @@ test("a callback URL the OS opens the app with is forwarded to the backend", asy
   const screen = await flow.openedWith(exitDeeplink(session));
   assert.ok(screen?.kind === "outcome", `got ${screen?.kind}`);
   assert.equal(screen.session.status, "exited");
+});
+
+const applicationLink = requiredEnv("OFDA_APPLICATION_LINK");
+
+/** What the bank sends the user back with (contract section 6): the session's token, a consent id. */
+function backFromBank(session: WidgetSession): string {
+  const token = /[?&]access_token=([^&]+)/.exec(session.widgetUrl ?? "")?.[1];
+  assert.ok(token, "expected an access_token in the widget URL");
+  return `${applicationLink}?access_token=${token}&consent_id=9e763d19-6d6d-4b0c-a84d-6cb51a2c0f4d&locale=pt`;
+}
+
+test("after a cold start, the application link reopens the widget with the bank's query", async () => {
+  const { session } = await newFlow().start(request);
+  const link = backFromBank(session);
+  // A new process with nothing stored: the backend finds the session by the link's token.
+  const store = new InMemoryPendingSessionStore();
+  const screen = await new WidgetFlow(client, store, { widgetOrigin, applicationLink }).openedWith(link);
+  assert.ok(screen?.kind === "widget", `got ${screen?.kind}`);
+  assert.equal(screen.session.id, session.id);
+  assert.equal(screen.widgetUrl.split("?")[1], link.split("?")[1]);
+  assert.deepEqual(screen.policy.decide(screen.widgetUrl), { action: "load" });
+  assert.deepEqual(await store.load(), { sessionId: session.id, undeliveredCallback: null });
+});
+
+test("the application link of another user's session resumes nothing", async () => {
+  const { session } = await newFlow().start(request);
+  const other = new BackendClient(baseUrl, () => requiredEnv("OFDA_OTHER_TOKEN"));
+  await assert.rejects(
+    new WidgetFlow(other, new InMemoryPendingSessionStore(), { widgetOrigin, applicationLink }).openedWith(
+      backFromBank(session),
+    ),
+    (error: unknown) => {
+      assert.ok(error instanceof BackendError);
+      assert.equal(`${error.status} ${error.code}`, "404 not_found");
+      return true;
+    },
+  );
 });
 
 test("a widget served on another origin than the app was built for is never loaded", async () => {

@@ -94,6 +94,34 @@ object LiveBackendTests {
             expectEqual("exited", (screen as? Screen.Outcome)?.session?.status, "status (screen $screen)")
         }
 
+        val applicationLink = requiredEnv("OFDA_APPLICATION_LINK")
+        // What the bank sends the user back with (contract section 6): the session's token, a consent id.
+        fun backFromBank(session: WidgetSession): String {
+            val token = Regex("[?&]access_token=([^&]+)").find(session.widgetUrl.orEmpty())?.groupValues?.get(1)
+                ?: throw CheckFailure("expected an access_token in the widget URL")
+            return "$applicationLink?access_token=$token&consent_id=9e763d19-6d6d-4b0c-a84d-6cb51a2c0f4d&locale=pt"
+        }
+
+        checks.check("after a cold start, the application link reopens the widget with the bank's query") {
+            val session = flow().start(SESSION_REQUEST).session
+            val link = backFromBank(session)
+            // A new process with nothing stored: the backend finds the session by the link's token.
+            val store = InMemoryPendingSessionStore()
+            val screen = WidgetFlow(client, store, widgetOrigin, applicationLink).openedWith(link)
+            screen as? Screen.Widget ?: throw CheckFailure("expected the widget, got $screen")
+            expectEqual(session.id, screen.session.id, "resumed session")
+            expectEqual(link.substringAfter('?'), screen.widgetUrl.substringAfter('?'), "the bank's query, passed on")
+            expectEqual(Navigation.LoadInWebView, screen.policy.decide(screen.widgetUrl), "navigation to the widget URL")
+            expectEqual(PendingSession(session.id), store.load(), "stored session")
+        }
+
+        checks.check("the application link of another user's session resumes nothing") {
+            val session = flow().start(SESSION_REQUEST).session
+            val other = BackendClient(baseUrl, { requiredEnv("OFDA_OTHER_TOKEN") })
+            val outcome = runCatching { WidgetFlow(other, InMemoryPendingSessionStore(), widgetOrigin, applicationLink).openedWith(backFromBank(session)) }
+            expectEqual("404 not_found", (outcome.exceptionOrNull() as? BackendException)?.let { "${it.status} ${it.code}" }, "refusal ($outcome)")
+        }
+
         checks.check("a widget served on another origin than the app was built for is never loaded") {
             val store = InMemoryPendingSessionStore()
             val error = runCatching { WidgetFlow(client, store, "https://widget.belvo.io").start(SESSION_REQUEST) }.exceptionOrNull()
