@@ -90,7 +90,8 @@ class _Handler(BaseHTTPRequestHandler):
         url = str(body.get("url", ""))
         if path == "/v1/widget-sessions/resume":
             link, expected = urlsplit(url), urlsplit(APPLICATION_LINK)
-            if (link.scheme, link.netloc.lower(), link.path) != expected[:3]:
+            # One trailing slash ignored, as the backend does.
+            if (link.scheme, link.netloc.lower(), link.path.removesuffix("/")) != expected[:3]:
                 return self._error(422, "invalid_deeplink")
             query = urlsplit(url).query
             # A link whose query asks for it gets a widget URL on another origin: what the app must refuse.

@@ -8,7 +8,7 @@ import {
   type WidgetSession,
 } from "./backendClient";
 import type { DeeplinkEvent } from "./deeplinks";
-import { CallbackMatcher, NavigationPolicy, sameEndpoint, splitUri, type UriParts } from "./navigationPolicy";
+import { CallbackMatcher, NavigationPolicy, onApplicationLink, splitUri, type UriParts } from "./navigationPolicy";
 
 /**
  * What the app remembers about an unfinished session across process death: the session id and,
@@ -121,12 +121,14 @@ export class WidgetFlow {
   }
 
   /**
-   * Hands `callbackUrl` to the backend for the pending session. It is saved first: if the app dies or
+   * Hands `callbackUrl` to the backend for the pending session; the application link (the bank's
+   * redirect arriving inside the WebView, as on a laptop, where it shares the widget's origin) goes to
+   * `POST .../resume`. It is saved first: if the app dies or
    * the network fails before the backend answers, `resume` sends it again (the backend records a
    * repeat once).
    */
   forward(callbackUrl: string): Promise<Screen> {
-    return this.serialised(() => this.forwardNow(callbackUrl));
+    return this.serialised(() => (this.isApplicationLink(callbackUrl) ? this.backFromBank(callbackUrl) : this.forwardNow(callbackUrl)));
   }
 
   /** After a relaunch: delivers a callback that never reached the backend, then shows what the backend says. */
@@ -149,8 +151,7 @@ export class WidgetFlow {
    */
   openedWith(url: string): Promise<Screen | null> {
     return this.serialised(async () => {
-      if (this.applicationLink !== null && sameEndpoint(splitUri(url), this.applicationLink))
-        return this.backFromBank(url);
+      if (this.isApplicationLink(url)) return this.backFromBank(url);
       const pending = await this.store.load();
       if (pending === null) return null;
       const session = await this.client.getSession(pending.sessionId);
@@ -200,6 +201,10 @@ export class WidgetFlow {
     if (pending === null) return null;
     if (pending.undeliveredCallback !== null) return this.forwardNow(pending.undeliveredCallback);
     return this.screenFor(await this.client.getSession(pending.sessionId), null);
+  }
+
+  private isApplicationLink(url: string): boolean {
+    return this.applicationLink !== null && onApplicationLink(splitUri(url), this.applicationLink);
   }
 
   private async backFromBank(url: string): Promise<Screen> {

@@ -45,6 +45,13 @@ test("the pending session goes with the application link, and the host matches i
   assert.equal(screen.session.id, "s-pending");
 });
 
+test("the application link caught inside the WebView (a trailing slash too) resumes as well", async () => {
+  const flow = new WidgetFlow(client, await storeWith("s-pending"), { widgetOrigin, applicationLink });
+  const screen = await flow.forward(`${applicationLink}/?${bankQuery}`);
+  assert.ok(screen.kind === "widget", `got ${screen.kind}`);
+  assert.equal(screen.widgetUrl, `${widgetOrigin}/?${bankQuery}`);
+});
+
 test("a resume answer whose widget URL is on another origin is never loaded", async () => {
   const store = await storeWith("s-pending");
   const flow = new WidgetFlow(client, store, { widgetOrigin, applicationLink });

@@ -96,9 +96,13 @@ public struct URIParts: Equatable, Sendable {
 public struct CallbackMatcher: Sendable {
     private let callbacks: [URIParts]
     private let customSchemes: Set<String>
+    private let applicationLink: URIParts?
 
     public init(_ callbackUrls: [String: String]) {
+        // The application link too (App2App): on a laptop it shares the widget's origin, so the bank's
+        // redirect to it arrives inside the WebView, and it must reach the flow, not load there.
         callbacks = ["success", "exit", "event"].compactMap { callbackUrls[$0] }.map(URIParts.init)
+        applicationLink = callbackUrls["application_link"].map(URIParts.init)
         customSchemes = Set(callbacks.compactMap(\.scheme).filter { $0 != "http" && $0 != "https" })
     }
 
@@ -106,8 +110,18 @@ public struct CallbackMatcher: Sendable {
 
     func matches(_ parts: URIParts) -> Bool {
         if let scheme = parts.scheme, customSchemes.contains(scheme) { return true }
+        if let link = applicationLink, onApplicationLink(parts, link) { return true }
         return callbacks.contains { sameEndpoint(parts, $0) }
     }
+}
+
+/// `url` is on the application link: as `sameEndpoint`, and one trailing slash on the path ignored, as the backend does.
+func onApplicationLink(_ url: URIParts, _ link: URIParts) -> Bool {
+    func path(_ parts: URIParts) -> String {
+        let path = parts.path.hasSuffix("/") ? String(parts.path.dropLast()) : parts.path
+        return path.isEmpty ? "/" : path
+    }
+    return url.scheme == link.scheme && url.authority?.lowercased() == link.authority?.lowercased() && path(url) == path(link)
 }
 
 /// Contract section 3, rule 1, for one URL against a configured one: scheme and authority

@@ -80,11 +80,16 @@ public actor WidgetFlow {
         }
     }
 
-    /// Hands `callbackURL` to the backend for the pending session. It is saved first: if the app dies or
+    /// Hands `callbackURL` to the backend for the pending session; the application link (the bank's
+    /// redirect arriving inside the WebView, as on a laptop, where it shares the widget's origin) goes
+    /// to `POST .../resume`. It is saved first: if the app dies or
     /// the network fails before the backend answers, `resume` sends it again (the backend records a
     /// repeat once).
     public func forward(_ callbackURL: String) async throws -> Screen {
-        try await serialised { try await self.forwardNow(callbackURL) }
+        try await serialised {
+            if self.isApplicationLink(callbackURL) { return try await self.backFromBank(callbackURL) }
+            return try await self.forwardNow(callbackURL)
+        }
     }
 
     /// After a relaunch: delivers a callback that never reached the backend, then shows what the
@@ -103,7 +108,7 @@ public actor WidgetFlow {
     /// acts on a deeplink by itself.
     public func openedWith(_ url: String) async throws -> Screen? {
         try await serialised {
-            if let link = self.applicationLink, sameEndpoint(URIParts(url), link) { return try await self.backFromBank(url) }
+            if self.isApplicationLink(url) { return try await self.backFromBank(url) }
             guard let pending = self.store.load() else { return nil }
             let session = try await self.client.getSession(pending.sessionID)
             if !session.isFinished, let callbacks = session.callbackUrls, CallbackMatcher(callbacks).matches(url) {
@@ -149,6 +154,10 @@ public actor WidgetFlow {
         if let callback = pending.undeliveredCallback { return try await forwardNow(callback) }
         let session = try await client.getSession(pending.sessionID)
         return try screen(for: session, lastEvent: nil)
+    }
+
+    private func isApplicationLink(_ url: String) -> Bool {
+        applicationLink.map { onApplicationLink(URIParts(url), $0) } ?? false
     }
 
     private func backFromBank(_ url: String) async throws -> Screen {

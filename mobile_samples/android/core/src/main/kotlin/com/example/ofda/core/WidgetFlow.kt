@@ -101,10 +101,12 @@ class WidgetFlow(
 
     /**
      * Hands [callbackUrl] (a [Navigation.ForwardToBackend] URL, or an App Link the OS delivered) to
-     * the backend for the pending session. It is saved first: if the process dies or the network
+     * the backend for the pending session; the application link (the bank's redirect arriving inside
+     * the WebView, as on a laptop, where it shares the widget's origin) goes to `POST .../resume`. It is saved first: if the process dies or the network
      * fails before the backend answers, [resume] sends it again (the backend records a repeat once).
      */
     fun forward(callbackUrl: String): Screen = lock.withLock {
+        if (isApplicationLink(callbackUrl)) return backFromBank(callbackUrl)
         val pending = store.load() ?: throw IllegalStateException("expected a pending session to forward a callback to, found none")
         store.save(pending.copy(undeliveredCallback = callbackUrl))
         val verdict = try {
@@ -146,13 +148,15 @@ class WidgetFlow(
      * never acts on a deeplink by itself (threat model G2).
      */
     fun openedWith(url: String): Screen? = lock.withLock {
-        if (applicationLink != null && sameEndpoint(UriParts.split(url), applicationLink)) return backFromBank(url)
+        if (isApplicationLink(url)) return backFromBank(url)
         val pending = store.load() ?: return null
         val session = client.getSession(pending.sessionId)
         val callbacks = session.callbackUrls
         if (!session.isFinished && callbacks != null && CallbackMatcher(callbacks).matches(url)) return forward(url)
         resume()
     }
+
+    private fun isApplicationLink(url: String) = applicationLink != null && onApplicationLink(UriParts.split(url), applicationLink)
 
     private fun backFromBank(url: String): Screen {
         val pending = store.load()

@@ -35,6 +35,12 @@ object ResumeTests {
             expectEqual("s-pending", (screen as? Screen.Widget)?.session?.id, "resumed session ($screen)")
         }
 
+        checks.check("the application link caught inside the WebView (a trailing slash too) resumes as well") {
+            val store = InMemoryPendingSessionStore().apply { save(PendingSession("s-pending")) }
+            val screen = flow(store).forward("$applicationLink/?$bankQuery")
+            expectEqual("$widgetOrigin/?$bankQuery", (screen as? Screen.Widget)?.widgetUrl, "widget URL ($screen)")
+        }
+
         checks.check("a resume answer whose widget URL is on another origin is never loaded") {
             val store = InMemoryPendingSessionStore().apply { save(PendingSession("s-pending")) }
             val outcome = runCatching { flow(store).openedWith("$applicationLink?$bankQuery&hostile=1") }
