@@ -22,8 +22,17 @@ ANDROID_APP = MOBILE / "android" / "app" / "src"
 IOS_APP = MOBILE / "ios" / "OFDASample"
 RN_SCREEN = MOBILE / "react-native" / "src" / "WidgetScreen.tsx"
 RN_WEBVIEW_CLIENT = (
-    MOBILE / "node_modules" / "react-native-webview" / "android" / "src" / "main" / "java" / "com"
-    / "reactnativecommunity" / "webview" / "RNCWebViewClient.java"
+    MOBILE
+    / "node_modules"
+    / "react-native-webview"
+    / "android"
+    / "src"
+    / "main"
+    / "java"
+    / "com"
+    / "reactnativecommunity"
+    / "webview"
+    / "RNCWebViewClient.java"
 )
 
 
@@ -118,7 +127,7 @@ def test_android_handles_the_launch_link_once() -> None:
     view_model = _android_app_source("WidgetViewModel.kt")
     # Recents re-delivers the launching intent; the saved state survives process death.
     assert "Intent.FLAG_ACTIVITY_LAUNCHED_FROM_HISTORY" in activity
-    assert "savedState.get<Boolean>(LAUNCH_HANDLED) != true" in view_model
+    assert "val fresh = LAUNCH_HANDLED !in savedState" in view_model
 
 
 def test_android_webview_has_no_bridge_and_no_file_or_content_access() -> None:

@@ -46,7 +46,9 @@ def test_the_core_compiles_only_against_the_java_api_android_minsdk_has(tmp_path
     source = client.read_text()
     assert 'URLEncoder.encode(id, "UTF-8")' in source
     scratch = tmp_path / "BackendClient.kt"
-    scratch.write_text(source.replace('URLEncoder.encode(id, "UTF-8")', "URLEncoder.encode(id, Charsets.UTF_8)"))
+    scratch.write_text(
+        source.replace('URLEncoder.encode(id, "UTF-8")', "URLEncoder.encode(id, Charsets.UTF_8)")
+    )
     others = [path for path in (KOTLIN / "src" / "main").rglob("*.kt") if path.name != client.name]
     result = compile_kotlin([*others, scratch], tmp_path / "classes")
     assert result.returncode != 0

@@ -67,7 +67,7 @@ class WidgetViewModel(application: Application, private val savedState: SavedSta
     fun launched(link: String?) {
         if (launched) return
         launched = true
-        val fresh = savedState.get<Boolean>(LAUNCH_HANDLED) != true
+        val fresh = LAUNCH_HANDLED !in savedState
         savedState[LAUNCH_HANDLED] = true
         perform { if (fresh && link != null) flow.openedWith(link) else flow.resume() }
     }
