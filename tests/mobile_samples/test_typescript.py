@@ -8,7 +8,14 @@ import pytest
 
 from tests.mobile_samples.conftest import LiveBackend
 from tests.mobile_samples.fake_backend import FakeBackend
-from tests.mobile_samples.toolchains import CORPUS, corpus_env, run_node_tests, typecheck_react_native_app
+from tests.mobile_samples.toolchains import (
+    CORPUS,
+    REACT_NATIVE,
+    corpus_env,
+    lint_react_native_hooks,
+    run_node_tests,
+    typecheck_react_native_app,
+)
 
 pytestmark = pytest.mark.mobile
 
@@ -28,6 +35,22 @@ def test_the_launch_url_is_handed_to_the_flow_once() -> None:
 def test_the_react_native_screen_type_checks_against_the_real_webview_types() -> None:
     result = typecheck_react_native_app()
     assert result.returncode == 0, result.summary()
+
+
+def test_the_react_native_hooks_depend_on_exactly_what_they_use() -> None:
+    result = lint_react_native_hooks()
+    assert result.returncode == 0, result.summary()
+
+
+def test_the_hook_check_finds_a_callback_that_changes_on_every_render() -> None:
+    # What the screen had: `run` depended on the `request` prop (a new object on each render of App),
+    # so the launch effect ran again, resumed the session again and remounted the widget.
+    screen = (REACT_NATIVE / "src" / "WidgetScreen.tsx").read_text()
+    assert "    [show],\n  );" in screen
+    broken = screen.replace("    [show],\n  );", "    [show, flow, request],\n  );", 1)
+    result = lint_react_native_hooks(stdin=broken, as_file="src/WidgetScreen.tsx")
+    assert result.returncode != 0
+    assert "unnecessary dependencies: 'flow' and 'request'" in result.output, result.summary()
 
 
 def test_the_typescript_client_and_flow_work_against_a_running_backend(live_backend: LiveBackend) -> None:

@@ -230,6 +230,26 @@ def typecheck_react_native_app() -> Run:
     return run([str(NODE_MODULES / ".bin" / "tsc"), "-p", "tsconfig.app.json"], cwd=REACT_NATIVE)
 
 
+def lint_react_native_hooks(*, stdin: str | None = None, as_file: str | None = None) -> Run:
+    """ESLint's React hooks rules (react-native/eslint.config.mjs) over the app, or over `stdin` read
+    as the app's file `as_file`."""
+    require_node_modules()
+    eslint = [str(NODE_MODULES / ".bin" / "eslint"), "--max-warnings", "0"]
+    if stdin is None:
+        return run([*eslint, "App.tsx", "src"], cwd=REACT_NATIVE)
+    completed = subprocess.run(
+        [*eslint, "--stdin", "--stdin-filename", str(as_file)],
+        cwd=REACT_NATIVE,
+        input=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return Run(completed.returncode, completed.stdout)
+
+
 def corpus_env(corpus: Path) -> dict[str, str]:
     """What the Kotlin and TypeScript corpus programs read: the corpus and the navigation cases."""
     return {"OFDA_FIXTURES_DIR": str(corpus), "OFDA_NAVIGATION_CASES": str(NAVIGATION_CASES)}
