@@ -1,5 +1,5 @@
 """The parts of the samples no compiler here can build (the Android app, the iOS app's plist files,
-the React Native screen's props), checked statically for what threat model G asks of them: verified
+the React Native screen's props), checked statically for what docs/security.md G asks of them: verified
 App Links / universal links, no cleartext in release, a WebView with no bridge into the app, no file
 access, and nothing persisted from the widget page."""
 

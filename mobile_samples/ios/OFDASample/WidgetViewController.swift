@@ -120,7 +120,7 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate, ASWebA
         }
     }
 
-    // MARK: The WebView (threat model G3-G5)
+    // MARK: The WebView (docs/security.md G3-G5)
 
     private func showWidget(_ widgetURL: URL, policy: NavigationPolicy) {
         tearDownWebView()

@@ -175,17 +175,17 @@ function WidgetView({
 }
 
 /**
- * The WebView's settings (threat model G4, G5). Checked against WebViewProps with `satisfies`:
+ * The WebView's settings (docs/security.md G4, G5). Checked against WebViewProps with `satisfies`:
  * `<WebView>` infers unknown props into its generic parameter, so a misspelt setting written as a
  * JSX attribute would pass the type check silently.
  */
 const SECURE_WEBVIEW_SETTINGS = {
   // The widget is a JavaScript app; nothing else is enabled. No onMessage and no injected
-  // JavaScript: the page gets no bridge into the app (threat model G4).
+  // JavaScript: the page gets no bridge into the app (docs/security.md G4).
   javaScriptEnabled: true,
   domStorageEnabled: true,
   // The page holds the widget's access token: nothing it stores (cookies, DOM storage,
-  // cache) outlives this WebView (threat model G5).
+  // cache) outlives this WebView (docs/security.md G5).
   incognito: true,
   cacheEnabled: false,
   allowFileAccess: false,

@@ -21,7 +21,7 @@ export type SessionStatus = "pending" | "succeeded" | "exited" | "failed" | "exp
 
 /**
  * The session as the backend reports it. `widgetUrl` carries the widget's access token: never log
- * it, never persist it (threat model section 1).
+ * it, never persist it (docs/security.md H3).
  */
 export interface WidgetSession {
   readonly id: string;

@@ -1,6 +1,6 @@
 import { MAX_LENGTH, type CallbackUrlsJson } from "./deeplinks";
 
-/** What the widget's WebView does with a navigation (threat model G3). */
+/** What the widget's WebView does with a navigation (docs/security.md G3). */
 export type Navigation =
   /** Same origin as the session's widget URL: the widget itself. */
   | { readonly action: "load" }
@@ -117,16 +117,16 @@ export function onApplicationLink(url: UriParts, link: UriParts): boolean {
 
 /**
  * Decides, for every navigation the widget's WebView attempts, whether it stays in the WebView, goes
- * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (facts file 2.2)
+ * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (docs/belvo.md §2.2)
  * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
  *
  * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
  * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1); a
  *   URL on the same custom scheme that matches none is forwarded as well, because Belvo's examples
- *   deliver host-named URLs (`<scheme>://warning?...`, facts file 3.5) and the backend, not the app,
+ *   deliver host-named URLs (`<scheme>://warning?...`, docs/belvo.md §3.5) and the backend, not the app,
  *   decides what they are; it is never handed to the OS, where another app could claim it;
- * - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in an
- *   embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+ * - other https pages are the bank's (App2App, docs/belvo.md §2.1): the bank login must not happen in an
+ *   embedded WebView (RFC 8252 section 8.12, docs/security.md G6), so they open outside;
  * - everything else is blocked.
  *
  * The same rules, and the same cases (`mobile_samples/navigation_cases.json`), as the Kotlin and

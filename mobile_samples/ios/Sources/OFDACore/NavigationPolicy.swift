@@ -1,5 +1,5 @@
 // Which navigations of the widget's WKWebView stay inside, go to the backend, leave for the OS, or
-// are dropped (threat model G3): the same rules, and the same cases (mobile_samples/navigation_cases.json,
+// are dropped (docs/security.md G3): the same rules, and the same cases (mobile_samples/navigation_cases.json,
 // generated into Tests/OFDACoreTests/NavigationPolicyCasesTests.swift), as the Kotlin and
 // TypeScript samples.
 
@@ -132,14 +132,14 @@ func sameEndpoint(_ a: URIParts, _ b: URIParts) -> Bool {
 }
 
 /// Decides, for every navigation the widget's WKWebView attempts, whether it stays in the WebView,
-/// goes to the backend, leaves for the OS, or is dropped. Belvo's own iOS snippet (facts file 2.2)
+/// goes to the backend, leaves for the OS, or is dropped. Belvo's own iOS snippet (docs/belvo.md §2.2)
 /// branches on the URL host alone; this policy is stricter:
 ///
 /// - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
 /// - the session's callback URLs, and other URLs on their custom scheme, go to the backend, never to
 ///   the OS, where another app could claim the scheme;
-/// - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in an
-///   embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+/// - other https pages are the bank's (App2App, docs/belvo.md §2.1): the bank login must not happen in an
+///   embedded WebView (RFC 8252 section 8.12, docs/security.md G6), so they open outside;
 /// - everything else is blocked.
 public struct NavigationPolicy: Sendable {
     private let widgetOrigin: String

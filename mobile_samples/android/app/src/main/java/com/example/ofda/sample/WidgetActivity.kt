@@ -101,7 +101,7 @@ class WidgetActivity : ComponentActivity() {
     }
 
     // JavaScript is on because the widget is a JavaScript app; everything else a page could use to reach
-    // into the app or the device is off (threat model G4). No addJavascriptInterface, no WebChromeClient
+    // into the app or the device is off (docs/security.md G4). No addJavascriptInterface, no WebChromeClient
     // (so no file chooser, permission prompts or new windows), no download listener.
     @SuppressLint("SetJavaScriptEnabled")
     private fun showWidget(widgetUrl: String, policy: NavigationPolicy) {
@@ -163,7 +163,7 @@ class WidgetActivity : ComponentActivity() {
         }
     }
 
-    /** The page held the widget's access token: nothing it stored survives the session (threat model G5). */
+    /** The page held the widget's access token: nothing it stored survives the session (docs/security.md G5). */
     private fun destroyWebView() {
         val view = webView ?: return
         webView = null

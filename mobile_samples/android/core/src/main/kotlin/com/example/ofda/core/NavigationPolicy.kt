@@ -1,6 +1,6 @@
 package com.example.ofda.core
 
-/** What the widget's WebView does with a navigation (threat model G3). */
+/** What the widget's WebView does with a navigation (docs/security.md G3). */
 sealed interface Navigation {
     /** Same origin as the session's widget URL: the widget itself. */
     data object LoadInWebView : Navigation
@@ -17,16 +17,16 @@ sealed interface Navigation {
 
 /**
  * Decides, for every navigation the widget's WebView attempts, whether it stays in the WebView, goes
- * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (facts file 2.2)
+ * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (docs/belvo.md §2.2)
  * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
  *
  * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
  * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1);
  *   a URL on the same custom scheme that matches none is forwarded as well, because Belvo's
- *   examples deliver host-named URLs (`<scheme>://warning?...`, facts file 3.5) and the backend, not
+ *   examples deliver host-named URLs (`<scheme>://warning?...`, docs/belvo.md §3.5) and the backend, not
  *   the app, decides what they are; it is never handed to the OS, where another app could claim it;
- * - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in
- *   an embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+ * - other https pages are the bank's (App2App, docs/belvo.md §2.1): the bank login must not happen in
+ *   an embedded WebView (RFC 8252 section 8.12, docs/security.md G6), so they open outside;
  * - everything else is blocked.
  *
  * ```

@@ -7,7 +7,7 @@ import kotlin.concurrent.withLock
 /**
  * What the app remembers about an unfinished session across process death: the session id and, while
  * it has not reached the backend yet, the callback URL the widget sent. Never the widget URL: it
- * carries the widget's access token (threat model section 1, asset list).
+ * carries the widget's access token (docs/security.md H3).
  */
 data class PendingSession(val sessionId: String, val undeliveredCallback: String? = null)
 
@@ -145,7 +145,7 @@ class WidgetFlow(
      * - any other link resumes the pending session.
      *
      * With nothing pending, a link other than the application link is ignored (returns null): the app
-     * never acts on a deeplink by itself (threat model G2).
+     * never acts on a deeplink by itself (docs/security.md G2).
      */
     fun openedWith(url: String): Screen? = lock.withLock {
         if (isApplicationLink(url)) return backFromBank(url)
