@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import assert_never
-from urllib.parse import quote
+from typing import Final, assert_never
+from urllib.parse import quote, quote_plus
 
 from deeplinks._url import MAX_LENGTH
 from deeplinks.callbacks import DEFAULT_CALLBACK_URLS, CallbackUrls, coerce_callback_urls
@@ -28,13 +28,27 @@ from deeplinks.events import (
     WarningEvent,
 )
 
+# What may stay raw in a query name or value and still read back the same (RFC 3986 query
+# characters, less "&" and "+", and "=" in a name); with spaces as "+", the shortest form `parse` reads.
+_RAW_IN_VALUE: Final = "!$'()*,;:@/?="
+_RAW_IN_NAME: Final = "!$'()*,;:@/?"
+
 
 def build(event: Event, callback_urls: CallbackUrls | Mapping[str, str] | None = None) -> str:
     """The deeplink for `event` on `callback_urls` (default `DEFAULT_CALLBACK_URLS`).
 
-    Values are percent-encoded with `%20` for spaces (like `encodeURIComponent`); errors and
-    warnings go to the `event` URL; `parse(build(event, urls), urls) == event` always holds,
-    and a URL `parse` would refuse (over 4096 characters) raises `DeeplinkError` instead.
+    Values are percent-encoded with `%20` for spaces (like `encodeURIComponent`, as in Belvo's
+    examples); errors and warnings go to the `event` URL, a resume to the application link with its
+    query unchanged. `parse(build(event, urls), urls) == event` always holds.
+
+    An event too long for that (`%20` takes three characters where the URL it was parsed from
+    could have `+`, and `encodeURIComponent` escapes `:` `@` `/` `?` `=` `$` `,` `;`, which may
+    arrive raw) is written in the shortest form instead: `+` for spaces, those characters raw. Its
+    query is then never longer than the one it was parsed from, so every event `parse` accepts
+    can be built (`parse` refuses the few whose callback URL is longer than the URL they came on,
+    near the 4096-character limit). An event that fits neither way raises `DeeplinkError`, as does
+    one whose `extra` holds a parameter of the callback URL's own query (read by name from a URL
+    on none of the callback URLs, such a parameter cannot be written back on them).
 
     >>> build(ErrorEvent("ACCESS_TOKEN_NOT_VALID", "The access token was not provided or is not valid"))
     'ofdaapp://belvo/event?error=ACCESS_TOKEN_NOT_VALID&error_message=The%20access%20token%20was%20not%20provided%20or%20is%20not%20valid'
@@ -76,13 +90,18 @@ def build(event: Event, callback_urls: CallbackUrls | Mapping[str, str] | None =
             f"expected extra to leave the callback URL's own parameters alone; got {clash[0]!r}",
             f"extra.{clash[0]}",
         )
-    query = "&".join(
-        f"{quote(name, safe='')}={quote(value, safe='')}"
-        for name, value in [*params, *event.extra.items()]
-        if value is not None
-    )
+    pairs = [(name, value) for name, value in [*params, *event.extra.items()] if value is not None]
     base = route.url
-    return _fits(base + ("&" if "?" in base else "?") + query if query else base)
+    joiner = "&" if "?" in base else "?"
+    query = "&".join(f"{quote(name, safe='')}={quote(value, safe='')}" for name, value in pairs)
+    url = base + joiner + query if query else base
+    if len(url) <= MAX_LENGTH:
+        return url
+    shortest = "&".join(
+        quote_plus(name, safe=_RAW_IN_NAME) + ("=" + quote_plus(value, safe=_RAW_IN_VALUE) if value else "")
+        for name, value in pairs
+    )
+    return _fits(base + joiner + shortest)
 
 
 def _fits(url: str) -> str:

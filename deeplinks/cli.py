@@ -161,8 +161,15 @@ def _target(args: argparse.Namespace, parser: argparse.ArgumentParser) -> replay
 
 def _replay(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     target = _target(args, parser)
-    shots = select_shots(args.names, args.kind, _callbacks(args))
-    return replaying.replay(target, shots, dry_run=args.dry_run, out=sys.stdout, err=sys.stderr)
+    selection = select_shots(args.names, args.kind, _callbacks(args))
+    return replaying.replay(
+        target,
+        selection.shots,
+        skipped=selection.skipped,
+        dry_run=args.dry_run,
+        out=sys.stdout,
+        err=sys.stderr,
+    )
 
 
 def _callbacks(args: argparse.Namespace) -> Any:
@@ -177,14 +184,20 @@ def _qr(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     if args.sheet:
         if output.suffix.lower() != ".html":
             parser.error("qr --sheet: expected an output file ending in .html")
-        shots = select_shots((), args.kind, _callbacks(args))
-        output.write_text(sheet_html(shots), encoding="utf-8")
-        print(f"wrote {output}: {len(shots)} QR codes")
+        selection = select_shots((), args.kind, _callbacks(args))
+        for skip in selection.skipped:
+            print(f"SKIP {skip.fixture.name}: {skip.reason}", file=sys.stderr)
+        output.write_text(sheet_html(selection.shots), encoding="utf-8")
+        skipped = f", {len(selection.skipped)} fixtures skipped" if selection.skipped else ""
+        print(f"wrote {output}: {len(selection.shots)} QR codes{skipped}")
         return 0
     if output.suffix.lower() not in QR_SUFFIXES:
         parser.error("qr: expected an output file ending in .svg or .png")
     if args.fixture is not None:
-        url = select_shots([args.fixture], None, _callbacks(args))[0].url
+        selection = select_shots([args.fixture], None, _callbacks(args))
+        if selection.skipped:
+            raise SelectionError(f"fixture {args.fixture!r} {selection.skipped[0].reason}")
+        url = selection.shots[0].url
     else:
         url = args.url
         try:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from deeplinks._url import NEVER_CALLBACK_SCHEMES, UrlParts, decode_query, event_name, split_url
+from deeplinks._url import MAX_LENGTH, NEVER_CALLBACK_SCHEMES, UrlParts, decode_query, event_name, split_url
+from deeplinks.builder import build
 from deeplinks.callbacks import CallbackUrls, coerce_callback_urls
 from deeplinks.errors import INVALID_DEEPLINK, UNKNOWN_EVENT, DeeplinkError, shown
 from deeplinks.events import (
@@ -73,11 +74,18 @@ def parse(url: str, callback_urls: CallbackUrls | Mapping[str, str] | None = Non
     (`last_encountered_error_message` without `last_encountered_error_code`, `warning_message` on
     an error) is `invalid_deeplink`: Belvo sends the message only with the code.
 
-    Also `invalid_deeplink` (threat model E): over 4096 characters; characters RFC 3986 does not
-    allow raw (controls, spaces, non-ASCII, and any of " < > \\ ^ ` { | } [ ]); a fragment
-    (Belvo never sends one); user information (`myapp://success@evil`); a port, except on
-    http(s); `.`/`..` path segments; a bad percent escape; bytes that are not UTF-8, or decode to
-    controls or bidi overrides; a `link` that is not a UUID with hyphens (returned lowercase).
+    Also `invalid_deeplink` (threat model E): over 4096 characters, or, with `callback_urls`, an
+    event that would not fit 4096 characters written back by `build` on its callback URL (a URL
+    near the limit on a callback URL written longer than the URL came, or read by its name on a
+    longer callback URL), so that `parse(build(event, urls), urls) == event` holds for every event
+    `parse(url, urls)` gives (but one read by its name whose `extra` holds a parameter of its
+    callback URL's own query, which `build` refuses; and without `callback_urls`, `build` writes
+    on `DEFAULT_CALLBACK_URLS`, which an event read near the limit from a shorter URL may not
+    fit); characters RFC 3986 does not allow raw (controls, spaces, non-ASCII, and any of
+    " < > \\ ^ ` { | } [ ]); a fragment (Belvo never sends one); user information
+    (`myapp://success@evil`); a port, except on http(s); `.`/`..` path segments; a bad percent
+    escape; bytes that are not UTF-8, or decode to controls or bidi overrides; a `link` that is
+    not a UUID with hyphens (returned lowercase).
     A URL on a scheme that can never be a callback (`javascript:`, `data:`, `file:`, `intent:`,
     ...) is `unknown_event`.
 
@@ -95,6 +103,7 @@ error, warning or event; got 'done'
     parts = split_url(url)
     pairs = decode_query(parts.query)
     consumed: frozenset[str] = frozenset()
+    callbacks: CallbackUrls | None = None
     if callback_urls is None:
         kind = _kind_by_name(parts)
     else:
@@ -106,15 +115,33 @@ error, warning or event; got 'done'
             kind = _kind_by_name(parts)
         else:
             raise _off_callbacks(parts, callbacks)
+    event: Event
     match kind:
         case "application_link":
-            return ResumeEvent.from_query(parts.query or "")
+            event = ResumeEvent.from_query(parts.query or "")
         case "success":
-            return _success(pairs, consumed)
+            event = _success(pairs, consumed)
         case "exit":
-            return _exit(pairs, consumed)
+            event = _exit(pairs, consumed)
         case _:
-            return _coded(pairs, consumed)
+            event = _coded(pairs, consumed)
+    if callbacks is not None and len(url) + len(callbacks.route_for(event.type).url) >= MAX_LENGTH:
+        # Only near the limit can the event's URL, written back on its callback URL, be too long
+        # (`build`'s shortest form is never longer than this URL past the callback URL).
+        _check_rebuilds(event, callbacks)
+    return event
+
+
+def _check_rebuilds(event: Event, callbacks: CallbackUrls) -> None:
+    try:
+        build(event, callbacks)
+    except DeeplinkError:
+        raise DeeplinkError(
+            INVALID_DEEPLINK,
+            f"expected an event that fits a deeplink of at most {MAX_LENGTH} characters written back "
+            f"on its callback URL {shown(callbacks.route_for(event.type).url)}",
+            "url",
+        ) from None
 
 
 def _off_callbacks(parts: UrlParts, callbacks: CallbackUrls) -> DeeplinkError:

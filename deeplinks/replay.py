@@ -16,9 +16,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Protocol, TextIO
 
-from deeplinks.shots import Shot
+from deeplinks.shots import Shot, Skipped
 
 VIEW_ACTION: Final = "android.intent.action.VIEW"
+BROWSABLE: Final = "android.intent.category.BROWSABLE"
+_WEB_SCHEMES: Final = ("http://", "https://")
 PARSE_PATH: Final = "/v1/deeplinks/parse"
 
 
@@ -68,7 +70,13 @@ def _fits_command_line(url: str) -> bool:
 @dataclass(frozen=True)
 class Android:
     """`adb shell am start -W -a android.intent.action.VIEW -d URL [PACKAGE]`; without a package,
-    Android picks the app whose intent filter takes the URL (or asks, if several do)."""
+    Android picks the app whose intent filter takes the URL (or asks, if several do).
+
+    An http(s) URL (an App Link, such as the App2App application link the bank sends the user back
+    on) goes with `-c android.intent.category.BROWSABLE`, as a link tapped in a browser or another
+    app does and as Android's App Links test command sends it
+    (https://developer.android.com/training/app-links/verify-android-applinks): an App Link whose
+    domain is not verified then opens the browser, not the app, as it would for the user."""
 
     package: str | None = None
     timeout: float = 30.0
@@ -77,7 +85,8 @@ class Android:
         return _fits_command_line(url)
 
     def command(self, shot: Shot) -> list[str]:
-        remote = ["am", "start", "-W", "-a", VIEW_ACTION, "-d", shot.url]
+        category = ["-c", BROWSABLE] if shot.url.lower().startswith(_WEB_SCHEMES) else []
+        remote = ["am", "start", "-W", "-a", VIEW_ACTION, *category, "-d", shot.url]
         if self.package:
             remote.append(self.package)
         return ["adb", "shell", shlex.join(remote)]
@@ -91,7 +100,8 @@ class Android:
 
 @dataclass(frozen=True)
 class Ios:
-    """`xcrun simctl openurl DEVICE URL` (DEVICE defaults to the booted simulator)."""
+    """`xcrun simctl openurl DEVICE URL` (DEVICE defaults to the booted simulator); an https URL
+    opens the app whose associated domains claim it (a universal link), else Safari."""
 
     device: str = "booted"
     timeout: float = 30.0
@@ -176,11 +186,27 @@ def summary(replayed: int, passed: int, failed: int) -> str:
     return f"{replayed} replayed, {passed} passed, {failed} failed"
 
 
-def replay(target: Target, shots: Sequence[Shot], *, dry_run: bool, out: TextIO, err: TextIO) -> int:
-    """Replay `shots` on `target`, printing a line per URL and the summary; the exit status."""
-    for shot in shots:
-        if not target.carries(shot.url):
-            print(f"SKIP {shot.fixture.name}: a command line cannot carry its NUL character", file=err)
+def replay(
+    target: Target,
+    shots: Sequence[Shot],
+    *,
+    skipped: Sequence[Skipped] = (),
+    dry_run: bool,
+    out: TextIO,
+    err: TextIO,
+) -> int:
+    """Replay `shots` on `target`, printing a line per URL and the summary; the exit status.
+    Fixtures `skipped` (and shots the target cannot carry) are named on `err`, and not counted."""
+    skipped = [
+        *skipped,
+        *(
+            Skipped(shot.fixture, "a command line cannot carry its NUL character")
+            for shot in shots
+            if not target.carries(shot.url)
+        ),
+    ]
+    for skip in skipped:
+        print(f"SKIP {skip.fixture.name}: {skip.reason}", file=err)
     shots = [shot for shot in shots if target.carries(shot.url)]
     if dry_run:
         for shot in shots:

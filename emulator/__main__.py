@@ -4,7 +4,8 @@ Alone it answers at ``/api/...``, ``/widget/`` and ``/_control/...`` (mounted by
 paths live under ``/sandbox``). Settings come from the ``EMULATOR_*`` environment variables that
 ``create_app`` takes as config keys: ``EMULATOR_SECRET_ID``, ``EMULATOR_SECRET_PASSWORD``,
 ``EMULATOR_SIGNING_KEY``, ``EMULATOR_ACCESS_TTL_SECONDS``, ``EMULATOR_WEBHOOK_URL``,
-``EMULATOR_WEBHOOK_AUTH``, ``EMULATOR_WEBHOOK_DUPLICATES`` (``1``/``true``).
+``EMULATOR_WEBHOOK_AUTH``, ``EMULATOR_WEBHOOK_DUPLICATES`` (``1``/``true``), ``EMULATOR_STATE_PATH`` (a
+SQLite file: links and tokens survive a restart).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ _STRINGS = (
     "EMULATOR_SIGNING_KEY",
     "EMULATOR_WEBHOOK_URL",
     "EMULATOR_WEBHOOK_AUTH",
+    "EMULATOR_STATE_PATH",
 )
 
 

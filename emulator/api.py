@@ -1,27 +1,41 @@
-"""Belvo's API as Belvo answers it: ``/api/token/``, links, owners, accounts, transactions, consents and
-institutions, with HTTP Basic secret keys and Belvo's error array.
+"""Belvo's API as Belvo answers it: ``/api/token/``, links, owners, accounts, transactions, bills,
+investments, consents and institutions, with HTTP Basic secret keys and Belvo's error array.
 
-Filters are the ones of OpenAPI 1.35 the backend and SDKs use: ``link`` is required for transactions
-(and optional for accounts and owners, where Belvo lists everything but advises against it).
+Filters are the ones of OpenAPI 1.35: ``link`` is required for transactions, bills and investments
+(and optional for accounts and owners, where Belvo lists everything but advises against it). The POST
+"retrieve" forms of accounts, owners and transactions (what Belvo's SDKs call ``create``/``retrieve``)
+answer the link's items as a list: ``201`` when ``save_data`` is true (the default), ``200`` otherwise.
+Link operations follow Belvo's OFDA guide: ``PATCH`` changes ``access_mode``,
+``stale_in`` or ``fetch_resources``; ``POST .../refresh/`` answers ``202`` with a ``request_id`` and
+refuses a second refresh within 10 minutes (``409 link_refreshed``); ``DELETE`` with
+``X-Belvo-Request-Mode: async`` answers ``202`` and sends a ``link_deleted`` webhook.
 """
 
 from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Sequence
-from datetime import datetime
-from typing import Any
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
 
 from flask import Blueprint, Response, jsonify, request, url_for
 
 from emulator.app import current_emulator
 from emulator.data import iso
-from emulator.errors import AuthenticationFailed, ErrorItem, NotFound, RequestInvalid
+from emulator.errors import (
+    AuthenticationFailed,
+    BelvoApiError,
+    ErrorItem,
+    NotFound,
+    RequestInvalid,
+    new_request_id,
+)
 from emulator.institutions import INSTITUTIONS, Institution
-from emulator.listing import Field, apply_filters, paginate
-from emulator.state import Link
-from emulator.tokens import mint, parse_token_request
+from emulator.listing import Field, apply_filters, paginate, shape
+from emulator.state import ConsentGrant, Link
+from emulator.tokens import mint, parse_fetch_resources, parse_stale_in, parse_token_request
 
 Json = dict[str, Any]
 api = Blueprint("api", __name__, url_prefix="/api")
@@ -82,23 +96,25 @@ def _uuid_param(name: str) -> str | None:
 @api.get("/")
 def root() -> Response:
     """The login check Belvo's SDKs make on start (``GET /api/`` with the secret keys)."""
-    return jsonify(
-        {
-            name: url_for(f"api.{name}", _external=True)
-            for name in ("links", "accounts", "owners", "transactions", "consents", "institutions")
-        }
-    )
+    names = ("links", "accounts", "owners", "transactions", "bills", "consents", "institutions")
+    return jsonify({name: url_for(f"api.{name}", _external=True) for name in names})
+
+
+def _json_body() -> Mapping[str, Any]:
+    """The request's JSON object (a form too: DRF parses both), or Belvo's 400 ``parse_error``."""
+    body = request.get_json(force=True, silent=True)
+    if body is None and request.form:
+        body = request.form.to_dict()
+    if not isinstance(body, dict):
+        raise RequestInvalid((ErrorItem("parse_error", "JSON parse error: expected a JSON object."),))
+    return body
 
 
 @api.post("/token/")
 def token() -> Response:
     # Like Belvo's Django REST framework API: a JSON body whatever its content type, or a form (enough
     # for the flat SDK request; the OFDA request's nested ``widget`` needs JSON).
-    body = request.get_json(force=True, silent=True)
-    if body is None and request.form:
-        body = request.form.to_dict()
-    if not isinstance(body, dict):
-        raise RequestInvalid((ErrorItem("parse_error", "JSON parse error: expected a JSON object."),))
+    body = _json_body()
     # The secret keys go in the body (facts file 1.1); the SDKs send Basic auth too, used when the
     # body has none.
     auth = request.authorization
@@ -111,7 +127,8 @@ def token() -> Response:
     emulator = current_emulator()
     config = parse_token_request(body)
     settings = emulator.config
-    pair = mint(emulator.state, config, settings.signing_key, emulator.now(), settings.access_ttl)
+    api_url = request.host + request.script_root  # Belvo's is its host, "sandbox.belvo.com"
+    pair = mint(emulator.state, config, settings.signing_key, emulator.now(), settings.access_ttl, api_url)
     # djangorestframework-simplejwt answers 200 with refresh first, as in Belvo's example (facts 1.6).
     return jsonify({"refresh": pair.refresh, "access": pair.access})
 
@@ -167,10 +184,92 @@ def link_detail(link_id: str) -> Response:
 
 @api.delete("/links/<link_id>/")
 def link_delete(link_id: str) -> Response:
-    """Delete the link (which revokes its Open Finance consent): 204, as without async mode."""
-    if current_emulator().forget(link_id) is None:
+    """Delete the link (which revokes its Open Finance consent): 204, or 202 and a ``link_deleted``
+    webhook with ``X-Belvo-Request-Mode: async``."""
+    emulator = current_emulator()
+    link = emulator.forget(link_id)
+    if link is None:
         raise NotFound
-    return Response(status=204)
+    if request.headers.get("X-Belvo-Request-Mode", "").lower() != "async":
+        return Response(status=204)
+    request_id = new_request_id()
+    emulator.send_link_deleted(link, request_id)
+    return _accepted(request_id)
+
+
+def _accepted(request_id: str) -> Response:
+    """Belvo's ``202`` for asynchronous work (OpenAPI 1.35 ``AsynchronousAccepted202``)."""
+    response = jsonify({"request_id": request_id})
+    response.status_code = 202
+    return response
+
+
+@api.patch("/links/<link_id>/")
+def link_patch(link_id: str) -> Response:
+    """Change ``access_mode``, ``stale_in`` or ``fetch_resources``; answers the link."""
+    link = _link_or_404(link_id)
+    body = _json_body()
+    problems: list[ErrorItem] = []
+    changes: dict[str, Any] = {}
+    if "access_mode" in body:
+        mode = body["access_mode"]
+        if mode not in ("single", "recurrent"):
+            problems.append(
+                ErrorItem("invalid_choice", f'"{mode}" is not single or recurrent.', "access_mode")
+            )
+        else:
+            changes["access_mode"] = mode
+            changes["refresh_rate"] = "7d" if mode == "recurrent" else None
+    if "stale_in" in body:
+        try:
+            changes["stale_in"] = parse_stale_in(body) or link.stale_in
+        except RequestInvalid as exc:
+            problems += exc.items
+    try:
+        if (resources := parse_fetch_resources(body)) is not None:
+            changes["fetch_resources"] = resources
+    except RequestInvalid as exc:
+        problems += exc.items
+    if problems:
+        raise RequestInvalid(tuple(problems))
+    updated = current_emulator().state.update_link(link.id, lambda current: replace(current, **changes))
+    if updated is None:  # deleted meanwhile
+        raise NotFound
+    return jsonify(link_json(updated))
+
+
+REFRESH_COOLDOWN = timedelta(minutes=10)
+
+
+@api.post("/links/<link_id>/refresh/")
+def link_refresh(link_id: str) -> Response:
+    """Fetch the link's resources again (optional ``fetch_resources``): 202 with the ``request_id`` the
+    ``recurrent_update`` webhooks carry; a second refresh within 10 minutes is 409 ``link_refreshed``."""
+    emulator = current_emulator()
+    link = _link_or_404(link_id)
+    body = request.get_json(force=True, silent=True)
+    resources = (parse_fetch_resources(body) if isinstance(body, dict) else None) or link.fetch_resources
+    now = emulator.now()
+
+    def refreshed(current: Link) -> Link:
+        if current.refreshed_at is not None and now - current.refreshed_at < REFRESH_COOLDOWN:
+            raise BelvoApiError(
+                409,
+                (
+                    ErrorItem(
+                        "link_refreshed",
+                        "The link was refreshed less than 10 minutes ago; try again later.",
+                    ),
+                ),
+            )
+        return replace(current, refreshed_at=now, last_accessed_at=now)
+
+    updated = emulator.state.update_link(link.id, refreshed)
+    if updated is None:  # deleted meanwhile
+        raise NotFound
+    request_id = new_request_id()
+    emulator.send_recurrent_updates(updated, resources, request_id)
+    return _accepted(request_id)
 
 
 def _scoped_links() -> list[Link]:
@@ -202,10 +301,36 @@ _TRANSACTION_FIELDS = (
     Field("type", lambda v: v["type"]),
     Field("status", lambda v: v["status"]),
     Field("currency", lambda v: v["currency"]),
+    Field("reference", lambda v: v["reference"]),
+    Field("amount", lambda v: v["amount"], numeric=True),
+    Field("account__balance__current", lambda v: v["account"]["balance"]["current"], numeric=True),
+    Field("account__balance__available", lambda v: v["account"]["balance"]["available"], numeric=True),
+    Field(
+        "credit_card_data__bill_name",
+        lambda v: (v["credit_card_data"] or {}).get("bill_name"),
+    ),
     Field("value_date", lambda v: v["value_date"], dated=True),
     Field("accounting_date", lambda v: v["accounting_date"], dated=True),
     Field("collected_at", lambda v: v["collected_at"], dated=True),
     Field("created_at", lambda v: v["created_at"], dated=True),
+)
+_BILL_FIELDS = (
+    Field("id", lambda v: v["id"]),
+    Field("account", lambda v: v["account"]["id"]),
+    Field("bill_name", lambda v: v["bill_name"]),
+    Field("due_date", lambda v: v["due_date"], dated=True),
+    Field("total_amount", lambda v: v["total_amount"], numeric=True),
+)
+_INVESTMENT_FIELDS = (
+    Field("id", lambda v: v["id"]),
+    Field("type", lambda v: v["type"]),
+    Field("subtype", lambda v: v["subtype"]),
+)
+_INVESTMENT_TRANSACTION_FIELDS = (
+    Field("id", lambda v: v["id"]),
+    Field("investment", lambda v: v["investment_id"]),
+    Field("type", lambda v: v["type"]),
+    Field("value_date", lambda v: v["value_date"], dated=True),
 )
 
 
@@ -223,14 +348,140 @@ def accounts() -> Response:
     return _page(apply_filters(items, request.args, _ACCOUNT_FIELDS))
 
 
+def _require_link() -> None:
+    if "link" not in request.args:
+        # Required for these resources in Belvo's API (OpenAPI 1.35 ListTransactions; the API reference's
+        # bills and Brazil investments lists).
+        raise RequestInvalid((ErrorItem("required", "This field is required.", "link"),))
+
+
+def _listed(kind: str, fields: Sequence[Field]) -> Response:
+    emulator = current_emulator()
+    items: list[Json] = [i for link in _scoped_links() for i in getattr(emulator.data(link), kind)]
+    return _page(apply_filters(items, request.args, fields))
+
+
 @api.get("/transactions/")
 def transactions() -> Response:
-    if "link" not in request.args:
-        # Required for transactions in Belvo's API (OpenAPI 1.35 ListTransactions).
-        raise RequestInvalid((ErrorItem("required", "This field is required.", "link"),))
-    emulator = current_emulator()
-    items = [t for link in _scoped_links() for t in emulator.data(link).transactions]
-    return _page(apply_filters(items, request.args, _TRANSACTION_FIELDS))
+    _require_link()
+    return _listed("transactions", _TRANSACTION_FIELDS)
+
+
+@api.get("/bills/")
+def bills() -> Response:
+    _require_link()
+    return _listed("bills", _BILL_FIELDS)
+
+
+@api.get("/br/investments/")
+def investments() -> Response:
+    _require_link()
+    return _listed("investments", _INVESTMENT_FIELDS)
+
+
+@api.get("/br/investment-transactions/")
+def investment_transactions() -> Response:
+    _require_link()
+    return _listed("investment_transactions", _INVESTMENT_TRANSACTION_FIELDS)
+
+
+# -- the POST "retrieve" forms (OpenAPI 1.35 RetrieveAccounts, RetrieveOwners, RetrieveTransactions) ----
+
+
+def _retrieve_link(body: Mapping[str, Any], problems: list[ErrorItem]) -> Link | None:
+    value = body.get("link")
+    if value is None:
+        problems.append(ErrorItem("required", "This field is required.", "link"))
+        return None
+    try:
+        link_id = str(uuid.UUID(str(value)))
+    except ValueError:
+        problems.append(ErrorItem("invalid", f"“{value}” is not a valid UUID.", "link"))
+        return None
+    link = current_emulator().state.link(link_id)
+    if link is None:
+        problems.append(
+            ErrorItem("does_not_exist", f'Invalid pk "{link_id}" - object does not exist.', "link")
+        )
+    elif link.status != "valid":
+        problems.append(ErrorItem("invalid_link", "The link is invalid; it cannot be used to retrieve data."))
+    return link
+
+
+def _save_data(body: Mapping[str, Any], problems: list[ErrorItem]) -> bool:
+    value = body.get("save_data", True)
+    if value is None:  # the Node SDK sends its undefined options as absent, a form as ""
+        return True
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", ""):
+        return value.lower() in ("true", "1", "")
+    if not isinstance(value, bool):
+        problems.append(ErrorItem("invalid", "Must be a valid boolean.", "save_data"))
+        return True
+    return value
+
+
+def _retrieved(items: Sequence[Json], save_data: bool) -> Response:
+    response = jsonify([shape(item, request.args) for item in items])
+    response.status_code = 201 if save_data else 200
+    return response
+
+
+def _retrieve(kind: Literal["accounts", "owners"]) -> Response:
+    body = _json_body()
+    problems: list[ErrorItem] = []
+    link = _retrieve_link(body, problems)
+    save_data = _save_data(body, problems)
+    if problems or link is None:
+        raise RequestInvalid(tuple(problems))
+    return _retrieved(getattr(current_emulator().data(link), kind), save_data)
+
+
+@api.post("/accounts/")
+def retrieve_accounts() -> Response:
+    return _retrieve("accounts")
+
+
+@api.post("/owners/")
+def retrieve_owners() -> Response:
+    return _retrieve("owners")
+
+
+def _day(body: Mapping[str, Any], field: str, problems: list[ErrorItem]) -> date | None:
+    value = body.get(field)
+    if value is None:
+        problems.append(ErrorItem("required", "This field is required.", field))
+        return None
+    try:
+        return date.fromisoformat(str(value))
+    except ValueError:
+        problems.append(ErrorItem("invalid", f"Enter a valid date (YYYY-MM-DD), got {value!r}.", field))
+        return None
+
+
+@api.post("/transactions/")
+def retrieve_transactions() -> Response:
+    """The link's transactions with a ``value_date`` from ``date_from`` to ``date_to`` (both required, in
+    order, ``date_to`` not in the future), optionally of one ``account``."""
+    body = _json_body()
+    problems: list[ErrorItem] = []
+    link = _retrieve_link(body, problems)
+    save_data = _save_data(body, problems)
+    start, end = _day(body, "date_from", problems), _day(body, "date_to", problems)
+    today = current_emulator().now().date()
+    if start is not None and end is not None and start > end:
+        problems.append(ErrorItem("invalid", "date_from cannot be greater than date_to.", "date_from"))
+    if end is not None and end > today:
+        problems.append(ErrorItem("invalid", "date_to cannot be greater than today's date.", "date_to"))
+    account = body.get("account")
+    if problems or link is None or start is None or end is None:
+        raise RequestInvalid(tuple(problems))
+    items = [
+        t
+        for t in current_emulator().data(link).transactions
+        if start <= date.fromisoformat(t["value_date"]) <= end
+        and (account is None or t["account"]["id"] == account)
+    ]
+    return _retrieved(items, save_data)
 
 
 def _find(kind: str, item_id: str) -> Json:
@@ -258,6 +509,30 @@ def transaction_detail(item_id: str) -> Response:
     return jsonify(_find("transactions", item_id))
 
 
+@api.get("/bills/<item_id>/")
+def bill_detail(item_id: str) -> Response:
+    return jsonify(_find("bills", item_id))
+
+
+@api.get("/br/investments/<item_id>/")
+def investment_detail(item_id: str) -> Response:
+    return jsonify(_find("investments", item_id))
+
+
+@api.get("/br/investment-transactions/<item_id>/")
+def investment_transaction_detail(item_id: str) -> Response:
+    return jsonify(_find("investment_transactions", item_id))
+
+
+def consent_status(consent: ConsentGrant, now: datetime) -> str:
+    """Belvo's consent ``status``; a revoked consent is Open Finance Brasil's ``REJECTED``."""
+    if consent.revoked_at is not None:
+        return "REJECTED"
+    if consent.expires_at is not None and consent.expires_at <= now:
+        return "EXPIRED"
+    return "AUTHORISED"
+
+
 def consent_json(link: Link, now: datetime) -> Json:
     """The Open Finance consent behind ``link`` (fields of facts file 4.5)."""
     consent = link.consent
@@ -268,7 +543,6 @@ def consent_json(link: Link, now: datetime) -> Json:
         else ["CUSTOMERS_PERSONAL_IDENTIFICATIONS_READ", "CUSTOMERS_PERSONAL_ADITTIONALINFO_READ"]
     )  # Open Finance Brasil's own spelling of ADITTIONALINFO
     cpf = next((i.number for i in link.holder if i.type == "CPF"), None)
-    expired = consent.expires_at is not None and consent.expires_at <= now
     return {
         "id": consent.id,
         "display_name": INSTITUTIONS[link.institution].display_name,
@@ -277,7 +551,7 @@ def consent_json(link: Link, now: datetime) -> Json:
         "expired_at": iso(consent.expires_at) if consent.expires_at else None,
         "undefined_consent_expiration": consent.expires_at is None,
         "created_at": iso(consent.created_at),
-        "status": "EXPIRED" if expired else "AUTHORISED",
+        "status": consent_status(consent, now),
         "permissions": {"REGISTER": register, **_PERMISSIONS},
     }
 

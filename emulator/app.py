@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import secrets
 import threading
 import time
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any, Literal, cast
 
@@ -24,7 +26,14 @@ from emulator.data import LinkData, generate
 from emulator.errors import BelvoApiError, ConfigError, ErrorItem, new_request_id
 from emulator.faults import FaultRules
 from emulator.state import ConsentGrant, EmulatorState, Identification, Link
-from emulator.webhooks import WebhookDispatcher, historical_data, historical_update
+from emulator.store import Store
+from emulator.webhooks import (
+    WebhookDispatcher,
+    historical_data,
+    historical_update,
+    link_deleted,
+    new_data_available,
+)
 
 EXTENSION = "emulator"
 
@@ -33,9 +42,12 @@ class Emulator:
     """Config, state, webhook dispatcher and fault rules of one emulator app."""
 
     def __init__(self, config: EmulatorConfig) -> None:
-        self.config = config
-        self.state = EmulatorState(belvo_user_id=str(uuid.uuid4()))
-        self.faults = FaultRules()
+        store = Store(config.state_path)
+        # One signing key for every process sharing the store, unless one is configured.
+        key = config.signing_key or store.setdefault_meta("signing_key", secrets.token_bytes(64))
+        self.config = replace(config, signing_key=key)
+        self.state = EmulatorState(store)
+        self.faults = FaultRules(store)
         self.webhooks = WebhookDispatcher(
             url=config.webhook_url,
             authorization=config.webhook_auth,
@@ -126,6 +138,14 @@ class Emulator:
                 )
             )
 
+    def send_recurrent_updates(self, link: Link, resources: tuple[str, ...], request_id: str) -> None:
+        """Queue what a refresh of ``resources`` sends, under the refresh's ``request_id``."""
+        for resource in resources:
+            self.webhooks.enqueue(new_data_available(link.id, link.external_id, resource, request_id))
+
+    def send_link_deleted(self, link: Link, request_id: str) -> None:
+        self.webhooks.enqueue(link_deleted(link.id, link.external_id, request_id))
+
 
 def current_emulator() -> Emulator:
     return cast(Emulator, current_app.extensions[EXTENSION])
@@ -173,7 +193,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Build an emulator app. Every config key is optional:
 
     ``EMULATOR_SECRET_ID`` / ``EMULATOR_SECRET_PASSWORD`` (the secret keys the API accepts),
-    ``EMULATOR_SIGNING_KEY`` (HS512 key; random per app), ``EMULATOR_ACCESS_TTL_SECONDS`` (600),
+    ``EMULATOR_SIGNING_KEY`` (HS512 key; random, kept in the state), ``EMULATOR_STATE_PATH`` (the SQLite
+    file shared by every process and restart; in memory when unset), ``EMULATOR_ACCESS_TTL_SECONDS`` (600),
     ``EMULATOR_WEBHOOK_URL`` (no webhooks when unset), ``EMULATOR_WEBHOOK_AUTH`` (the ``Authorization``
     value sent), ``EMULATOR_WEBHOOK_SESSION`` (a ``requests.Session`` for deliveries),
     ``EMULATOR_WEBHOOK_RETRY_SCHEDULE`` (seconds between attempts), ``EMULATOR_WEBHOOK_DUPLICATES``
@@ -185,6 +206,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """
     from emulator.api import api
     from emulator.control import control
+    from emulator.portal import portal
     from emulator.widget import widget
 
     app = Flask("emulator", static_folder="static", static_url_path="/widget/static")
@@ -197,4 +219,5 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(api)
     app.register_blueprint(widget)
     app.register_blueprint(control)
+    app.register_blueprint(portal)
     return app

@@ -14,7 +14,6 @@ emulator.errors.ConfigError: EMULATOR_WEBHOOK_DUPLICATES: expected a bool, got s
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -43,7 +42,8 @@ class EmulatorConfig:
 
     secret_id: str = DEFAULT_SECRET_ID
     secret_password: str = field(default=DEFAULT_SECRET_PASSWORD, repr=False)
-    signing_key: bytes = field(default_factory=lambda: secrets.token_bytes(64), repr=False)
+    #: HS512 key; empty: the store's, made once by the first process that opens it (``Emulator``).
+    signing_key: bytes = field(default=b"", repr=False)
     access_ttl: timedelta = timedelta(minutes=10)
     webhook_url: str | None = None
     webhook_auth: str | None = field(default=None, repr=False)
@@ -51,6 +51,8 @@ class EmulatorConfig:
     webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
     webhook_duplicates: bool = False
     now: Callable[[], datetime] = field(default=_utcnow, compare=False)
+    #: The SQLite file the emulator's state lives in; ``None``: in memory, this process only.
+    state_path: str | None = None
 
     @classmethod
     def from_mapping(cls, config: Mapping[str, Any] | None) -> EmulatorConfig:
@@ -69,6 +71,7 @@ class EmulatorConfig:
             webhook_retry_schedule=_schedule(values),
             webhook_duplicates=_typed(values, "EMULATOR_WEBHOOK_DUPLICATES", bool, False),
             now=_clock(values),
+            state_path=_optional(values, "EMULATOR_STATE_PATH", str),
         )
 
 

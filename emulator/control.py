@@ -10,6 +10,9 @@
   e.g. ``{"link_id": "...", "webhook_type": "CONSENT", "webhook_code": "openfinance_consent_expired",
   "data": {...}}`` (optional ``process_type``, default ``recurrent_update``).
 * ``GET /_control/webhooks``: every delivery attempt so far, background ones included.
+* ``POST /_control/consents``: ``{"link_id": "...", "state": "about_to_expire"|"expired"}`` moves a
+  recurrent link's consent there at once (due in 7 days, or now) and sends the consent webhook Belvo
+  would (contract section 7), so nobody has to wait months; answers the webhook and its delivery.
 """
 
 from __future__ import annotations
@@ -18,8 +21,9 @@ import uuid
 from collections.abc import Mapping
 from typing import Any, Literal, cast
 
-from flask import Blueprint, Response, jsonify, request
+from flask import Blueprint, Response, jsonify, request, url_for
 
+from emulator import consents
 from emulator.api import link_json
 from emulator.app import current_emulator
 from emulator.errors import ErrorItem, NotFound, RequestInvalid
@@ -150,6 +154,36 @@ def send_webhook() -> Response:
     attempts = emulator.webhooks.deliver_now(payload)
     return jsonify(
         {
+            "webhook": payload,
+            "delivered": any(a.delivered for a in attempts),
+            "attempts": [a.to_json() for a in attempts],
+        }
+    )
+
+
+@control.post("/consents")
+def move_consent() -> Response:
+    body = _json_object()
+    problems: list[ErrorItem] = []
+    link_id = _string(body, "link_id", problems)
+    state = body.get("state")
+    if state not in ("about_to_expire", "expired"):
+        problems.append(
+            ErrorItem("invalid_choice", f'Expected "about_to_expire" or "expired", got {state!r}.', "state")
+        )
+    if problems:
+        raise RequestInvalid(tuple(problems))
+    emulator = current_emulator()
+    link, payload = consents.move_consent(
+        emulator,
+        link_id,
+        cast(consents.ConsentState, state),
+        url_for("static", filename="institution.svg", _external=True),
+    )
+    attempts = emulator.webhooks.deliver_now(payload) if emulator.webhooks.url else ()
+    return jsonify(
+        {
+            "link": link_json(link),
             "webhook": payload,
             "delivered": any(a.delivered for a in attempts),
             "attempts": [a.to_json() for a in attempts],

@@ -1,4 +1,5 @@
-"""A link's owners, accounts and transactions: Brazilian, in BRL, the same every time for the same link.
+"""A link's owners, accounts, transactions, credit-card bills and investments: Brazilian, in BRL, the same
+every time for the same link.
 
 Everything is drawn from ``random.Random(link.id)`` (string seeds are hashed with SHA-512, so the data
 does not depend on ``PYTHONHASHSEED`` or on the process). Twelve months of history end on the link's
@@ -8,6 +9,10 @@ Shapes follow Belvo's OFDA Brazil schemas (Accounts/Transactions "Open Finance B
 ``subtype``, ``agency``, ``check_digit``, ``overdraft``, ``credit_data.cards/limits``, ``counterparty``,
 ``operation_type``... to the Standard schema of OpenAPI 1.35); ``type``/``subtype``/``operation_type`` use
 the Open Finance Brasil enumerations (e.g. ``CONTA_DEPOSITO_A_VISTA``/``INDIVIDUAL``, ``PIX``, ``BOLETO``).
+Bills follow https://developers.belvo.com/docs/bills-ofda (closed card periods only); investments and their
+transactions follow Belvo's early-preview pages https://developers.belvo.com/docs/investments-ofda and
+https://developers.belvo.com/docs/investment-transactions. Bills and investments draw from sources of
+their own (seeded with the link id and the resource), so adding them left the other resources unchanged.
 
 >>> from emulator.state import ConsentGrant, Identification, Link
 >>> from datetime import UTC
@@ -18,6 +23,8 @@ the Open Finance Brasil enumerations (e.g. ``CONTA_DEPOSITO_A_VISTA``/``INDIVIDU
 >>> data = generate(link)
 >>> data.owners[0]["display_name"], [a["category"] for a in data.accounts]
 ('Ralph Bragg', ['CHECKING_ACCOUNT', 'SAVINGS_ACCOUNT', 'CREDIT_CARD'])
+>>> len(data.bills), sorted({i["type"] for i in data.investments})
+(12, ['FIXED_INCOME_BANKING', 'INVESTMENT_FUND', 'TREASURY_BOND'])
 >>> generate(link) == data
 True
 """
@@ -153,7 +160,9 @@ class LinkData:
     owners: tuple[Json, ...]
     accounts: tuple[Json, ...]
     transactions: tuple[Json, ...]
-    bills: int  # closed credit-card bills, the count a BILLS historical_update reports
+    bills: tuple[Json, ...]
+    investments: tuple[Json, ...]
+    investment_transactions: tuple[Json, ...]
 
 
 def iso(moment: datetime) -> str:
@@ -210,7 +219,6 @@ def generate(link: Link) -> LinkData:
         + [_credit_card(draw, link, created, business)]
     )
     transactions: list[Json] = []
-    bills = 0
     for account in accounts:
         builder = _Transactions(draw, account, link.created_at)
         match account["category"]:
@@ -219,10 +227,18 @@ def generate(link: Link) -> LinkData:
             case "SAVINGS_ACCOUNT":
                 builder.savings()
             case _:
-                bills += builder.credit_card()
+                builder.credit_card()
         transactions += builder.items
     transactions.sort(key=lambda t: (t["transacted_at"], t["id"]), reverse=True)
-    return LinkData((owner,), tuple(accounts), tuple(transactions), bills)
+    card = next(a for a in accounts if a["category"] == "CREDIT_CARD")
+    bills = _bills(_Draw(f"{link.id}:BILLS"), card, transactions, link.created_at)
+    investments = _investments(_Draw(f"{link.id}:INVESTMENTS"), link, business)
+    movements = _investment_transactions(
+        _Draw(f"{link.id}:INVESTMENT_TRANSACTIONS"), investments, link.created_at
+    )
+    return LinkData(
+        (owner,), tuple(accounts), tuple(transactions), tuple(bills), tuple(investments), tuple(movements)
+    )
 
 
 def _generated_person(draw: _Draw) -> Identification:
@@ -617,8 +633,8 @@ class _Transactions:
                 "Interest",
             )
 
-    def credit_card(self) -> int:
-        """Add the card's transactions; return how many monthly bills have closed."""
+    def credit_card(self) -> None:
+        """Add the card's transactions, each naming the monthly bill it belongs to once that closed."""
         rng = self.draw.rng
         last4 = self.account["public_identification_value"]
         months = self._months()
@@ -698,4 +714,146 @@ class _Transactions:
                     "Bank Fees",
                     credit_card_data=card_data(fee="ANNUAL_FEE"),
                 )
-        return sum(1 for m in months if m.year * 12 + m.month < self.end.year * 12 + self.end.month)
+
+
+def _bills(draw: _Draw, card: Json, transactions: list[Json], fetched_at: datetime) -> list[Json]:
+    """One bill per closed period of the card: its purchases' total, the minimum due, and how it was paid
+    (paid in full by direct debit, except now and then a late payment with its interest charge)."""
+    created = iso(fetched_at)
+    periods: dict[str, list[Json]] = {}
+    for item in transactions:
+        data = item["credit_card_data"]
+        if item["account"]["id"] == card["id"] and data and data["bill_name"]:
+            periods.setdefault(data["bill_name"], []).append(item)
+    bills = []
+    for name, items in sorted(periods.items(), key=lambda kv: kv[1][0]["credit_card_data"]["bill_due_date"]):
+        due = date.fromisoformat(items[0]["credit_card_data"]["bill_due_date"])
+        spent = round(sum(t["amount"] for t in items if t["type"] == "OUTFLOW"), 2)
+        late = draw.rng.random() < 0.15 and due + timedelta(days=5) < fetched_at.date()
+        charges = (
+            [
+                {
+                    "type": "LATE_PAYMENT_INTEREST",
+                    "additional_info": "Pagamento em atraso, juros aplicados.",
+                    "currency": "BRL",
+                    "amount": round(spent * 0.02, 2),
+                }
+            ]
+            if late
+            else []
+        )
+        total = round(spent + sum(c["amount"] for c in charges), 2)
+        paid_on = due + timedelta(days=5 if late else -draw.rng.randrange(0, 4))
+        payments = (
+            [
+                {
+                    "type": "FULL",
+                    "payment_date": paid_on.isoformat(),
+                    "payment_mode": "DIRECT_DEBIT",
+                    "currency": "BRL",
+                    "amount": total,
+                }
+            ]
+            if paid_on < fetched_at.date()
+            else []
+        )
+        bills.append(
+            {
+                "id": draw.uuid(),
+                "created_at": created,
+                "collected_at": created,
+                "account": card,
+                "internal_identification": draw.digits(40),
+                "bill_name": name,
+                "due_date": due.isoformat(),
+                "currency": "BRL",
+                "total_amount": total,
+                "minimum_amount": round(total * 0.15, 2),
+                "is_installment": any(t["credit_card_data"]["number_of_installments"] for t in items),
+                "finance_charges": charges,
+                "payments": payments,
+            }
+        )
+    bills.reverse()  # newest first, as the other resources
+    return bills
+
+
+# (type, subtype, product name, issuer CNPJ, ISIN prefix, annual rate, amount range)
+_INVESTMENT_PRODUCTS = (
+    ("FIXED_INCOME_BANKING", "CDB", "CDB Pós 110% CDI", "60746948000112", "BRCDB", 0.12, (1000, 30000)),
+    ("FIXED_INCOME_BANKING", "LCI", "LCI 95% CDI", "60701190000104", "BRLCI", 0.10, (5000, 50000)),
+    ("TREASURY_BOND", "TESOURO_SELIC", "Tesouro Selic 2029", None, "BRSTNCLF1RU6", 0.11, (500, 20000)),
+    ("INVESTMENT_FUND", "FUNDO_RENDA_FIXA", "Fundo Renda Fixa Referenciado DI", "09215250000113",
+     "BRFRF", 0.10, (1000, 40000)),
+)  # fmt: skip
+
+
+def _investments(draw: _Draw, link: Link, business: bool) -> list[Json]:
+    """The user's investments: a CDB, a treasury bond and a fund (an LCI too, for people)."""
+    created = iso(link.created_at)
+    chosen = [p for p in _INVESTMENT_PRODUCTS if not (business and p[1] == "LCI")]
+    items = []
+    for kind, subtype, product, issuer, isin, rate, (low, high) in chosen:
+        invested = draw.amount(low, high) * (3 if business else 1)
+        gross = round(invested * (1 + rate * draw.rng.uniform(0.2, 1.0)), 2)
+        quantity = float(draw.rng.randrange(1, 200))
+        items.append(
+            {
+                "id": draw.uuid(),
+                "link": link.id,
+                "internal_identification": draw.alnum(24),
+                "collected_at": created,
+                "created_at": created,
+                "type": kind,
+                "subtype": subtype,
+                "product_name": product,
+                "issuer_id_number": issuer,
+                "isin_number": isin if len(isin) == 12 else f"{isin}{draw.alnum(7).upper()}",
+                "currency": "BRL",
+                "quantity": quantity,
+                "unit_price": round(gross / quantity, 6),
+                "balance": {
+                    "gross": gross,
+                    "net": round(gross - (gross - invested) * 0.15, 2),  # 15% income tax on the gain
+                    "blocked": 0.0,
+                    "invested": round(invested, 2),
+                },
+                "remuneration": {"indexer": "CDI" if kind != "TREASURY_BOND" else "SELIC", "rate": rate},
+            }
+        )
+    return items
+
+
+def _investment_transactions(draw: _Draw, investments: list[Json], fetched_at: datetime) -> list[Json]:
+    """Each investment's purchases and redemptions over the last 12 months."""
+    created = iso(fetched_at)
+    end = fetched_at.date()
+    items = []
+    for investment in investments:
+        for _ in range(draw.rng.randrange(3, 7)):
+            day = end - timedelta(days=draw.rng.randrange(1, 365))
+            inflow = draw.rng.random() < 0.7  # money going into the investment
+            quantity = float(draw.rng.randrange(1, 20))
+            gross = round(quantity * investment["unit_price"], 2)
+            tax = 0.0 if inflow else round(gross * 0.01, 2)
+            items.append(
+                {
+                    "id": draw.uuid(),
+                    "investment_id": investment["id"],
+                    "internal_identification": draw.alnum(24),
+                    "collected_at": created,
+                    "created_at": created,
+                    "value_date": day.isoformat(),
+                    "type": "ENTRADA" if inflow else "SAIDA",
+                    "subtype": "APLICACAO" if inflow else "RESGATE",
+                    "currency": "BRL",
+                    "quantity": quantity,
+                    "unit_price": investment["unit_price"],
+                    "gross_value": gross,
+                    "income_tax": tax,
+                    "financial_transaction_tax": 0.0,
+                    "net_value": round(gross - tax, 2),
+                }
+            )
+    items.sort(key=lambda t: (t["value_date"], t["id"]), reverse=True)
+    return items

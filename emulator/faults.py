@@ -14,13 +14,13 @@ out, and ``status: null`` only adds latency before the normal answer. The oldest
 
 from __future__ import annotations
 
-import itertools
-import threading
+import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from emulator.errors import ErrorItem, InjectedFault, RequestInvalid
+from emulator.store import Store
 
 # Belvo's documented messages for the codes a test is likely to inject (facts file 6.3, OpenAPI 1.35).
 MESSAGES = {
@@ -108,35 +108,49 @@ def _is_int(value: Any) -> bool:
 
 
 class FaultRules:
-    """The live rules of one emulator, safe to use from every request thread."""
+    """The live rules of one emulator, in its store: every process sharing the store sees them, and
+    each use of a rule is counted once whichever process serves the request."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._rules: list[FaultRule] = []
-        self._ids = itertools.count(1)
+    def __init__(self, store: Store | None = None) -> None:
+        self._store = store or Store(None)
 
     def add(self, rule: FaultRule) -> FaultRule:
-        with self._lock:
-            rule = replace(rule, id=next(self._ids))
-            self._rules.append(rule)
+        with self._store.transaction() as connection:
+            cursor = connection.execute("INSERT INTO faults (rule) VALUES ('')")
+            rule = replace(rule, id=cursor.lastrowid or 0)
+            connection.execute("UPDATE faults SET rule = ? WHERE id = ?", (_dump(rule), rule.id))
             return rule
 
     def list(self) -> list[FaultRule]:
-        with self._lock:
-            return list(self._rules)
+        with self._store.reading() as connection:
+            rows = connection.execute("SELECT rule FROM faults ORDER BY id").fetchall()
+        return [_load(row[0]) for row in rows]
 
     def clear(self) -> None:
-        with self._lock:
-            self._rules.clear()
+        with self._store.transaction() as connection:
+            connection.execute("DELETE FROM faults")
 
     def take(self, path: str) -> FaultRule | None:
         """Consume one use of the first rule matching ``path`` and return it (``None`` if none)."""
-        with self._lock:
-            for index, rule in enumerate(self._rules):
+        if not any(path.startswith(rule.match) for rule in self.list()):
+            return None  # the common case, without taking the write lock
+        with self._store.transaction() as connection:
+            for rule in self.list():
                 if path.startswith(rule.match):
                     if rule.times == 1:
-                        del self._rules[index]
+                        connection.execute("DELETE FROM faults WHERE id = ?", (rule.id,))
                     elif rule.times > 1:
-                        self._rules[index] = replace(rule, times=rule.times - 1)
+                        connection.execute(
+                            "UPDATE faults SET rule = ? WHERE id = ?",
+                            (_dump(replace(rule, times=rule.times - 1)), rule.id),
+                        )
                     return rule
             return None
+
+
+def _dump(rule: FaultRule) -> str:
+    return json.dumps(rule.to_json())
+
+
+def _load(text: str) -> FaultRule:
+    return FaultRule(**json.loads(text))

@@ -32,18 +32,24 @@ MAX_PAGE_SIZE = 1000
 @dataclass(frozen=True)
 class Field:
     """A filterable field: ``name`` (exact match) and ``name__in``; with ``dated``, also ``__gt``,
-    ``__gte``, ``__lt``, ``__lte`` and ``__range`` on an ISO date (``YYYY-MM-DD``)."""
+    ``__gte``, ``__lt``, ``__lte`` and ``__range`` on an ISO date (``YYYY-MM-DD``); with ``numeric``, the
+    same comparisons on a number (``amount__gte=100``)."""
 
     name: str
     value: Callable[[Json], Any]
     dated: bool = False
+    numeric: bool = False
+
+    @property
+    def ordered(self) -> bool:
+        return self.dated or self.numeric
 
 
 def apply_filters(items: Sequence[Json], args: MultiDict[str, str], fields: Sequence[Field]) -> list[Json]:
     """The items matching every filter in ``args`` that names one of ``fields``."""
     tests: list[Callable[[Json], bool]] = []
     for spec in fields:
-        for lookup in ("", "__in", *(("__gt", "__gte", "__lt", "__lte", "__range") if spec.dated else ())):
+        for lookup in ("", "__in", *(("__gt", "__gte", "__lt", "__lte", "__range") if spec.ordered else ())):
             raw = args.get(spec.name + lookup)
             if raw is not None:
                 tests.append(_test(spec, lookup, raw))
@@ -55,14 +61,18 @@ def _test(spec: Field, lookup: str, raw: str) -> Callable[[Json], bool]:
     if lookup == "__in":
         wanted = set(raw.split(","))
         return lambda item: str(spec.value(item)) in wanted
-    if not spec.dated:
+    if not spec.ordered:
         return lambda item: str(spec.value(item)) == raw
-    bounds = [_date(param, part) for part in (raw.split(",") if lookup == "__range" else [raw])]
+    parse = _number if spec.numeric else _date
+    bounds = [parse(param, part) for part in (raw.split(",") if lookup == "__range" else [raw])]
     if lookup == "__range" and len(bounds) != 2:
-        raise RequestInvalid((ErrorItem("invalid", "Enter two dates separated by a comma.", param),))
+        raise RequestInvalid((ErrorItem("invalid", "Enter two values separated by a comma.", param),))
 
-    def on(item: Json) -> date:
-        return date.fromisoformat(str(spec.value(item))[:10])
+    def on(item: Json) -> Any:
+        value = spec.value(item)
+        if spec.numeric:
+            return float("nan") if value is None else float(value)  # nan compares false: no match
+        return date.fromisoformat(str(value)[:10])
 
     match lookup:
         case "__gt":
@@ -86,6 +96,13 @@ def _date(param: str, raw: str) -> date:
         raise RequestInvalid(
             (ErrorItem("invalid", f"Enter a valid date (YYYY-MM-DD), got {raw!r}.", param),)
         ) from None
+
+
+def _number(param: str, raw: str) -> float:
+    try:
+        return float(raw.strip())
+    except ValueError:
+        raise RequestInvalid((ErrorItem("invalid", f"Enter a number, got {raw!r}.", param),)) from None
 
 
 def shape(item: Json, args: Mapping[str, str]) -> Json:

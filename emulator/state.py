@@ -1,20 +1,22 @@
-"""Everything the emulator remembers, in memory, per app instance.
+"""Everything the emulator remembers: tokens, widget sessions and links.
 
-Records are frozen dataclasses; :class:`EmulatorState` swaps whole records under one lock, so request
-threads, the webhook worker and tests always see a consistent snapshot. Nothing survives a restart, as
-nothing needs to: a restarted emulator is a fresh sandbox.
+Records are frozen dataclasses; :class:`EmulatorState` swaps whole records in its store, in a transaction
+where a change depends on what is there, so request threads, other processes, the webhook worker and
+tests always see a consistent snapshot. With a store file they survive a restart (see
+:mod:`emulator.store`).
 """
 
 from __future__ import annotations
 
-import threading
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 
 from emulator.events import CallbackUrls, FinalEvent, WarningEvent
+from emulator.store import Store
 
 IdentificationType = Literal["CPF", "CNPJ"]
 Screen = Literal["institutions", "consent", "bank", "done"]
@@ -71,6 +73,9 @@ class WidgetConfig:
     branding: Branding
     theme: tuple[ThemeVar, ...]
     color_scheme: Literal["LIGHT", "DARK"]
+    #: ``widget.openfinance_feature``: the hosted widget's ``consent_link_creation``, or My Belvo
+    #: Portal's ``consent_management``.
+    feature: str = "consent_link_creation"
 
     def document(self, kind: IdentificationType) -> Identification | None:
         return next((i for i in self.identification if i.type == kind), None)
@@ -113,17 +118,21 @@ class WidgetSession:
     pending_warning: WarningEvent | None = None
     outcome: FinalEvent | None = None
     #: App2App: what the user decided at the bank, which then sent them back to the app (the widget
-    #: opened with the bank's query finishes the flow).
+    #: opened with the bank's query finishes the flow), and the access token the widget was opened
+    #: with, which the bank hands back (a sandbox token, kept as the signing key is).
     bank_decision: Literal["authorize", "deny"] | None = None
+    access_token: str | None = field(default=None, repr=False)
 
 
 @dataclass(frozen=True)
 class ConsentGrant:
-    """The Open Finance consent behind a link (1:1, facts file 4.5)."""
+    """The Open Finance consent behind a link (1:1, https://developers.belvo.com/docs/webhook-consents);
+    ``revoked_at`` is set once the user revoked it in My Belvo Portal."""
 
     id: str
     created_at: datetime
     expires_at: datetime | None
+    revoked_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -145,69 +154,79 @@ class Link:
     last_accessed_at: datetime
     holder: tuple[Identification, ...]
     consent: ConsentGrant
+    refreshed_at: datetime | None = None  # the last POST /api/links/{id}/refresh/ (its cooldown)
 
 
 class EmulatorState:
-    """Tokens, widget sessions and links, guarded by one lock."""
+    """Tokens, widget sessions and links, kept in a :class:`~emulator.store.Store` (every process that
+    shares its file shares them); changes that read first run in one transaction."""
 
-    def __init__(self, belvo_user_id: str) -> None:
-        self.belvo_user_id = belvo_user_id  # ``created_by`` of links and ``user_id`` of tokens
-        self._lock = threading.RLock()
-        self._tokens: dict[str, IssuedToken] = {}
-        self._token_aliases: dict[str, str] = {}
-        self._sessions: dict[str, WidgetSession] = {}
-        self._links: dict[str, Link] = {}
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        # ``created_by`` of links and ``user_id`` of tokens: one sandbox user, however many processes.
+        self.belvo_user_id = store.setdefault_meta("belvo_user_id", str(uuid.uuid4()).encode()).decode()
 
     @contextmanager
     def locked(self) -> Iterator[None]:
-        """Hold the lock across several calls that must see one snapshot (e.g. check then update)."""
-        with self._lock:
+        """Hold the write lock across several calls that must see one snapshot (check then update)."""
+        with self._store.transaction():
             yield
 
     def add_token(self, token: IssuedToken, aliases: tuple[str, ...] = ()) -> None:
         """Remember ``token``; ``aliases`` are other jtis (the refresh token's) that look it up too."""
-        with self._lock:
-            self._tokens[token.jti] = token
-            self._token_aliases.update(dict.fromkeys(aliases, token.jti))
+        with self._store.transaction():
+            self._store.put("token", token.jti, token)
+            for alias in aliases:
+                self._store.put("token_alias", alias, token.jti)
 
     def token(self, jti: str) -> IssuedToken | None:
-        with self._lock:
-            return self._tokens.get(self._token_aliases.get(jti, jti))
+        with self._store.reading():
+            token: IssuedToken | None = self._store.get("token", self._store.get("token_alias", jti) or jti)
+            return token
 
     def mark_token_used(self, jti: str) -> None:
-        with self._lock:
-            self._tokens[jti] = replace(self._tokens[jti], used=True)
+        with self._store.transaction():
+            self._store.put("token", jti, replace(self._store.get("token", jti), used=True))
 
     def add_session(self, session: WidgetSession) -> None:
-        with self._lock:
-            self._sessions[session.id] = session
+        self._store.put("session", session.id, session)
 
     def session(self, session_id: str) -> WidgetSession | None:
-        with self._lock:
-            return self._sessions.get(session_id)
+        session: WidgetSession | None = self._store.get("session", session_id)
+        return session
 
     def update_session(
         self, session_id: str, change: Callable[[WidgetSession], WidgetSession]
     ) -> WidgetSession:
         """Apply ``change`` to the current record atomically and return the new one."""
-        with self._lock:
-            updated = change(self._sessions[session_id])
-            self._sessions[session_id] = updated
+        with self._store.transaction():
+            updated = change(self._store.get("session", session_id))
+            self._store.put("session", session_id, updated)
             return updated
 
     def add_link(self, link: Link) -> None:
-        with self._lock:
-            self._links[link.id] = link
+        self._store.put("link", link.id, link)
+
+    def update_link(self, link_id: str, change: Callable[[Link], Link]) -> Link | None:
+        """Apply ``change`` to the current record atomically and return the new one (``None``: no such
+        link)."""
+        with self._store.transaction():
+            link: Link | None = self._store.get("link", link_id)
+            if link is None:
+                return None
+            updated = change(link)
+            self._store.put("link", link_id, updated)
+            return updated
 
     def link(self, link_id: str) -> Link | None:
-        with self._lock:
-            return self._links.get(link_id)
+        link: Link | None = self._store.get("link", link_id)
+        return link
 
     def links(self) -> list[Link]:
         """All links, oldest first (the order Belvo's list endpoints page through)."""
-        with self._lock:
-            return sorted(self._links.values(), key=lambda link: link.created_at)
+        links: list[Link] = self._store.values("link")
+        return sorted(links, key=lambda link: (link.created_at, link.id))
 
     def delete_link(self, link_id: str) -> Link | None:
-        with self._lock:
-            return self._links.pop(link_id, None)
+        link: Link | None = self._store.delete("link", link_id)
+        return link

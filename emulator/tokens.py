@@ -2,14 +2,19 @@
 
 Two request shapes are accepted (contract section 5):
 
-* the OFDA request of facts file 1.2/1.3 (``widget.openfinance_feature = consent_link_creation``), checked
-  field by field the way the facts file documents it, every broken rule reported at once;
+* the OFDA request (``widget.openfinance_feature = consent_link_creation``), checked field by field the
+  way Belvo documents it (https://developers.belvo.com/docs/hosted-widget-ofda), every broken rule reported
+  at once. What Belvo's own examples leave out is optional here too: ``fetch_resources`` (absent from the
+  branding page's full example, https://developers.belvo.com/docs/branding-and-customization-ofda, which
+  also sends only ``read_institutions,write_links`` as scopes) and a CPF given as a JSON number (the
+  example of ``POST /api/token/`` in Belvo's API reference);
 * the SDKs' default request (``scopes=read_institutions,write_links`` and no ``widget``), whose token
   opens the widget but carries no callback URLs.
 
-Tokens carry the claims of facts file 1.6, which are djangorestframework-simplejwt's (``token_type``,
-``exp``, ``jti``, ``user_id``) plus Belvo's ``scopes``, ``environment``, ``iss``. What the token was
-minted with stays server-side, keyed by ``jti``.
+Tokens carry the claims of the tokens Belvo's API reference shows decoded: djangorestframework-simplejwt's
+(``token_type``, ``exp``, ``iat``, ``jti``, ``user_id``) plus ``organization_id``, ``organization_name``,
+``scopes``, ``environment``, ``api_url``, ``credentials_storage``, ``stale_in``, ``fetch_resources`` and
+``iss``. What the token was minted with stays server-side, keyed by ``jti``.
 """
 
 from __future__ import annotations
@@ -49,6 +54,17 @@ OFDA_SCOPES = (
 )
 OFDA_PERMISSIONS = ("REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS")
 KNOWN_SCOPES = frozenset(OFDA_SCOPES.split(",")) | {"read_links"}
+# The hosted widget's token, and My Belvo Portal's (Belvo's "My Belvo Portal" page: these scopes, exactly).
+LINK_FEATURE = "consent_link_creation"
+PORTAL_FEATURE = "consent_management"
+PORTAL_SCOPES = "read_consents,write_consents,write_consent_callback"
+# What Belvo pulls after an OFDA link is created when the token names no fetch_resources ("12 months of
+# OWNERS/ACCOUNTS/TRANSACTIONS/BILLS/INVESTMENTS", https://developers.belvo.com/docs/hosted-widget-ofda).
+DEFAULT_FETCH_RESOURCES = ("OWNERS", "ACCOUNTS", "TRANSACTIONS", "BILLS", "INVESTMENTS")
+# Belvo's defaults for a link's data retention and credentials (its Link object, OpenAPI 1.35).
+DEFAULT_STALE_IN = "365d"
+DEFAULT_CREDENTIALS_STORAGE = "365d"
+ORGANIZATION_NAME = "Belvo emulator sandbox"
 # Belvo's default purpose text, shown as "Propósito do compartilhamento" (facts file 1.3).
 DEFAULT_PURPOSE = (
     "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando "
@@ -57,6 +73,7 @@ DEFAULT_PURPOSE = (
 MAX_PURPOSE = 600
 _CALLBACK_KEYS = frozenset({"success", "exit", "event", "application_link"})
 _URL_SCHEMES_REFUSED = frozenset({"javascript", "data", "file", "vbscript", "blob"})
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.\-_]*):", re.ASCII)
 _DURATION = re.compile(r"[1-9][0-9]{0,3}d", re.ASCII)
 _HEX_COLOUR = re.compile(r"#[0-9A-Fa-f]{6}", re.ASCII)
 # Theme values become CSS declarations on the widget's pages; these characters cannot end a declaration
@@ -162,7 +179,7 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
     # What every token carries, with or without the OFDA ``widget`` object.
     common: dict[str, Any] = {
         "scopes": scopes,
-        "fetch_resources": fetch_resources or (),
+        "fetch_resources": fetch_resources or DEFAULT_FETCH_RESOURCES,
         "stale_in": stale_in,
         "credentials_storage": credentials_storage,
         "permissions": OFDA_PERMISSIONS,
@@ -186,19 +203,19 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
         errors.raise_if_any()
     widget = cast(Mapping[str, Any], widget)
     feature = widget.get("openfinance_feature")
+    if feature == PORTAL_FEATURE:
+        return _portal_config(body, widget, common, errors)
     if feature is None:
         errors.required("widget.openfinance_feature")
-    elif feature != "consent_link_creation":
+    elif feature != LINK_FEATURE:
         errors.add(
             "widget.openfinance_feature",
             "invalid_choice",
-            f'"{feature}" is not a valid choice: the emulator implements only "consent_link_creation" '
-            "(the hosted widget), not My Belvo Portal.",
+            f'"{feature}" is not a valid choice: expected "{LINK_FEATURE}" (the hosted widget) or '
+            f'"{PORTAL_FEATURE}" (My Belvo Portal).',
         )
-    if body.get("scopes") != OFDA_SCOPES and scopes:
-        errors.add("scopes", "invalid", f'OFDA link creation requires scopes to be exactly "{OFDA_SCOPES}".')
-    if "fetch_resources" not in body:
-        errors.required("fetch_resources")
+    if scopes and "write_links" not in scopes:
+        errors.add("scopes", "invalid", f'OFDA link creation needs write_links; send "{OFDA_SCOPES}".')
     callback_urls = _callback_urls(widget.get("callback_urls"), errors)
     consent = widget.get("consent")
     consent_fields = _consent(consent, errors)
@@ -220,6 +237,28 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
         branding=branding,
         theme=theme,
         color_scheme=cast(Literal["LIGHT", "DARK"], color_scheme),
+    )
+
+
+def _portal_config(
+    body: Mapping[str, Any], widget: Mapping[str, Any], common: Mapping[str, Any], errors: _Errors
+) -> WidgetConfig:
+    """My Belvo Portal's token: whose consents it shows (``widget.consent``), and nothing of a widget."""
+    if body.get("scopes") != PORTAL_SCOPES and common["scopes"]:
+        errors.add("scopes", "invalid", f'My Belvo Portal requires scopes to be exactly "{PORTAL_SCOPES}".')
+    terms_url, identification, _ = _consent(widget.get("consent"), errors)
+    errors.raise_if_any()
+    return WidgetConfig(
+        **common,
+        feature=PORTAL_FEATURE,
+        callback_urls=None,
+        purpose=DEFAULT_PURPOSE,
+        terms_url=terms_url,
+        identification=identification,
+        default_consent_duration_days=None,
+        branding=Branding(),
+        theme=(),
+        color_scheme="LIGHT",
     )
 
 
@@ -288,8 +327,11 @@ def _url(value: Any, field: str, errors: _Errors, *, https_only: bool) -> str | 
     if not isinstance(value, str) or not value:
         errors.add(field, "invalid", f"Expected a URL, got {value!r}.")
         return None
-    parts = urlsplit(value)
-    scheme = parts.scheme.lower()
+    # Belvo's own examples put an underscore in the scheme (your_deeplink_here://success), which
+    # RFC 3986, and so urlsplit, does not allow: the scheme is read here, the rest by urlsplit.
+    found = _SCHEME.match(value)
+    scheme = found[1].lower() if found else ""
+    parts = urlsplit("x:" + value[found.end() :]) if found else urlsplit(value)
     if (
         len(value) > 2048
         or _CONTROL.search(value)
@@ -373,6 +415,15 @@ def parse_identification(value: Any, field: str) -> tuple[Identification, ...]:
     return entries
 
 
+def parse_fetch_resources(body: Mapping[str, Any]) -> tuple[str, ...] | None:
+    """``body["fetch_resources"]`` checked with the token endpoint's rules (also used by link PATCH and
+    refresh); ``None`` when absent."""
+    errors = _Errors()
+    value = _fetch_resources(body, errors)
+    errors.raise_if_any()
+    return value
+
+
 def parse_stale_in(body: Mapping[str, Any]) -> str | None:
     errors = _Errors()
     value = _optional_duration(body, "stale_in", errors)
@@ -411,6 +462,9 @@ def _identification_entry(item: Any, field: str, errors: _Errors) -> Identificat
         errors.add(field, "invalid", "Expected an object with type, number and name.")
         return None
     kind, number, name = item.get("type"), item.get("number"), item.get("name")
+    if isinstance(number, int) and not isinstance(number, bool) and number >= 0 and kind in ("CPF", "CNPJ"):
+        # Belvo's API reference sends the CPF as a JSON number; leading zeros are lost on the way.
+        number = str(number).zfill(11 if kind == "CPF" else 14)
     ok = True
     if kind not in ("CPF", "CNPJ"):
         errors.add(f"{field}.type", "invalid_choice", f'Expected "CPF" or "CNPJ", got {kind!r}.')
@@ -516,44 +570,42 @@ class TokenPair:
     refresh: str
 
 
-def mint(state: EmulatorState, config: WidgetConfig, key: bytes, now: datetime, ttl: timedelta) -> TokenPair:
-    """Sign an access/refresh pair for ``config`` and remember ``config`` under the access ``jti``."""
+def mint(
+    state: EmulatorState,
+    config: WidgetConfig,
+    key: bytes,
+    now: datetime,
+    ttl: timedelta,
+    api_url: str = ISSUER,
+) -> TokenPair:
+    """Sign an access/refresh pair for ``config`` and remember ``config`` under the access ``jti``;
+    ``api_url`` is the host (and mount point) the API answers at, the ``api_url`` claim."""
     issued = IssuedToken(uuid.uuid4().hex, config, now, now + ttl)
     refresh_jti = uuid.uuid4().hex
     # The refresh jti points at the same record: a refresh token pasted into the widget URL is then an
     # invalid token with known callbacks, reported on the event URL like any other invalid token.
     state.add_token(issued, aliases=(refresh_jti,))
-    iat = int(now.timestamp())
-    refresh = {"token_type": "refresh", "exp": iat + int(REFRESH_TTL.total_seconds()), "iat": iat}
-    return TokenPair(
-        access=access_token(state, issued, key),
-        refresh=jwt.encode(
-            {**refresh, "jti": refresh_jti, **_claims(state, config)}, key, algorithm=ALGORITHM
-        ),
-    )
-
-
-def access_token(state: EmulatorState, issued: IssuedToken, key: bytes) -> str:
-    """The access token of ``issued``, the same string each time (HS512 signs deterministically): the
-    bank gives the App2App user back the token their widget was opened with, and the emulator keeps no
-    token itself."""
-    claims = {
-        "token_type": "access",
-        "exp": int(issued.expires_at.timestamp()),
-        "iat": int(issued.issued_at.timestamp()),
-        "jti": issued.jti,
-        **_claims(state, issued.config),
-    }
-    return jwt.encode(claims, key, algorithm=ALGORITHM)
-
-
-def _claims(state: EmulatorState, config: WidgetConfig) -> dict[str, Any]:
-    return {
+    claims: dict[str, Any] = {
         "user_id": state.belvo_user_id,
+        # One user per sandbox organization, as in Belvo's example, where both ids are the same.
+        "organization_name": ORGANIZATION_NAME,
+        "organization_id": state.belvo_user_id,
         "scopes": list(config.scopes),
         "environment": "sandbox",
+        "api_url": api_url,
+        "credentials_storage": config.credentials_storage or DEFAULT_CREDENTIALS_STORAGE,
+        "stale_in": config.stale_in or DEFAULT_STALE_IN,
+        "fetch_resources": list(config.fetch_resources),
         "iss": ISSUER,
     }
+    iat = int(now.timestamp())
+    exp = int(issued.expires_at.timestamp())
+    access = {"token_type": "access", "exp": exp, "iat": iat, "jti": issued.jti}
+    refresh = {"token_type": "refresh", "exp": iat + int(REFRESH_TTL.total_seconds()), "iat": iat}
+    return TokenPair(
+        access=jwt.encode({**access, **claims}, key, algorithm=ALGORITHM),
+        refresh=jwt.encode({**refresh, "jti": refresh_jti, **claims}, key, algorithm=ALGORITHM),
+    )
 
 
 ALREADY_USED = "already used"
@@ -575,9 +627,10 @@ class RejectedToken:
 
 
 def check_access_token(
-    state: EmulatorState, raw: str | None, key: bytes, now: datetime
+    state: EmulatorState, raw: str | None, key: bytes, now: datetime, feature: str = LINK_FEATURE
 ) -> ValidToken | RejectedToken:
-    """Whether ``raw`` may drive the widget now: ours, an access token, unexpired, not yet used.
+    """Whether ``raw`` may drive the widget (or, with ``feature=PORTAL_FEATURE``, My Belvo Portal) now:
+    ours, an access token minted for that ``feature``, unexpired, not yet used.
 
     Expiry is checked against ``now`` (the emulator's clock), not the wall clock, so tests can move time.
     """
@@ -598,6 +651,8 @@ def check_access_token(
         return RejectedToken("not an access token", known)
     if known is None:
         return RejectedToken("unknown jti", None)
+    if known.config.feature != feature:
+        return RejectedToken(f"minted for {known.config.feature}", known)
     if known.used:
         return RejectedToken(ALREADY_USED, known)
     if now >= known.expires_at:

@@ -58,31 +58,54 @@ def historical_update(
     return webhook(link_id, external_id, resource, "historical_update", data, request_id, "historical_update")
 
 
-def historical_data(resource: str, data: LinkData) -> Json:
-    """The ``data`` object of a resource's ``historical_update`` (facts file 4.3).
+def _movements(items: tuple[Json, ...], inflow: Callable[[Json], bool]) -> Json:
+    """Belvo's summary of a resource of dated movements (TRANSACTIONS, INVESTMENT_TRANSACTIONS)."""
+    dates = sorted(t["value_date"] for t in items)
+    inflows = sum(1 for t in items if inflow(t))
+    return {
+        "total_transactions": len(items),
+        "total_inflow_transactions": inflows,
+        "total_outflow_transactions": len(items) - inflows,
+        "first_transaction_date": dates[0] if dates else None,
+        "last_transaction_date": dates[-1] if dates else None,
+    }
 
-    INVESTMENTS and INVESTMENT_TRANSACTIONS payloads are unconfirmed in Belvo's docs; they follow the
-    ``total_<resource>`` pattern of the others, and the emulator holds no investments.
-    """
+
+def historical_data(resource: str, data: LinkData) -> Json:
+    """The ``data`` object of a resource's ``historical_update``, as Belvo documents each one
+    (https://developers.belvo.com/docs/webhook-accounts, .../webhook-bills, .../investments-webhooks,
+    .../investment-transactions-webhooks)."""
     match resource:
         case "OWNERS":
             return {"total_owners": len(data.owners)}
         case "ACCOUNTS":
             return {"total_accounts": len(data.accounts)}
         case "TRANSACTIONS":
-            dates = sorted(t["value_date"] for t in data.transactions)
-            inflow = sum(1 for t in data.transactions if t["type"] == "INFLOW")
-            return {
-                "total_transactions": len(data.transactions),
-                "total_inflow_transactions": inflow,
-                "total_outflow_transactions": len(data.transactions) - inflow,
-                "first_transaction_date": dates[0] if dates else None,
-                "last_transaction_date": dates[-1] if dates else None,
-            }
+            return _movements(data.transactions, lambda t: t["type"] == "INFLOW")
         case "BILLS":
-            return {"total_bills": data.bills}
+            return {"total_bills": len(data.bills)}
+        case "INVESTMENTS":
+            return {"total_investments": len(data.investments)}
+        case "INVESTMENT_TRANSACTIONS":
+            return _movements(data.investment_transactions, lambda t: t["type"] == "ENTRADA")
         case _:
             return {f"total_{resource.lower()}": 0}
+
+
+def new_data_available(link_id: str, external_id: str | None, resource: str, request_id: str) -> Json:
+    """What a refresh that found nothing new sends for a resource: ``new_<resource>_available`` with a
+    count of 0 (``{"new_accounts": 1}`` in Belvo's example, https://developers.belvo.com/docs/webhook-accounts):
+    the sandbox's data never changes."""
+    noun = resource.lower()
+    return webhook(
+        link_id, external_id, resource, f"new_{noun}_available", {f"new_{noun}": 0}, request_id,
+        "recurrent_update",
+    )  # fmt: skip
+
+
+def link_deleted(link_id: str, external_id: str | None, request_id: str) -> Json:
+    """The ``LINK`` webhook an asynchronous ``DELETE /api/links/{id}/`` ends with."""
+    return webhook(link_id, external_id, "LINK", "link_deleted", {}, request_id, "recurrent_update")
 
 
 @dataclass(frozen=True)

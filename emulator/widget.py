@@ -50,16 +50,14 @@ from emulator.events import (
     with_query,
 )
 from emulator.institutions import INSTITUTIONS, Behaviour, Institution, filter_institutions
+from emulator.pages import DURATIONS, secure
 from emulator.state import IssuedToken, StartupParams, WidgetConfig, WidgetSession
-from emulator.tokens import ALREADY_USED, RejectedToken, ValidToken, access_token, check_access_token
+from emulator.tokens import ALREADY_USED, RejectedToken, ValidToken, check_access_token
 
 log = logging.getLogger(__name__)
 widget = Blueprint("widget", __name__, url_prefix="/widget")
 
 _EXTERNAL_ID = re.compile(r"[A-Za-z0-9_-]{3,}", re.ASCII)
-# default_consent_duration_days values the consent screen offers (facts file 1.3); anything else
-# preselects "Indeterminado".
-DURATIONS = ((92, "3 meses"), (183, "6 meses"), (275, "9 meses"), (366, "12 meses"))
 PERMISSION_LABELS = {
     "REGISTER": ("Dados cadastrais", "Nome, documento, endereço, telefone e e-mail."),
     "ACCOUNTS": ("Dados de contas", "Saldos, limites e transações das suas contas."),
@@ -99,22 +97,7 @@ _OUTCOME_TEXT = {
 }
 
 
-@widget.before_request
-def _nonce() -> None:
-    g.csp_nonce = secrets.token_urlsafe(16)
-
-
-@widget.after_request
-def _security_headers(response: Response) -> Response:
-    # The first URL carries the access token: never send it on as a Referer, never cache the pages.
-    response.headers["Referrer-Policy"] = "no-referrer"
-    response.headers["Cache-Control"] = "no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Content-Security-Policy"] = (
-        f"default-src 'none'; script-src 'self'; style-src 'self' 'nonce-{g.csp_nonce}'; "
-        "img-src 'self' https: data:; form-action 'self'; base-uri 'none'"
-    )
-    return response
+secure(widget)
 
 
 def _page(template: str, config: WidgetConfig | None, status: int = 200, **context: Any) -> Response:
@@ -243,7 +226,9 @@ def start() -> Response:
     if consent_id is not None:
         return _resume(emulator, token, consent_id)
     params = _startup_params(request.args)
-    session = WidgetSession(id=secrets.token_urlsafe(16), jti=token.jti, params=params)
+    # App2App: the bank sends the user back with the token the widget was opened with.
+    raw = request.args["access_token"] if _app2app(token) else None
+    session = WidgetSession(id=secrets.token_urlsafe(16), jti=token.jti, params=params, access_token=raw)
     emulator.state.add_session(session)
     log.info("widget session %s opened for token %s", session.id, token.jti)
     listed = _listed(params)
@@ -495,10 +480,9 @@ def _back_to_the_app(
     consent id and the locale; the widget opened with that query finishes the flow."""
     consent_id = consent_id_of(session.id)
     _set(emulator, session, bank_decision=decision)
-    raw = access_token(emulator.state, token, emulator.config.signing_key)
-    target = with_query(
-        application_link, [("access_token", raw), ("consent_id", consent_id), ("locale", "pt")]
-    )
+    assert session.access_token is not None  # kept when the widget opened with an application link
+    pairs = [("access_token", session.access_token), ("consent_id", consent_id), ("locale", "pt")]
+    target = with_query(application_link, pairs)
     institution = INSTITUTIONS[session.institution] if session.institution else None
     return _page(
         "handoff.html",

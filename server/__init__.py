@@ -13,7 +13,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from server import api, belvo, commands, observability, storage, views
+from server import api, belvo, commands, observability, storage, views, webhook_queue
 from server.applinks import load_app_links
 from server.clock import system_clock
 from server.config import ConfigError, load_settings, origin
@@ -56,6 +56,7 @@ def create_app(config: dict[str, Any] | None = None) -> Flask:
     storage.init_app(app, settings.database_url)
     if settings.auto_migrate:
         storage.database(app).upgrade()
+    webhook_queue.init_app(app)
 
     rest = api.init_app(app)
 

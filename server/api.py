@@ -7,24 +7,32 @@ import logging
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from http import HTTPStatus
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
+import flask
 import flask_smorest
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import Schema, fields
+from sqlalchemy.exc import SQLAlchemyError
 from webargs.flaskparser import FlaskParser
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
+from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream, get_input_stream
 
 from server.errors import (
     HTTP_STATUS_ERRORS,
     ApiError,
     ErrorDetail,
     InvalidRequest,
+    MethodNotAllowed,
     NotFound,
+    Unavailable,
     Unprocessable,
     UnsupportedMediaType,
 )
 from server.observability import current_request_id
+from server.storage import database
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +97,8 @@ def _from_http_exception(exc: HTTPException) -> ApiError:
             return InvalidRequest("The request body is not valid JSON", field=None)
         first, *rest = details or [ErrorDetail("validation_error", "Invalid input")]
         return Unprocessable(first.message, code=first.code, field=first.field, details=rest)
+    if isinstance(exc, WerkzeugMethodNotAllowed):
+        return MethodNotAllowed(_DESCRIPTIONS[405], allow=sorted(exc.valid_methods or ()))
     error_class = HTTP_STATUS_ERRORS.get(status)
     if error_class is None:
         return ApiError(exc.description or "Internal error")
@@ -100,6 +110,33 @@ _DESCRIPTIONS = {
     405: "This method is not allowed on this resource",
     413: "The request body is too large",
 }
+
+
+class _BoundedStream(LimitedStream):
+    """A body sent without ``Content-Length`` (chunked), read up to the size limit. werkzeug's own stream
+    stops at the limit and hands on what it read, so an oversized chunked body arrived truncated (a 400
+    "not valid JSON" instead of 413); this one looks one byte past the limit."""
+
+    def __init__(self, stream: IO[bytes], limit: int) -> None:
+        super().__init__(stream, limit, is_max=True)
+        self._source = stream
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted and self._source.read(1):
+            raise RequestEntityTooLarge()
+        return data
+
+
+class Request(flask.Request):
+    """Flask's request, refusing an oversized chunked body with 413 like an oversized sized one."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        if self.content_length is None and limit is not None and "wsgi.input_terminated" in self.environ:
+            return _BoundedStream(self.environ["wsgi.input"], limit)  # type: ignore[return-value]
+        return get_input_stream(self.environ, max_content_length=limit)
 
 
 class ErrorDetailSchema(Schema):
@@ -162,11 +199,33 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         return decorate
 
 
+def check_database() -> None:
+    """Raise :class:`Unavailable` unless the database answers and has every migration applied."""
+    db = database()
+    try:
+        db.ping()
+        schema = db.schema()
+    except SQLAlchemyError:
+        raise Unavailable("The database is not reachable", code="database_unavailable") from None
+    if not schema.at_head:
+        raise Unavailable(f"The service is not ready: {schema.describe()}", code="database_not_migrated")
+
+
+def without_body(view: F) -> F:
+    """Mark a POST view that takes no body (an action, such as a cancel): it may be sent empty. Goes
+    right under the route decorator, on the function Flask calls."""
+    view.takes_no_body = True  # type: ignore[attr-defined]
+    return view
+
+
 def require_json_body() -> None:
     """Bodies sent to the API must be JSON objects sent as JSON (contract section 2)."""
     if request.method not in {"POST", "PUT", "PATCH"}:
         return
     if not request.content_length and not request.get_data(cache=True):
+        view = current_app.view_functions.get(request.endpoint or "")
+        if getattr(view, "takes_no_body", False):
+            return
         raise InvalidRequest("Expected a JSON object as the request body; the body is empty")
     if not request.is_json:
         raise UnsupportedMediaType(
@@ -191,6 +250,7 @@ def init_app(app: Flask) -> Api:
             }
         },
     )
+    app.request_class = Request
     api = Api(app)
     app.register_error_handler(ApiError, error_response)
 
@@ -198,6 +258,14 @@ def init_app(app: Flask) -> Api:
     def _unexpected(exc: Exception) -> Response:
         if isinstance(exc, HTTPException):
             return error_response(_from_http_exception(exc))
+        if isinstance(exc, SQLAlchemyError):
+            # An unreachable or unmigrated database fails every request alike: answer what readiness
+            # answers (503), not a 500 that reads as a bug, and tell the operator what to do.
+            try:
+                check_database()
+            except Unavailable as unavailable:
+                log.error("database not ready: %s", unavailable)
+                return error_response(unavailable)
         log.exception("unhandled error")
         return error_response(ApiError("Internal error; quote the request id to support"))
 

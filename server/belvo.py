@@ -44,7 +44,19 @@ from server.settings import settings
 
 log = logging.getLogger(__name__)
 
-Resource = Literal["accounts", "owners", "transactions"]
+Resource = Literal["accounts", "owners", "transactions", "bills", "investments", "investment-transactions"]
+#: Belvo's list endpoint of each resource; Brazil's investments live under ``/api/br/`` (Belvo's API
+#: reference: ``/api/bills/``, ``/api/br/investments/``, ``/api/br/investment-transactions/``).
+RESOURCE_PATHS: Mapping[Resource, str] = {
+    "accounts": "/api/accounts/",
+    "owners": "/api/owners/",
+    "transactions": "/api/transactions/",
+    "bills": "/api/bills/",
+    "investments": "/api/br/investments/",
+    "investment-transactions": "/api/br/investment-transactions/",
+}
+#: How many institutions one page of ``/api/institutions/`` carries at most (Belvo's page_size limit).
+_MAX_PAGE_SIZE = 1000
 
 #: Belvo's error code for "a session is already open with the institution": the one 4xx to retry.
 TOO_MANY_SESSIONS = "too_many_sessions"
@@ -156,56 +168,83 @@ class WidgetToken:
 
 
 class CircuitBreaker:
-    """Leaves Belvo alone for ``pause`` seconds once ``failures`` calls in a row ended unavailable
-    (threat model F5): during an outage each app request gets its 503 at once instead of after the
-    whole deadline, and Belvo is not hammered while it recovers. After the pause one call goes through;
-    its outcome closes the breaker or opens it again. Shared by the threads of a process; with
-    ``failures`` 0 it never opens.
+    """Leaves Belvo alone once ``failures`` calls in a row ended unavailable: during an outage each app
+    request gets its 503 at once instead of after the whole deadline, and Belvo is not hammered while it
+    recovers. Shared by the threads of a process; with ``failures`` 0 it never opens.
+
+    Open, it lets one call through after ``probe`` seconds: the probe, sent once without retries so its
+    outcome comes within one timeout. A success closes the breaker, so calls resume seconds after Belvo
+    does; each failed probe doubles the wait before the next, up to ``pause``, so a long outage costs
+    Belvo one call per ``pause`` seconds per process.
 
     >>> now = [0.0]
-    >>> breaker = CircuitBreaker(failures=2, pause=30, clock=lambda: now[0])
+    >>> breaker = CircuitBreaker(failures=2, pause=30, probe=2, clock=lambda: now[0])
     >>> breaker.record(ok=False); breaker.record(ok=False)
     >>> breaker.allow()
     Traceback (most recent call last):
     ...
-    server.belvo.BelvoUnavailable: Belvo failed repeatedly; not calling it for 30 seconds
-    >>> now[0] = 31.0
-    >>> breaker.allow()  # one probe goes through
-    >>> breaker.record(ok=True); breaker.allow()
+    server.belvo.BelvoUnavailable: Belvo failed repeatedly; not calling it for 2 seconds
+    >>> now[0] = 2.0
+    >>> breaker.allow()  # this call is the probe
+    True
+    >>> breaker.record(ok=False, probe=True)  # still down: the next probe waits twice as long
+    >>> breaker.allow()
+    Traceback (most recent call last):
+    ...
+    server.belvo.BelvoUnavailable: Belvo failed repeatedly; not calling it for 4 seconds
+    >>> now[0] = 6.0
+    >>> breaker.allow()
+    True
+    >>> breaker.record(ok=True, probe=True); breaker.allow()  # closed: calls are no probes
+    False
     """
 
-    def __init__(self, failures: int, pause: float, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        failures: int,
+        pause: float,
+        probe: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._failures = failures
         self._pause = pause
+        self._first_wait = min(probe, pause)
         self._clock = clock
         self._lock = threading.Lock()
         self._in_a_row = 0
+        self._wait = self._first_wait
         self._open_until: float | None = None
 
-    def allow(self) -> None:
-        """Raise :class:`BelvoUnavailable` while the breaker is open; let one probe through after it."""
+    def allow(self) -> bool:
+        """Raise :class:`BelvoUnavailable` while the breaker is open; True when this call is the probe."""
         with self._lock:
             if self._open_until is None:
-                return
+                return False
             remaining = self._open_until - self._clock()
             if remaining > 0:
                 seconds = retry_after(remaining)
                 raise BelvoUnavailable(
                     f"Belvo failed repeatedly; not calling it for {seconds} seconds", seconds
                 )
-            # Half-open: this call is the probe; others wait for its outcome for another pause.
-            self._open_until = self._clock() + self._pause
+            # Half-open: this call is the probe; the others are refused until its outcome, or until
+            # another wait has passed if it never comes back.
+            self._open_until = self._clock() + self._wait
+            return True
 
-    def record(self, *, ok: bool) -> None:
+    def record(self, *, ok: bool, probe: bool = False) -> None:
         with self._lock:
             if ok:
-                self._in_a_row, self._open_until = 0, None
+                if self._open_until is not None:
+                    log.info("Belvo answered again; calls resume")
+                self._in_a_row, self._open_until, self._wait = 0, None, self._first_wait
                 return
             self._in_a_row += 1
             if self._failures and self._in_a_row >= self._failures:
                 if self._open_until is None:
                     log.error("Belvo failed %d calls in a row; pausing calls", self._in_a_row)
-                self._open_until = self._clock() + self._pause
+                elif probe:
+                    self._wait = min(self._wait * 2, self._pause)
+                self._open_until = self._clock() + self._wait
 
 
 @dataclass(frozen=True)
@@ -237,7 +276,9 @@ class BelvoClient:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._breaker = CircuitBreaker(policy.breaker_failures, policy.breaker_pause, clock)
+        self._breaker = CircuitBreaker(
+            policy.breaker_failures, policy.breaker_pause, policy.breaker_probe, clock
+        )
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._secret_id = secret_id
@@ -268,9 +309,24 @@ class BelvoClient:
         self._call("DELETE", "/api/links/{id}/", f"/api/links/{quote(link_id, safe='')}/")
 
     def list_page(self, resource: Resource, params: Mapping[str, str]) -> dict[str, Any]:
-        """One page of ``GET /api/<resource>/`` (``link``, ``page``, ``page_size``, date filters...):
+        """One page of the resource's list (``link``, ``page``, ``page_size``, date filters...):
         Belvo's envelope ``{count, next, previous, results}``."""
-        template = f"/api/{resource}/"
+        return self._page(RESOURCE_PATHS[resource], params)
+
+    def list_institutions(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every institution of ``GET /api/institutions/`` matching ``params``, page after page."""
+        found: list[dict[str, Any]] = []
+        page_number = 1
+        while True:
+            page = self._page(
+                "/api/institutions/", {**params, "page_size": str(_MAX_PAGE_SIZE), "page": str(page_number)}
+            )
+            found += [item for item in page["results"] if isinstance(item, dict)]
+            if not page.get("next"):
+                return found
+            page_number += 1
+
+    def _page(self, template: str, params: Mapping[str, str]) -> dict[str, Any]:
         response = self._call("GET", template, template, params=params)
         page = _json_object(response, template)
         if not isinstance(page.get("results"), list):
@@ -290,16 +346,18 @@ class BelvoClient:
         basic_auth: bool = True,
     ) -> requests.Response:
         """Send through the circuit breaker with retries: a 2xx response or a :class:`BelvoError`."""
-        self._breaker.allow()
+        probe = self._breaker.allow()
         try:
-            response = self._retried(method, template, path, json=json, params=params, basic_auth=basic_auth)
+            response = self._retried(
+                method, template, path, json=json, params=params, basic_auth=basic_auth, retries=not probe
+            )
         except BelvoUnavailable:
-            self._breaker.record(ok=False)
+            self._breaker.record(ok=False, probe=probe)
             raise
         except BelvoError:
-            self._breaker.record(ok=True)  # Belvo answered (a 4xx is an answer): it is up
+            self._breaker.record(ok=True, probe=probe)  # Belvo answered (a 4xx is an answer): it is up
             raise
-        self._breaker.record(ok=True)
+        self._breaker.record(ok=True, probe=probe)
         return response
 
     def _retried(
@@ -311,9 +369,12 @@ class BelvoClient:
         json: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
         basic_auth: bool,
+        retries: bool,
     ) -> requests.Response:
-        """Send with retries; return a 2xx response or raise a :class:`BelvoError`."""
+        """Send (with retries unless told otherwise); return a 2xx response or raise a
+        :class:`BelvoError`."""
         policy = self._policy
+        schedule = policy.schedule if retries else ()
         started = self._clock()
         auth = (self._secret_id.reveal(), self._secret_password.reveal()) if basic_auth else None
         unexpected_errors = 0
@@ -347,12 +408,12 @@ class BelvoClient:
                 unexpected_errors += 1
 
             retries_done = attempt - 1
-            if retries_done >= len(policy.schedule) or unexpected_errors > MAX_UNEXPECTED_ERROR_RETRIES:
+            if retries_done >= len(schedule) or unexpected_errors > MAX_UNEXPECTED_ERROR_RETRIES:
                 raise BelvoUnavailable(
                     f"Belvo {method} {template} failed {attempt} times",
-                    retry_after(policy.schedule[-1] if policy.schedule else 1),
+                    retry_after(schedule[-1] if schedule else 1),
                 )
-            delay = policy.schedule[retries_done]
+            delay = schedule[retries_done]
             if self._clock() - started + delay >= policy.deadline:
                 raise BelvoUnavailable(
                     f"Belvo {method} {template} failed; the next retry would pass the deadline",

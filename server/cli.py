@@ -2,7 +2,8 @@
 
 ``ofda run`` serves the backend (and, with no Belvo credentials, the emulator at ``/sandbox``);
 ``ofda token USER_ID`` mints a development bearer token; ``ofda db upgrade`` applies migrations;
-``ofda routes`` lists the routes; ``ofda webhooks retry`` applies webhooks left unprocessed.
+``ofda routes`` lists the routes; ``ofda worker`` applies queued webhooks (PostgreSQL; with SQLite
+``ofda run`` does it itself); ``ofda webhooks retry`` applies webhooks left unprocessed at once.
 """
 
 from __future__ import annotations
@@ -16,7 +17,10 @@ from werkzeug.serving import run_simple
 
 from emulator.serving import QueryFreeRequestHandler
 from server import create_app
+from server.api import check_database
 from server.config import ConfigError
+from server.errors import Unavailable
+from server.webhook_queue import InProcessQueue, webhook_queue
 
 WILDCARD_HOSTS = frozenset({"0.0.0.0", "::"})  # noqa: S104 (names, not a bind)
 
@@ -40,6 +44,18 @@ def run_command(host: str, port: int) -> None:
         shown = "127.0.0.1" if host in WILDCARD_HOSTS else host
         os.environ["PUBLIC_BASE_URL"] = f"http://{shown}:{port}"
     app = create_app()
+    with app.app_context():
+        try:
+            check_database()
+        except Unavailable as exc:  # every API call would fail: say why instead of serving them
+            raise click.ClickException(str(exc)) from None
+    queue = webhook_queue(app)
+    if isinstance(queue, InProcessQueue):
+        # No worker process in the embedded default: this server applies webhooks and sweeps up what a
+        # previous run left received.
+        queue.sweep_periodically()
+    else:
+        click.echo("Webhooks are applied by `ofda worker`: run it beside this server.", err=True)
     # Threads: the widget's pages, the app's calls and the emulator's webhooks arrive together. The
     # request handler logs paths without query strings: widget URLs carry Belvo's access token.
     run_simple(host, port, app, threaded=True, request_handler=QueryFreeRequestHandler)

@@ -1,4 +1,5 @@
-"""The app's own CLI commands (``ofda token``, ``ofda db upgrade``), registered on ``app.cli``."""
+"""The app's own CLI commands (``ofda token``, ``ofda db upgrade``, ``ofda worker``), registered on
+``app.cli``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from server.clock import now
 from server.services import retention
 from server.settings import settings
 from server.storage import database
+from server.webhook_queue import ProcrastinateQueue, webhook_queue
 
 
 @click.command("token")
@@ -61,7 +63,22 @@ def purge_command(sessions_days: int, webhooks_days: int) -> None:
     )
 
 
+@click.command("worker")
+@click.option("--concurrency", default=4, show_default=True, help="Webhooks applied at once.")
+@with_appcontext
+def worker_command(concurrency: int) -> None:
+    """Apply queued webhooks until stopped: the Procfile's worker process (PostgreSQL only)."""
+    queue = webhook_queue(current_app)
+    if not isinstance(queue, ProcrastinateQueue):
+        raise click.UsageError(
+            "ofda worker needs DATABASE_URL to name PostgreSQL; with SQLite the server applies webhooks"
+        )
+    click.echo(f"ofda worker: applying webhooks, {concurrency} at a time")
+    queue.run_worker(concurrency)
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(token_command)
     app.cli.add_command(db_group)
     app.cli.add_command(purge_command)
+    app.cli.add_command(worker_command)

@@ -79,6 +79,9 @@ class RetryPolicy:
     #: seconds (threat model F5); 0 turns the breaker off.
     breaker_failures: int = 5
     breaker_pause: float = 30.0
+    #: The open breaker lets one call through (one attempt, no retries) after this many seconds, then
+    #: after twice as long each time that probe fails, up to ``breaker_pause``.
+    breaker_probe: float = 2.0
 
 
 @dataclass(frozen=True)
@@ -125,6 +128,8 @@ class Settings:
     belvo_secret_id: Secret
     belvo_secret_password: Secret
     belvo_widget_url: str
+    #: My Belvo Portal, where users manage and renew their consents (contract section 7).
+    portal_url: str
     app_jwt_secret: Secret
     #: Accepted ``Authorization`` values for Belvo's webhooks; two during a rotation.
     webhook_auth: tuple[Secret, ...]
@@ -142,6 +147,11 @@ class Settings:
     #: How many proxies in front of the app append to ``X-Forwarded-For`` (the platform's router: 1);
     #: the client's address is read that many hops back. 0: the connection's own address.
     trusted_proxy_hops: int
+    #: A new link to the same person at the same bank as one the user holds replaces it (deleted at
+    #: Belvo), as Belvo's link guide recommends; ``DUPLICATE_LINKS=keep`` keeps both.
+    replace_duplicate_links: bool = True
+    #: Emulator mode: the SQLite file of the emulator's state (default: derived from ``database_url``).
+    emulator_state_path: str | None = None
 
 
 class _Source:
@@ -414,6 +424,7 @@ def _retry_policy(src: _Source) -> RetryPolicy:
         deadline=src.number("BELVO_DEADLINE_SECONDS", 10.0),
         breaker_failures=max(0, src.integer("BELVO_BREAKER_FAILURES", 5)),
         breaker_pause=src.number("BELVO_BREAKER_PAUSE_SECONDS", 30.0),
+        breaker_probe=src.number("BELVO_BREAKER_PROBE_SECONDS", 2.0),
     )
 
 
@@ -438,11 +449,13 @@ def load_settings(
         belvo_api_url = f"{public_base_url}/sandbox"
         secret_id, secret_password = DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
         default_widget_url = f"{public_base_url}/sandbox/widget/"
+        default_portal_url = f"{public_base_url}/sandbox/portal/"
     else:
         belvo_api_url = _base_url("BELVO_API_URL", src.text("BELVO_API_URL") or "")
         secret_id = src.text("BELVO_SECRET_ID") or ""
         secret_password = src.text("BELVO_SECRET_PASSWORD") or ""
         default_widget_url = "https://widget.belvo.io/"
+        default_portal_url = "https://meuportal.belvo.com/"
 
     jwt_secret = src.text("APP_JWT_SECRET")
     webhook_auth = [src.text("BELVO_WEBHOOK_AUTH"), src.text("BELVO_WEBHOOK_AUTH_PREVIOUS")]
@@ -461,6 +474,7 @@ def load_settings(
         belvo_secret_id=Secret(secret_id),
         belvo_secret_password=Secret(secret_password),
         belvo_widget_url=src.text("BELVO_WIDGET_URL", default_widget_url) or "",
+        portal_url=_portal_url(src.text("PORTAL_URL", default_portal_url) or "", emulator_mode),
         app_jwt_secret=Secret(jwt_secret or DEV_APP_JWT_SECRET),
         webhook_auth=tuple(
             Secret(value) for value in (webhook_auth if webhook_auth[0] else [DEV_WEBHOOK_AUTH]) if value
@@ -482,7 +496,19 @@ def load_settings(
             else _positive(src, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", 1),
         ),
         trusted_proxy_hops=_non_negative(src, "TRUSTED_PROXY_HOPS", 0),
+        replace_duplicate_links=src.choice("DUPLICATE_LINKS", ("replace", "keep"), "replace") == "replace",
+        emulator_state_path=src.text("EMULATOR_STATE_PATH"),
     )
+
+
+def _portal_url(url: str, emulator_mode: bool) -> str:
+    """My Belvo Portal's address: https (the emulated one on the backend's own address may be http)."""
+    if not emulator_mode:
+        try:
+            ofda.https_url(url)
+        except ValidationError as exc:
+            raise ConfigError(f"PORTAL_URL: {exc.messages[0]}") from None
+    return url
 
 
 def _non_negative(src: _Source, key: str, default: int) -> int:

@@ -11,12 +11,15 @@ The tree::
     ├── Unauthenticated           401 unauthenticated
     ├── Forbidden                 403 (code given, e.g. link_not_owned)
     ├── NotFound                  404 not_found
+    ├── MethodNotAllowed          405 method_not_allowed (+ Allow)
     ├── Conflict                  409 (code given, e.g. session_already_completed)
     ├── Gone                      410 (code given, e.g. session_expired)
     ├── PayloadTooLarge           413 payload_too_large
+    ├── UriTooLong                414 uri_too_long (answered by the HTTP server, server/gunicorn_conf.py)
     ├── UnsupportedMediaType      415 unsupported_media_type
     ├── Unprocessable             422 (code given: validation_error, invalid_document, invalid_deeplink...)
     ├── RateLimited               429 rate_limited (+ Retry-After)
+    ├── HeaderFieldsTooLarge      431 header_fields_too_large (the HTTP server too)
     ├── UpstreamError             502 upstream_error
     ├── UpstreamUnavailable       503 upstream_unavailable (+ Retry-After)
     └── Unavailable               503 (code given, e.g. database_unavailable)
@@ -107,8 +110,17 @@ class NotFound(ApiError):
 
 
 class MethodNotAllowed(ApiError):
+    """405, naming the methods the resource has in ``Allow`` (RFC 9110 section 15.5.6 requires it)."""
+
     status = 405
     default_code = "method_not_allowed"
+
+    def __init__(self, message: str, *, allow: Iterable[str] = (), **kwargs: Any) -> None:
+        super().__init__(message, **kwargs)
+        self.allow = tuple(allow)
+
+    def headers(self) -> Mapping[str, str]:
+        return {**super().headers(), "Allow": ", ".join(self.allow)}
 
 
 class Conflict(ApiError):
@@ -126,6 +138,11 @@ class PayloadTooLarge(ApiError):
     default_code = "payload_too_large"
 
 
+class UriTooLong(ApiError):
+    status = 414
+    default_code = "uri_too_long"
+
+
 class UnsupportedMediaType(ApiError):
     status = 415
     default_code = "unsupported_media_type"
@@ -139,6 +156,11 @@ class Unprocessable(ApiError):
 class RateLimited(ApiError):
     status = 429
     default_code = "rate_limited"
+
+
+class HeaderFieldsTooLarge(ApiError):
+    status = 431
+    default_code = "header_fields_too_large"
 
 
 class UpstreamError(ApiError):

@@ -50,6 +50,11 @@ class SessionStatus(StrEnum):
     EXITED = "exited"
     FAILED = "failed"
     EXPIRED = "expired"
+    #: The app closed the webview (``POST .../cancel``), or a newer session of the user replaced it.
+    CANCELLED = "cancelled"
+    #: Internal: the row holds the user's slot while Belvo mints the token (``services/sessions.py``);
+    #: never shown to a client, who learns the session's id only once it is pending.
+    RESERVING = "reserving"
 
 
 class AppUser(Base):
@@ -133,18 +138,25 @@ class Link(Base):
     """A Belvo link owned by an app user, stored only after it was verified with Belvo."""
 
     __tablename__ = "links"
+    __table_args__ = (
+        # A verified success looks for the user's other links to the same bank account holder.
+        Index("ix_links_user_institution_user", "user_id", "institution_user_id"),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     user_id: Mapped[str] = mapped_column(String(255), index=True)
     external_id: Mapped[str] = mapped_column(String(64), index=True)
     session_id: Mapped[str | None] = mapped_column(String(64))
     institution: Mapped[str] = mapped_column(String(128))
+    #: Belvo's id of the person at the institution: two links with the same one are duplicates.
+    institution_user_id: Mapped[str | None] = mapped_column(String(64))
     access_mode: Mapped[str | None] = mapped_column(String(16))
     status: Mapped[str | None] = mapped_column(String(32))
     #: Per resource (ACCOUNTS, OWNERS, TRANSACTIONS, ...): {"status": "pending"|"ready", "new_data":
     #: bool, "updated_at": iso}. Filled by webhooks.
     resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
-    #: Latest consent state from consent webhooks: {"status", "webhook_code", "consent_id", ...}.
+    #: The Open Finance consent as Belvo's consent webhooks last described it, in the shape of
+    #: ``server.services.consents.changed_consent`` (contract section 7); None before the first one.
     consent: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

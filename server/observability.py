@@ -15,9 +15,13 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, Response, g, has_request_context
+from flask import Flask, Response, g, has_request_context, request
 
 REQUEST_ID_HEADER = "X-Request-Id"
+#: Where each request leaves its route's template (``/v1/links/<link_id>``) in the WSGI environ, for the
+#: server's access log (``server/gunicorn_conf.py``): a template names the endpoint without the ids,
+#: names or document numbers a path can carry.
+ROUTE_ENVIRON_KEY = "ofda.route"
 
 # JWTs (our app tokens and Belvo's access/refresh tokens), query parameters that carry credentials,
 # CPF/CNPJ-shaped digit runs (formatted or not) and Authorization values.
@@ -105,12 +109,21 @@ def configure_logging(level: str) -> None:
     logging.getLogger("alembic").setLevel(max(logging.WARNING, root.level))
 
 
+def record_route() -> None:
+    """Leave the matched route's template in the WSGI environ (a ``before_request`` hook; an unmatched
+    request leaves nothing)."""
+    if request.url_rule is not None:
+        request.environ[ROUTE_ENVIRON_KEY] = request.script_root + request.url_rule.rule
+
+
 def init_app(app: Flask) -> None:
     configure_logging(app.config.get("LOG_LEVEL", "INFO"))
 
     @app.before_request
     def _assign_request_id() -> None:
         g.request_id = uuid.uuid4().hex
+
+    app.before_request(record_route)
 
     @app.after_request
     def _echo_request_id(response: Response) -> Response:

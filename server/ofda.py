@@ -36,6 +36,10 @@ OFDA_SCOPES = (
 CONSENT_PERMISSIONS = ("REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS")
 FETCH_RESOURCES = ("ACCOUNTS", "OWNERS", "TRANSACTIONS", "BILLS", "INVESTMENTS", "INVESTMENT_TRANSACTIONS")
 OPENFINANCE_FEATURE = "consent_link_creation"
+#: My Belvo Portal's token: these scopes and this feature, with the same ``consent`` object as the widget
+#: (Belvo's "My Belvo Portal" page, https://developers.belvo.com/).
+PORTAL_SCOPES = ("read_consents", "write_consents", "write_consent_callback")
+PORTAL_FEATURE = "consent_management"
 #: Belvo's default text for the consent's "Propósito do compartilhamento".
 DEFAULT_PURPOSE = (
     "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando melhores "
@@ -225,6 +229,24 @@ class TokenRequest:
     def payload(self) -> dict[str, Any]:
         """The JSON body, as Belvo documents it."""
         body: dict[str, Any] = _TOKEN_REQUEST_SCHEMA.dump(self)
+        return body
+
+
+@dataclass(frozen=True)
+class PortalWidget:
+    consent: Consent
+    openfinance_feature: str = PORTAL_FEATURE
+
+
+@dataclass(frozen=True)
+class PortalTokenRequest:
+    """The ``POST /api/token/`` body for My Belvo Portal (``consent_management``), without the keys."""
+
+    widget: PortalWidget
+    scopes: tuple[str, ...] = PORTAL_SCOPES
+
+    def payload(self) -> dict[str, Any]:
+        body: dict[str, Any] = _PORTAL_TOKEN_REQUEST_SCHEMA.dump(self)
         return body
 
 
@@ -425,9 +447,20 @@ class TokenRequestSchema(_WireSchema):
         return TokenRequest(**{**data, "fetch_resources": tuple(data["fetch_resources"])})
 
 
+class PortalWidgetSchema(_WireSchema):
+    openfinance_feature = fields.String(required=True, validate=validate.Equal(PORTAL_FEATURE))
+    consent = fields.Nested(ConsentSchema, required=True)
+
+
+class PortalTokenRequestSchema(_WireSchema):
+    scopes = CommaSeparated(required=True, validate=exactly(PORTAL_SCOPES, "scopes"))
+    widget = fields.Nested(PortalWidgetSchema, required=True)
+
+
 # Built once: a schema instance costs a deep copy of its fields (over a millisecond with the nested ones),
 # and dumping with it is thread-safe.
 _TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
+_PORTAL_TOKEN_REQUEST_SCHEMA = PortalTokenRequestSchema()
 
 
 # -- the hosted widget URL (facts file section 2) --------------------------------------------------------

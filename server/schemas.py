@@ -11,8 +11,9 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, post_load, validate
+from marshmallow import Schema, ValidationError, fields, post_load, validate, validates_schema
 
+from server.models import SessionStatus
 from server.ofda import (
     ACCESS_MODES,
     FETCH_RESOURCES,
@@ -26,8 +27,11 @@ from server.ofda import (
     unique,
 )
 
-#: Belvo institution codes look like ``ofmockbank_br_retail``.
+#: The statuses a client sees (a reservation is never shown: its id is not given out before it is a session).
+SESSION_STATUSES = [status.value for status in SessionStatus if status is not SessionStatus.RESERVING]
+#: Belvo institution codes look like ``ofmockbank_br_retail``; business banks end in ``_business``.
 INSTITUTION_CODE = r"[a-z0-9_]{1,64}\Z"
+BUSINESS_SUFFIX = "_business"
 MAX_INSTITUTIONS = 50
 
 
@@ -58,15 +62,21 @@ def _codes(choices: tuple[str, ...], *, min_length: int = 0) -> fields.List[str]
     )
 
 
-class WidgetSessionRequestSchema(Schema):
-    identification_info = fields.List(
+def _identification_info(description: str) -> fields.List[Identification]:
+    return fields.List(
         fields.Nested(IdentificationSchema),
         required=True,
         validate=check_identification_info,
         metadata={
-            "description": "The person (CPF) whose accounts are linked and, for a business, its CNPJ. "
-            "Numbers may be formatted (761.092.776-73); their check digits must match."
+            "description": f"{description} Numbers may be formatted (761.092.776-73); their check digits "
+            "must match."
         },
+    )
+
+
+class WidgetSessionRequestSchema(Schema):
+    identification_info = _identification_info(
+        "The person (CPF) whose accounts are linked and, for a business, its CNPJ."
     )
     access_mode = fields.String(
         validate=validate.OneOf(ACCESS_MODES),
@@ -104,6 +114,25 @@ class WidgetSessionRequestSchema(Schema):
         },
     )
 
+    @validates_schema(skip_on_field_errors=True)
+    def _business_needs_a_cnpj(self, data: dict[str, Any], **_: Any) -> None:
+        """A business account is linked by a person for a company: Belvo's widget asks for both documents
+        (https://developers.belvo.com/docs/hosted-widget-ofda), so without a CNPJ it dead-ends."""
+        if any(entry.type == "CNPJ" for entry in data["identification_info"]):
+            return
+        for index, code in enumerate(data.get("institutions", ())):
+            if code.endswith(BUSINESS_SUFFIX):
+                raise ValidationError(
+                    f"{code} is a business institution: identification_info needs the company's CNPJ "
+                    "beside the CPF",
+                    f"institutions.{index}",
+                )
+        if data.get("institution_types") == ["business"]:
+            raise ValidationError(
+                "Only business institutions: identification_info needs the company's CNPJ beside the CPF",
+                "institution_types",
+            )
+
     @post_load
     def _make(self, data: dict[str, Any], **_: Any) -> SessionRequest:
         def optional(key: str) -> tuple[str, ...] | None:
@@ -122,6 +151,18 @@ class WidgetSessionRequestSchema(Schema):
             purpose=data.get("purpose"),
             app2app=data.get("app2app", True),
         )
+
+
+class PortalRequestSchema(Schema):
+    """``POST /v1/consent-portal`` and ``POST /v1/links/{id}/consent-renewal``: who the portal is for."""
+
+    identification_info = _identification_info(
+        "The person (CPF) whose consents My Belvo Portal shows and, for a business, its CNPJ."
+    )
+
+    @post_load
+    def _make(self, data: dict[str, Any], **_: Any) -> tuple[Identification, ...]:
+        return tuple(data["identification_info"])
 
 
 # -- responses -------------------------------------------------------------------------------------------
@@ -171,7 +212,12 @@ class WidgetSessionCreatedSchema(Schema):
 
     id = fields.String(required=True, metadata={"description": "ws_ followed by a random string"})
     status = fields.String(
-        required=True, validate=validate.OneOf(["pending", "succeeded", "exited", "failed", "expired"])
+        required=True,
+        validate=validate.OneOf(SESSION_STATUSES),
+        metadata={
+            "description": "pending until the widget is done: succeeded, exited or failed; expired past "
+            "expires_at; cancelled when the app cancelled it or a newer session of the user replaced it"
+        },
     )
     widget_url = fields.String(
         allow_none=True,

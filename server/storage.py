@@ -8,13 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Column, Engine, Table, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -57,12 +61,41 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     return engine
 
 
+@dataclass(frozen=True)
+class SchemaState:
+    """Which migrations the database has (``current``) against the newest ones this code ships (``head``).
+
+    >>> SchemaState(current=("0003",), head=("0004",)).describe()
+    'the database schema is at revision 0003, the code needs 0004: run `ofda db upgrade`'
+    >>> SchemaState(current=(), head=("0004",)).describe()
+    'the database has no migrations applied, the code needs 0004: run `ofda db upgrade`'
+    """
+
+    current: tuple[str, ...]
+    head: tuple[str, ...]
+
+    @property
+    def at_head(self) -> bool:
+        return set(self.current) == set(self.head)
+
+    def describe(self) -> str:
+        if self.at_head:
+            return f"the database schema is at the migrations' head ({', '.join(self.head)})"
+        current = (
+            f"the database schema is at revision {', '.join(self.current)}"
+            if self.current
+            else "the database has no migrations applied"
+        )
+        return f"{current}, the code needs {', '.join(self.head)}: run `ofda db upgrade`"
+
+
 class Database:
     """The engine and session factory an app uses."""
 
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        self._at_head: SchemaState | None = None
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -77,6 +110,32 @@ class Database:
     def upgrade(self, revision: str = "head") -> None:
         upgrade(self.engine, revision)
 
+    @cached_property
+    def _head(self) -> tuple[str, ...]:
+        # Parsing the migration scripts takes milliseconds; they do not change while the process runs.
+        return tuple(ScriptDirectory.from_config(alembic_config(self.engine)).get_heads())
+
+    def schema(self) -> SchemaState:
+        """The schema's migration state (raises ``SQLAlchemyError`` when the database does not answer).
+
+        An answer at the head is kept for the process's life (a schema is not downgraded under running
+        code): once ready, readiness probes and failing requests do not ask again.
+        """
+        if self._at_head is not None:
+            return self._at_head
+        with self.engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_heads()
+        state = SchemaState(current=tuple(current), head=self._head)
+        if state.at_head:
+            self._at_head = state
+        return state
+
+
+def ours(name: str | None, type_: str, _parent_names: Any) -> bool:
+    """Alembic's ``include_name``: the tables we model, not procrastinate's (its schema SQL, applied by
+    migration 0005, is procrastinate's to describe)."""
+    return not (type_ in {"table", "index"} and (name or "").startswith("procrastinate_"))
+
 
 def alembic_config(engine: Engine) -> AlembicConfig:
     config = AlembicConfig()
@@ -89,22 +148,45 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
+def _insert(db: Session, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:
+    """The database's own ``INSERT``, the one that knows ``ON CONFLICT``."""
+    match db.get_bind().dialect.name:
+        case "postgresql":
+            return postgresql.insert(table)
+        case "sqlite":
+            return sqlite.insert(table)
+        case other:
+            raise RuntimeError(f"ON CONFLICT is supported on postgresql and sqlite, not {other}")
+
+
 def insert_ignore(db: Session, model: type[DeclarativeBase], values: Mapping[str, Any]) -> bool:
     """``INSERT ... ON CONFLICT DO NOTHING``: True when this call inserted the row, False when a row with
     the same key was already there (or was inserted concurrently). Atomic on both databases, so the
     unique key alone decides races (duplicate webhooks, concurrent successes) without catching
     ``IntegrityError`` inside a transaction that must go on."""
-    statement: postgresql.Insert | sqlite.Insert
-    match db.get_bind().dialect.name:
-        case "postgresql":
-            statement = postgresql.insert(model).values(dict(values)).on_conflict_do_nothing()
-        case "sqlite":
-            statement = sqlite.insert(model).values(dict(values)).on_conflict_do_nothing()
-        case other:
-            raise RuntimeError(f"insert_ignore supports postgresql and sqlite, not {other}")
+    statement = _insert(db, model).values(dict(values)).on_conflict_do_nothing()
     # rowcount is kept for INSERTs only when asked (SQLAlchemy keeps it for UPDATE and DELETE).
     result: CursorResult[Any] = db.execute(statement.execution_options(preserve_rowcount=True))  # type: ignore[assignment]
     return result.rowcount == 1
+
+
+def insert_or_lock(db: Session, table: Table, values: Mapping[str, Any], returning: Column[Any]) -> Any:
+    """The row with ``values``' primary key, inserted if missing, and write-locked until the transaction
+    ends; answers its ``returning`` column. One statement (``INSERT ... ON CONFLICT DO UPDATE`` with a
+    no-op update): a per-row lock that other instances of the app respect too.
+
+    On PostgreSQL the row lock makes every other ``insert_or_lock`` of that row wait; the statements after
+    it (READ COMMITTED) then see what the previous holder committed. On SQLite, as the first statement of
+    the transaction, it takes the database's write lock (SQLite has one writer at a time) before reading
+    anything, as ``BEGIN IMMEDIATE`` would; the transaction must not have read before it."""
+    # "Update" a column to its own value: PostgreSQL's lighter row lock (no key changes), no new value.
+    statement = (
+        _insert(db, table)
+        .values(dict(values))
+        .on_conflict_do_update(index_elements=list(table.primary_key), set_={returning.name: returning})
+        .returning(returning)
+    )
+    return db.execute(statement).scalar_one()
 
 
 def database(app: Flask | None = None) -> Database:

@@ -7,7 +7,6 @@ each test gets its own schema there, so tests stay independent (and can run in p
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -16,12 +15,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
-from sqlalchemy import create_engine, text
 
 from server import create_app
 from server.auth import mint_token
 from server.settings import settings
-from server.storage import database, normalise_url
+from server.storage import database
+from tests.support import postgres_schema
 
 # Environment variables that would point tests at real services or change their meaning.
 _ISOLATED_ENV = (
@@ -35,7 +34,7 @@ _ISOLATED_ENV = (
     "SESSION_RATE_LIMIT_PER_DAY", "SESSION_MAX_PENDING", "LOG_LEVEL", "IOS_APP_IDS", "ANDROID_PACKAGE",
     "ANDROID_CERT_SHA256", "APP_LINK_PATHS", "MAX_CONTENT_LENGTH", "BELVO_BREAKER_FAILURES",
     "BELVO_BREAKER_PAUSE_SECONDS", "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE", "TRUSTED_PROXY_HOPS",
-    "APPLICATION_LINK",
+    "BELVO_BREAKER_PROBE_SECONDS", "PORTAL_URL", "DUPLICATE_LINKS", "APPLICATION_LINK", "EMULATOR_STATE_PATH",
 )  # fmt: skip
 
 # Browser and live-server fixtures, for every test package.
@@ -51,23 +50,19 @@ def _isolated_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(params=DATABASES)
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards."""
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
+    """A fresh, empty database: a SQLite file, or a new PostgreSQL schema dropped afterwards.
+
+    The emulator's state goes beside a SQLite file; with PostgreSQL, to the test's own directory (the
+    default, the instance folder, would be shared by every test)."""
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'test.sqlite3'}"
         return
-    base = normalise_url(os.environ["TEST_DATABASE_URL"])
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    monkeypatch.setenv("EMULATOR_STATE_PATH", str(tmp_path / "emulator.sqlite3"))
+    with postgres_schema(os.environ["TEST_DATABASE_URL"]) as url:
+        yield url
 
 
 def make_app(database_url: str, **config: Any) -> Flask:

@@ -9,7 +9,8 @@ section 1: any app on the phone can fire ``myapp://success?link=<someone else's 
   the session (threat model A5); then the link is stored for the session's user;
 * the session moves ``pending -> succeeded | exited | failed`` once, with a conditional ``UPDATE ...
   WHERE status = 'pending'``, so concurrent posts cannot both complete it (threat model A6); a
-  ``warning`` is recorded and keeps it pending;
+  ``warning`` is recorded and keeps it pending; a verified success also completes a ``cancelled``
+  session (the app closed the webview, but the user finished: the link exists at Belvo);
 * a pending session past ``expires_at`` is expired: ``410``, nothing recorded, Belvo not called (A3).
 
 Replays: the event that completed a session, sent again, answers ``200`` and stores nothing (an app
@@ -93,7 +94,12 @@ def post_event(
             code="invalid_deeplink",
             field="url",
         )
-    match session.effective_status(now):
+    status = session.effective_status(now)
+    if status is SessionStatus.CANCELLED and isinstance(event, SuccessEvent):
+        # The app gave up on the webview, but the user finished in it: the link exists at Belvo, and
+        # refusing it would orphan it. It is taken as on a pending session.
+        status = SessionStatus.EXPIRED if now >= session.expires_at else SessionStatus.PENDING
+    match status:
         case SessionStatus.EXPIRED:
             _expire(db, session, now)
         case SessionStatus.PENDING:
@@ -177,16 +183,20 @@ def _holds_warning(session: WidgetSession, event: WarningEvent, now: datetime) -
 
 
 def _transition(db: Session, session: WidgetSession, now: datetime, changes: Mapping[str, Any]) -> bool:
-    """Apply ``changes`` if the session is still pending and unexpired; True if this call did."""
+    """Apply ``changes`` if the session is still pending (or cancelled, for a success) and unexpired; True
+    if this call did."""
     values = dict(changes)
     if values["status"] is not SessionStatus.PENDING:
         # The widget URL carries Belvo's access token: forget it once the session is over.
         values.update(completed_at=now, widget_url=None)
+    open_to = [SessionStatus.PENDING]
+    if values["status"] is SessionStatus.SUCCEEDED:
+        open_to.append(SessionStatus.CANCELLED)
     result = db.execute(
         update(WidgetSession)
         .where(
             WidgetSession.id == session.id,
-            WidgetSession.status == SessionStatus.PENDING,
+            WidgetSession.status.in_(open_to),
             WidgetSession.expires_at > now,
         )
         .values(values)

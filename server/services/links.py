@@ -13,14 +13,14 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, Literal
 from urllib.parse import parse_qsl, urlsplit
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoBadResponse, BelvoClient, BelvoError, BelvoNotFound, Resource, as_api_error
-from server.errors import Conflict, Forbidden, NotFound
+from server.errors import ApiError, Conflict, Forbidden, NotFound
 from server.models import Link
 from server.services.sessions import isoformat_z
 from server.storage import insert_ignore
@@ -32,6 +32,9 @@ DATA_RESOURCES: Final[Mapping[Resource, str]] = {
     "accounts": "ACCOUNTS",
     "owners": "OWNERS",
     "transactions": "TRANSACTIONS",
+    "bills": "BILLS",
+    "investments": "INVESTMENTS",
+    "investment-transactions": "INVESTMENT_TRANSACTIONS",
 }
 
 PENDING: Final = "pending"
@@ -63,6 +66,7 @@ class BelvoLink:
     id: str
     institution: str
     external_id: str | None
+    institution_user_id: str | None
     access_mode: str | None
     status: str | None
     fetch_resources: tuple[str, ...]
@@ -80,6 +84,7 @@ class BelvoLink:
             id=link_id.lower(),
             institution=institution,
             external_id=_text(body.get("external_id"), 64),
+            institution_user_id=_text(body.get("institution_user_id"), 64),
             access_mode=_text(body.get("access_mode"), 16),
             status=_text(body.get("status"), 32),
             fetch_resources=tuple(r.upper() for r in fetch if isinstance(r, str))
@@ -135,6 +140,7 @@ def attach_link(db: Session, link: BelvoLink, user_id: str, session_id: str | No
             "external_id": link.external_id or "",
             "session_id": session_id,
             "institution": link.institution,
+            "institution_user_id": link.institution_user_id,
             "access_mode": link.access_mode,
             "status": link.status,
             "resources": {name: resource_state(PENDING) for name in link.fetch_resources},
@@ -209,6 +215,50 @@ def delete_link(db: Session, client: BelvoClient, link: Link) -> None:
         raise as_api_error(exc) from None
     db.delete(link)
     db.commit()
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """Another link of the user to the same person at the same bank, and what became of it: Belvo's
+    link guide asks to avoid duplicated links (each one spends the user's Open Finance operational
+    limits), so by default the new link replaces it."""
+
+    link_id: str
+    action: Literal["replaced", "kept"]
+
+    def to_dict(self) -> dict[str, str]:
+        return {"link_id": self.link_id, "action": self.action}
+
+
+def settle_duplicates(db: Session, client: BelvoClient, link_id: str, *, replace: bool) -> list[Duplicate]:
+    """The user's other links with the same ``institution_user_id`` as ``link_id``: deleted at Belvo
+    and here when ``replace`` (which revokes their consents), else kept. A link Belvo could not delete
+    now is kept, and said so: the user can still delete it."""
+    link = db.get(Link, link_id)
+    if link is None or link.institution_user_id is None:
+        return []
+    others = db.scalars(
+        select(Link).where(
+            Link.user_id == link.user_id,
+            Link.institution_user_id == link.institution_user_id,
+            Link.id != link.id,
+        )
+    ).all()
+    settled = []
+    for other in others:
+        if not replace:
+            settled.append(Duplicate(other.id, "kept"))
+            continue
+        try:
+            delete_link(db, client, other)
+        except ApiError:
+            db.rollback()
+            log.warning("duplicate link kept: Belvo did not delete it", extra={"link_id": other.id})
+            settled.append(Duplicate(other.id, "kept"))
+        else:
+            log.info("duplicate link replaced", extra={"link_id": other.id, "by": link.id})
+            settled.append(Duplicate(other.id, "replaced"))
+    return settled
 
 
 def link_view(link: Link) -> dict[str, Any]:

@@ -1,31 +1,37 @@
-"""Widget sessions: minting one (Belvo token, hosted widget URL, storage) and reading one back.
+"""Widget sessions: minting one (Belvo token, hosted widget URL, storage), reading one back, cancelling one.
 
-A session is stored only once Belvo has issued its token, and before the URL is returned; nothing is
-stored when anything fails. No database transaction or pooled connection is held while Belvo is being
-called, so a slow Belvo slows only the requests waiting on it.
+A new session is admitted under the user's lock and holds its slot as a ``reserving`` row before Belvo is
+asked for a token (``reserve``), so the per-user limits and the Idempotency-Key hold whatever the number
+of threads and instances: the lock is the user's row in ``app_users``, taken by the transaction's first
+statement (``storage.insert_or_lock``). No transaction, lock or pooled connection is held while Belvo is
+being called, so a slow Belvo slows only the requests waiting on it. The reservation then becomes the
+pending session, or is deleted when no token came: nothing half-written is left for a client to see.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import logging
 import secrets
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import ColumnElement, Insert, ScalarSelect, Select, Table, and_, bindparam, select
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
-from server.config import Secret, SessionLimits, Settings
+from server.config import RetryPolicy, Secret, SessionLimits, Settings
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import CallbackUrls, Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
-from server.storage import insert_ignore
+from server.storage import insert_or_lock
 
 log = logging.getLogger(__name__)
 
@@ -66,23 +72,22 @@ def new_external_id(user_id: str) -> str:
             return candidate
 
 
-def external_id_for(db: Session, user_id: str) -> str:
-    """The user's ``external_id``, created on first use. Concurrent first requests of one user agree on
-    one value: the insert ignores a conflicting row and the stored value is read back."""
-    query = select(AppUser.external_id).where(AppUser.user_id == user_id)
-    stored = db.scalar(query)
-    if stored is not None:
-        return stored
-    values = {"user_id": user_id, "external_id": new_external_id(user_id), "created_at": datetime.now(UTC)}
-    insert_ignore(db, AppUser, values)
-    return db.scalars(query).one()
+def lock_user(db: Session, user_id: str, now: datetime) -> str:
+    """Begin the transaction that admits a new session of ``user_id``: the user's row, created on first
+    use with a new ``external_id``, write-locked until the transaction ends, so that one user's admissions
+    run one at a time on every instance of the app (other users' go on beside them). Answers the user's
+    ``external_id``: concurrent first requests of a user agree on one."""
+    values = {"user_id": user_id, "external_id": new_external_id(user_id), "created_at": now}
+    external_id: str = insert_or_lock(db, _USERS, values, _USERS.c.external_id)
+    return external_id
 
 
 def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSession:
     """The session if ``user_id`` owns it; ``404 not_found`` for a missing *or another user's* session
     (telling them apart would let one user probe another's ids; threat model A4)."""
     session = db.get(WidgetSession, session_id)
-    if session is None or session.user_id != user_id:
+    # A reservation is not a session yet: its id reaches the client only once Belvo has answered.
+    if session is None or session.user_id != user_id or session.status == SessionStatus.RESERVING:
         raise NotFound("No such widget session")
     return session
 
@@ -112,16 +117,24 @@ def session_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
     }
 
 
-def pending_widget_url(session: WidgetSession, now: datetime) -> str:
-    """The widget URL of a session that can still be opened; ``410``/``409`` otherwise."""
+def ensure_pending(session: WidgetSession, now: datetime) -> None:
+    """``410 session_expired`` for a session past ``expires_at``, ``409 session_already_completed`` for one
+    that is over; nothing for a pending one."""
     status = session.effective_status(now)
     if status is SessionStatus.EXPIRED:
         raise Gone("The widget session has expired; create a new one", code="session_expired")
-    if status is not SessionStatus.PENDING or session.widget_url is None:
+    if status is not SessionStatus.PENDING:
         raise Conflict(
             f"The widget session is already {status.value}; create a new one",
             code="session_already_completed",
         )
+
+
+def pending_widget_url(session: WidgetSession, now: datetime) -> str:
+    """The widget URL of a session that can still be opened; ``410``/``409`` otherwise."""
+    ensure_pending(session, now)
+    if session.widget_url is None:
+        raise Conflict("The widget session has no widget URL any more", code="session_already_completed")
     return session.widget_url
 
 
@@ -130,6 +143,23 @@ def session_callback_urls(config: Settings, request: SessionRequest) -> Callback
     if request.app2app:
         return config.callback_urls
     return replace(config.callback_urls, application_link=None)
+
+
+def cancel_session(db: Session, session_id: str, user_id: str, now: datetime) -> WidgetSession:
+    """The app closed the webview: the user's pending session becomes ``cancelled``,
+    and its widget URL (Belvo's access token) is forgotten. Cancelling again answers the cancelled
+    session; an expired one is ``410``, a finished one ``409``, another user's ``404``."""
+    session = get_owned_session(db, session_id, user_id)
+    # Conditional, like every move out of pending (services/events.py): a concurrent event or expiry wins
+    # or loses as a whole, and the session is read back as it then is.
+    cancelled = db.execute(_CANCEL, {"session_id": session_id, "now": now}).rowcount  # type: ignore[attr-defined]
+    db.commit()
+    if cancelled:
+        log.info("widget session cancelled", extra={"session_id": session_id})
+    db.refresh(session)
+    if session.status != SessionStatus.CANCELLED:
+        ensure_pending(session, now)
+    return session
 
 
 def token_request(config: Settings, request: SessionRequest) -> TokenRequest:
@@ -166,10 +196,18 @@ def startup_options(config: Settings, request: SessionRequest) -> StartupOptions
     )
 
 
-# The two statements on the path of every new session, built once: plain Core over the tables (no ORM
+# The statements on the path of every new session, built once: plain Core over the tables (no ORM
 # compilation per request) with bound parameters, so SQLAlchemy compiles each once per process.
 _SESSIONS, _USERS = cast(Table, WidgetSession.__table__), cast(Table, AppUser.__table__)
-_OF_THE_USER = _SESSIONS.c.user_id == bindparam("user_id")
+# Not ``user_id``: in an UPDATE, that name would stand for the column's new value.
+_OF_THE_USER = _SESSIONS.c.user_id == bindparam("owner")
+#: Open sessions hold a slot under ``max_pending``: pending ones, and reservations whose request is still
+#: waiting on Belvo (a reservation whose request never came back stops counting at its ``expires_at``).
+_OPEN = and_(
+    _OF_THE_USER,
+    _SESSIONS.c.status.in_([SessionStatus.PENDING.value, SessionStatus.RESERVING.value]),
+    _SESSIONS.c.expires_at > bindparam("now"),
+)
 
 
 def _nth_latest_since(of: ColumnElement[bool], since: str, skip: str) -> ScalarSelect[Any]:
@@ -186,71 +224,104 @@ def _nth_latest_since(of: ColumnElement[bool], since: str, skip: str) -> ScalarS
     )
 
 
-# One round trip answers every limit and reads the user's ``external_id`` (indexes on the user, and on
-# the address key, with the creation time serve it).
-_ADMIT = select(
-    select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("user_id")).scalar_subquery(),
+def _open_sessions_from(skip: str) -> Select[tuple[str]]:
+    """The ids of the user's open sessions, newest first, after the first ``skip``."""
+    newest_first = (_SESSIONS.c.created_at.desc(), _SESSIONS.c.id.desc())
+    return select(_SESSIONS.c.id).where(_OPEN).order_by(*newest_first).offset(bindparam(skip))
+
+
+# Under the user's lock, what decides on a new session (indexes on the user, and on the address key,
+# with the creation time serve it): each is NULL when it does not stand in the way.
+_ADMISSION = (
+    # The session already made with the Idempotency-Key (a NULL key, none sent, matches no row).
+    select(_SESSIONS.c.id)
+    .where(_OF_THE_USER, _SESSIONS.c.idempotency_key == bindparam("key"))
+    .scalar_subquery(),
     _nth_latest_since(_OF_THE_USER, "minute_since", "minute_skip"),
     _nth_latest_since(_OF_THE_USER, "day_since", "day_skip"),
-    # ``client_key`` is NULL when the per-address limit is off, and then no row matches.
-    _nth_latest_since(_SESSIONS.c.client_key == bindparam("client_key"), "minute_since", "client_skip"),
-    # The ``max_pending``-th latest-expiring open session: a slot frees when it expires (or sooner, when
-    # the user finishes one in the widget).
-    select(_SESSIONS.c.expires_at)
+    # ``address`` is NULL when the per-address limit is off, and then no row matches. It is counted under
+    # the user's lock only: on PostgreSQL, different users behind one address may pass it together by
+    # the few requests that race (it bounds how many sessions one address makes, users' races aside).
+    _nth_latest_since(_SESSIONS.c.client_key == bindparam("address"), "minute_since", "address_skip"),
+    # The ``max_pending``-th newest open session: while it exists the user is at the cap.
+    _open_sessions_from("pending_skip").limit(1).scalar_subquery(),
+)
+
+
+@functools.cache
+def _reserve_if_admitted(columns: tuple[str, ...]) -> Insert:
+    """The common case in one statement: the row with these ``columns`` (bound as ``new_<name>``) is
+    stored if nothing stands in the way."""
+    binds = [bindparam(f"new_{name}", type_=_SESSIONS.c[name].type) for name in columns]
+    admitted = select(*binds).where(*(decider.is_(None) for decider in _ADMISSION))
+    # rowcount is kept for INSERTs only when asked (SQLAlchemy keeps it for UPDATE and DELETE).
+    return _SESSIONS.insert().from_select(list(columns), admitted).execution_options(preserve_rowcount=True)
+
+
+#: Otherwise, why: the claimed session, the limits' blockers, the cap.
+_ADMIT = select(*_ADMISSION)
+# A new session beyond the cap replaces the oldest open ones instead of being refused: all but the newest
+# ``max_pending - 1`` are cancelled, so the new one makes ``max_pending``.
+_SUPERSEDE = (
+    _SESSIONS.update()
+    .where(_SESSIONS.c.id.in_(_open_sessions_from("keep")))
+    .values(status=SessionStatus.CANCELLED.value, widget_url=None, completed_at=bindparam("now"))
+    .returning(_SESSIONS.c.id)
+)
+_CANCEL = (
+    _SESSIONS.update()
     .where(
-        _OF_THE_USER,
+        _SESSIONS.c.id == bindparam("session_id"),
         _SESSIONS.c.status == SessionStatus.PENDING.value,
         _SESSIONS.c.expires_at > bindparam("now"),
     )
-    .order_by(_SESSIONS.c.expires_at.desc())
-    .offset(bindparam("pending_skip"))
-    .limit(1)
-    .scalar_subquery(),
+    .values(status=SessionStatus.CANCELLED.value, widget_url=None, completed_at=bindparam("now"))
 )
 _INSERT_SESSION = _SESSIONS.insert()
+_FILL = (
+    _SESSIONS.update()
+    .where(_SESSIONS.c.id == bindparam("session_id"), _SESSIONS.c.status == SessionStatus.RESERVING.value)
+    .values(
+        status=SessionStatus.PENDING.value,
+        widget_url=bindparam("url"),
+        expires_at=bindparam("token_expires_at"),
+        access_token_key=bindparam("access_token_key"),
+    )
+)
+_RELEASE = _SESSIONS.delete().where(_SESSIONS.c.id == bindparam("session_id"))
+_STATUS = select(_SESSIONS.c.status).where(_SESSIONS.c.id == bindparam("session_id"))
+_CLAIMED = select(_SESSIONS.c.status, _SESSIONS.c.request_hmac, _SESSIONS.c.expires_at).where(
+    _SESSIONS.c.id == bindparam("session_id")
+)
 
 
 _PER_MINUTE = "At most {} widget sessions per minute; try again later"
 _PER_DAY = "At most {} widget sessions per day; try again later"
 _PER_ADDRESS = "At most {} widget sessions per minute from one address; try again later"
-_OPEN_AT_ONCE = "At most {} open widget sessions at once; finish one in the widget or wait until one expires"
 
 
-def admit(
-    db: Session, user_id: str, client_key: str | None, now: datetime, limits: SessionLimits
-) -> str | None:
-    """Refuse a new session past ``limits`` (the per-address one counts the sessions with this
-    ``client_key``): ``429`` with the seconds until the user may try again (the longest wait when several
-    limits are reached). Otherwise the user's ``external_id``, or ``None`` for a new user, read in the
-    same round trip."""
-    params = {
-        "user_id": user_id,
-        "minute_since": now - RATE_WINDOW,
-        "minute_skip": limits.per_minute - 1,
-        "day_since": now - DAY_WINDOW,
-        "day_skip": limits.per_day - 1,
-        "now": now,
-        "pending_skip": limits.max_pending - 1,
-        "client_key": client_key,
-        "client_skip": (limits.per_ip_per_minute or 1) - 1,
-    }
-    stored, minute_blocker, day_blocker, client_blocker, pending_blocker = db.execute(_ADMIT, params).one()
-    # For each limit reached, when a slot frees up, and what to tell the user (the text is built only for
-    # the one refusal sent, not on every request).
+def _refuse_past_limits(
+    now: datetime,
+    limits: SessionLimits,
+    minute: datetime | None,
+    day: datetime | None,
+    address: datetime | None,
+) -> None:
+    """``429`` with the seconds until the user may try again (the longest wait when several limits are
+    reached), given the session that blocks each window (``None``: that limit is not reached)."""
+    # The text is built only for the one refusal sent, not on every request.
     waits = [
         (blocker + window - now, template, limit)
         for blocker, window, template, limit in (
-            (minute_blocker, RATE_WINDOW, _PER_MINUTE, limits.per_minute),
-            (day_blocker, DAY_WINDOW, _PER_DAY, limits.per_day),
-            (client_blocker, RATE_WINDOW, _PER_ADDRESS, limits.per_ip_per_minute),
-            (pending_blocker, timedelta(0), _OPEN_AT_ONCE, limits.max_pending),
+            (minute, RATE_WINDOW, _PER_MINUTE, limits.per_minute),
+            (day, DAY_WINDOW, _PER_DAY, limits.per_day),
+            (address, RATE_WINDOW, _PER_ADDRESS, limits.per_ip_per_minute),
         )
         if blocker is not None
     ]
     if waits:
         wait, template, limit = max(waits)
         raise RateLimited(template.format(limit), retry_after=retry_after(wait.total_seconds()))
-    return cast(str | None, stored)
 
 
 @dataclass(frozen=True)
@@ -261,22 +332,124 @@ class Idempotency:
     request_hmac: str
 
 
-def replayed_session(db: Session, user_id: str, idempotency: Idempotency) -> WidgetSession | None:
-    """The session this user already created with this key, if any (threat model F6: an app retrying a
-    request whose answer it lost gets the same session, and Belvo is not asked for a second token).
-    The same key with a different request is ``422 idempotency_key_reused``."""
-    found = db.scalars(
-        select(WidgetSession).where(
-            WidgetSession.user_id == user_id, WidgetSession.idempotency_key == idempotency.key
-        )
-    ).one_or_none()
-    if found is not None and not hmac.compare_digest(found.request_hmac or "", idempotency.request_hmac):
+@dataclass(frozen=True)
+class Reserved:
+    """A ``reserving`` row now holds one of the user's slots, for the session ``session_id``."""
+
+    session_id: str
+    external_id: str
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """The Idempotency-Key already names the session ``session_id`` (perhaps still being made)."""
+
+    session_id: str
+
+
+def reserve(
+    db: Session,
+    row: Mapping[str, Any],
+    now: datetime,
+    limits: SessionLimits,
+    hold: timedelta,
+    idempotency: Idempotency | None = None,
+) -> Reserved | Claimed:
+    """Admit a new session and hold its slot, in one short transaction under the user's lock: the
+    admission and the key's claim are atomic, across threads and instances of the app, so concurrent
+    requests can neither pass a limit together nor both ask Belvo for a token with one key.
+
+    ``row`` holds the new session's columns but its status, URL, expiry and ``external_id``; it is
+    stored as a ``reserving`` row that counts under every limit until the session is filled in or the
+    reservation released, or lapses ``hold`` after ``now``. With ``idempotency``, the session already
+    made with that key is ``Claimed`` instead (not counted); the same key with another request is ``422
+    idempotency_key_reused``. Past a limit, ``429``; beyond the open-session cap, the user's oldest open
+    sessions are cancelled to make room."""
+    user_id = row["user_id"]
+    params = {
+        "owner": user_id,
+        "key": idempotency.key if idempotency else None,
+        "minute_since": now - RATE_WINDOW,
+        "minute_skip": limits.per_minute - 1,
+        "day_since": now - DAY_WINDOW,
+        "day_skip": limits.per_day - 1,
+        "address": row["client_key"],
+        "address_skip": (limits.per_ip_per_minute or 1) - 1,
+        "now": now,
+        "pending_skip": limits.max_pending - 1,
+    }
+    try:
+        values = {
+            **row,
+            "external_id": lock_user(db, user_id, now),
+            "status": SessionStatus.RESERVING.value,
+            "widget_url": None,
+            "expires_at": now + hold,
+            "completed_at": None,
+        }
+        new = {f"new_{name}": value for name, value in values.items()}
+        reserved = db.execute(_reserve_if_admitted(tuple(values)), {**params, **new})
+        if reserved.rowcount != 1:  # type: ignore[attr-defined]
+            claimed, minute, day, address, at_cap = db.execute(_ADMIT, params).one()
+            if claimed is not None and idempotency and _holds_claim(db, claimed, idempotency, now):
+                db.rollback()
+                return Claimed(claimed)
+            _refuse_past_limits(now, limits, minute, day, address)
+            if at_cap is not None:
+                for superseded in db.scalars(_SUPERSEDE, {**params, "keep": limits.max_pending - 1}):
+                    log.info("widget session superseded by a newer one", extra={"session_id": superseded})
+            db.execute(_INSERT_SESSION, values)
+        db.commit()
+    except BaseException:
+        db.rollback()  # lets go of the user's lock at once
+        raise
+    return Reserved(row["id"], values["external_id"])
+
+
+def _holds_claim(db: Session, session_id: str, idempotency: Idempotency, now: datetime) -> bool:
+    """Whether the session made with this key still answers for it: ``422`` if it was made with another
+    request; a reservation whose request never came back (its process died while Belvo answered) is
+    deleted, and the key is free again."""
+    status, request_hmac, expires_at = db.execute(_CLAIMED, {"session_id": session_id}).one()
+    if not hmac.compare_digest(request_hmac or "", idempotency.request_hmac):
         raise Unprocessable(
             "This Idempotency-Key was sent before with a different request; use a new key for a new session",
             code="idempotency_key_reused",
             field="Idempotency-Key",
         )
-    return found
+    if status == SessionStatus.RESERVING and expires_at <= now:
+        db.execute(_RELEASE, {"session_id": session_id})
+        return False
+    return True
+
+
+def reservation_hold(policy: RetryPolicy) -> timedelta:
+    """How long a reservation holds its slot at most: longer than any token call (the deadline, plus the
+    timeouts of the attempt under way when it passes), with a minute to spare for a slow database."""
+    return timedelta(seconds=policy.deadline + policy.connect_timeout + policy.read_timeout + 60)
+
+
+def await_claimed(db: Session, claimed: Claimed, until: float) -> WidgetSession | None:
+    """The session made with an Idempotency-Key, once the request that reserved it has filled it in; it is
+    polled, up to ``until`` (``time.monotonic()``), so a retry sent while the first request still waits on
+    Belvo gets the same answer as the first. ``None`` when that request released the reservation (Belvo
+    failed): the key is free again. Past ``until``, ``409 idempotency_key_in_use`` with ``Retry-After``."""
+    pause = 0.02
+    while True:
+        status = db.scalar(_STATUS, {"session_id": claimed.session_id})
+        db.rollback()  # ends the read: on SQLite the next look would see the same snapshot
+        if status is None:
+            return None
+        if status != SessionStatus.RESERVING:
+            return db.get_one(WidgetSession, claimed.session_id)
+        if time.monotonic() >= until:
+            raise Conflict(
+                "A request with this Idempotency-Key is still being processed; retry in a moment",
+                code="idempotency_key_in_use",
+                retry_after=1,
+            )
+        time.sleep(pause)
+        pause = min(2 * pause, 0.25)
 
 
 def create_session(
@@ -291,31 +464,16 @@ def create_session(
 ) -> WidgetSession:
     """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it.
 
-    With ``idempotency``, a session already created with that key is returned instead (no new token,
-    not counted by the rate limit). ``client_key`` identifies the client's address for the per-address
-    limit (``None`` when that limit is off)."""
-    if idempotency is not None and (previous := replayed_session(db, user_id, idempotency)) is not None:
-        return previous
-    stored_external_id = admit(db, user_id, client_key, now, config.session_limits)
-    db.rollback()  # end the read transaction: no connection is held while Belvo answers
-
-    try:
-        token = client.create_widget_token(token_request(config, request).payload())
-    except BelvoError as exc:
-        raise as_api_error(exc) from exc
-
-    if stored_external_id is None:
-        external_id = external_id_for(db, user_id)
-        db.commit()  # a user's external id stands on its own, whatever becomes of this session
-    else:
-        external_id = stored_external_id
+    The slot is reserved first (``reserve``), Belvo is called with no transaction open, and the
+    reservation is then filled in, or released if no token came (nothing half-written is left, and a
+    failed call frees the slot). With ``idempotency``, a session already created with that key is
+    returned instead (no new token, not counted by the limits), waiting for it if its request is still
+    under way. ``client_key`` identifies the client's address for the per-address limit (``None`` when
+    that limit is off). ``db`` must not be in a transaction."""
     options = startup_options(config, request)
-    values: dict[str, Any] = {
+    row: dict[str, Any] = {
         "id": SESSION_ID_PREFIX + secrets.token_urlsafe(24),
         "user_id": user_id,
-        "external_id": external_id,
-        "status": SessionStatus.PENDING.value,
-        "widget_url": widget_url(config.belvo_widget_url, token.access, external_id, options),
         "callback_urls": session_callback_urls(config, request).to_dict(),
         "options": {
             "access_mode": options.access_mode,
@@ -325,32 +483,90 @@ def create_session(
             "fetch_resources": list(request.fetch_resources or config.widget.fetch_resources),
         },
         "created_at": now,
-        "expires_at": token.expires_at,
-        "completed_at": None,
         "idempotency_key": idempotency.key if idempotency else None,
         "request_hmac": idempotency.request_hmac if idempotency else None,
         "client_key": client_key,
-        "access_token_key": keyed_hash(config.app_jwt_secret, token.access.encode()),
     }
+    policy = config.belvo_retry
+    hold = reservation_hold(policy)
+    # A retry waits for the first request with its key as long as that one may wait on Belvo.
+    until = time.monotonic() + policy.deadline
+    while not isinstance(
+        reservation := reserve(db, row, now, config.session_limits, hold, idempotency), Reserved
+    ):
+        if (claimed := await_claimed(db, reservation, until)) is not None:
+            return claimed
+
     try:
-        # One statement the database commits as it runs, instead of an INSERT then a COMMIT: each call
-        # into the driver lets go of the GIL, and under load getting it back is what takes the time
-        # (bench/sessions.py, 8 clients: INSERT p99 4.1 ms plus COMMIT p99 2.5 ms; now 4.1 ms in all).
-        # The write lock (SQLite has one writer at a time) is no longer held across Python code either.
-        db.connection(execution_options={"isolation_level": "AUTOCOMMIT"}).execute(_INSERT_SESSION, values)
-        db.commit()  # hands the connection back to the pool, which restores its isolation level
-    except IntegrityError:
-        # Two requests with one key raced: the first stored wins, this token is simply not used.
-        db.rollback()
-        if idempotency is None or (winner := replayed_session(db, user_id, idempotency)) is None:
-            raise
-        return winner
+        try:
+            token = client.create_widget_token(token_request(config, request).payload())
+        except BelvoError as exc:
+            raise as_api_error(exc) from exc
+        url = widget_url(config.belvo_widget_url, token.access, reservation.external_id, options)
+    except BaseException:
+        release(db, reservation)
+        raise
+    token_key = keyed_hash(config.app_jwt_secret, token.access.encode())
+    return fill(db, reservation, row, url, token.expires_at, token_key)
+
+
+def fill(
+    db: Session,
+    reservation: Reserved,
+    row: Mapping[str, Any],
+    url: str,
+    expires_at: datetime,
+    access_token_key: str,
+) -> WidgetSession:
+    """Turn the reservation into a pending session with its widget URL and the keyed hash of its access
+    token (App2App's resume finds the session by it); answers the session as stored."""
+    values = {
+        "session_id": reservation.session_id,
+        "url": url,
+        "token_expires_at": expires_at,
+        "access_token_key": access_token_key,
+    }
+    # One statement the database commits as it runs, instead of an UPDATE then a COMMIT: each call into
+    # the driver lets go of the GIL, and under load getting it back is what takes the time
+    # (bench/sessions.py, 8 clients: INSERT p99 4.1 ms plus COMMIT p99 2.5 ms; then 4.1 ms in all).
+    # The write lock (SQLite has one writer at a time) is not held across Python code either.
+    connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+    filled = connection.execute(_FILL, values).rowcount
+    db.commit()  # hands the connection back to the pool, which restores its isolation level
+    if not filled:
+        # A newer session of the user took its place while Belvo answered: the token goes unused, and
+        # the app is told the session is cancelled.
+        log.info(
+            "widget session superseded before it was filled in", extra={"session_id": reservation.session_id}
+        )
+        return db.get_one(WidgetSession, reservation.session_id)
     log.info(
         "widget session created",
         extra={
-            "session_id": values["id"],
-            "external_id": external_id,
-            "expires_at": isoformat_z(token.expires_at),
+            "session_id": reservation.session_id,
+            "external_id": reservation.external_id,
+            "expires_at": isoformat_z(expires_at),
         },
     )
-    return WidgetSession(**values)
+    return WidgetSession(
+        **row,
+        external_id=reservation.external_id,
+        status=SessionStatus.PENDING.value,
+        widget_url=url,
+        expires_at=expires_at,
+        completed_at=None,
+        access_token_key=access_token_key,
+    )
+
+
+def release(db: Session, reservation: Reserved) -> None:
+    """Give the reservation's slot back: no token came, or none can be used. If even that fails, the
+    reservation lapses at its expiry; the error the client gets is the one that stopped the session."""
+    try:
+        db.rollback()
+        db.connection(execution_options={"isolation_level": "AUTOCOMMIT"}).execute(
+            _RELEASE, {"session_id": reservation.session_id}
+        )
+        db.commit()
+    except SQLAlchemyError:
+        log.warning("widget session reservation not released", extra={"session_id": reservation.session_id})

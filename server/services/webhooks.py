@@ -3,17 +3,25 @@
 Belvo authenticates a delivery only with the static ``Authorization`` value set in its dashboard (no
 signature, facts file 4.1 and decision 8), expects a 2xx within 5 seconds and delivers at least once. So
 the endpoint compares that header in constant time (two values accepted during a rotation), stores the
-payload keyed by ``webhook_id`` (a duplicate inserts nothing and is acknowledged), answers, and a
-background :class:`WebhookWorker` applies it. A failure while applying leaves the row ``received``:
-``ofda webhooks retry`` applies it again, and applying is idempotent.
+payload keyed by ``webhook_id`` (a duplicate inserts nothing and is acknowledged) and queues applying it
+in the same transaction, answers, and the queue (:mod:`server.webhook_queue`: the ``worker`` process on
+PostgreSQL, threads of the server itself on SQLite) applies it, retrying with backoff; a periodic sweep
+queues again whatever was left ``received``. Applying happens exactly once per ``webhook_id``.
 
 What a webhook does (facts file 4.3):
 
-* ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS...) ready
-  on the link, so the data endpoints start answering;
-* ``new_<resource>_available`` records when new data arrived;
-* ``openfinance_consent_expired`` / ``consent_expired`` and ``..._about_to_expire`` record the consent
-  state (both spellings, facts file decision 7);
+Webhooks are classified by ``webhook_code`` first: Belvo's own ``new_investments_available`` example
+carries ``"webhook_type": "ACCOUNTS"`` (https://developers.belvo.com/docs/investments-webhooks), so a code
+that names its resource wins over the type.
+
+* ``historical_update`` marks the resource (``webhook_type``: ACCOUNTS, OWNERS, TRANSACTIONS, BILLS,
+  INVESTMENTS, INVESTMENT_TRANSACTIONS) ready on the link, so the data endpoints start answering;
+* ``new_<resource>_available`` records when new data arrived, and so do ``transactions_updated`` and
+  ``transactions_deleted`` (Belvo changed or removed transactions already sent: read them again);
+* ``link_deleted`` (after an asynchronous delete, or a deletion outside this backend) forgets the link,
+  once Belvo answers 404 for it;
+* every consent webhook (:data:`server.services.consents.CONSENT_WEBHOOKS`) keeps the link's consent
+  current: about to expire, expired (both spellings), renewed, revoked, or with resources unavailable;
 * anything else is stored and ignored (forward compatible, and no retry storm).
 
 A webhook for a link we do not hold, whose ``external_id`` is one we gave a user, recovers that link
@@ -27,21 +35,20 @@ from __future__ import annotations
 import hmac
 import logging
 import re
-import threading
-from collections.abc import Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, wait
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from server.belvo import BelvoClient, BelvoNotFound, belvo_client
 from server.clock import now as clock_now
 from server.config import Secret
 from server.models import AppUser, Link, WebhookEvent
+from server.services.consents import CONSENT_WEBHOOKS, ConsentChange, changed_consent
 from server.services.links import READY, BelvoLink, attach_link, lock_link, resource_state
 from server.services.sessions import isoformat_z
 from server.storage import database, insert_ignore
@@ -59,16 +66,7 @@ IGNORED: Final = "ignored"
 
 #: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
-_NEW_DATA: Final = re.compile(r"new_[a-z_]+_available")
-#: Consent fields kept from a consent webhook: what My Belvo Portal's renew URL needs (facts file 4.5).
-_CONSENT_FIELDS: Final = (
-    "consent_id",
-    "consent_due_date",
-    "action",
-    "institution",
-    "institution_display_name",
-    "institution_icon_logo",
-)
+_NEW_DATA: Final = re.compile(r"new_(?P<resource>[a-z_]+)_available")
 
 
 def authorized(header: str | None, accepted: Sequence[Secret]) -> bool:
@@ -90,8 +88,13 @@ def authorized(header: str | None, accepted: Sequence[Secret]) -> bool:
     return header is not None and any(matches)
 
 
-def store(db: Session, payload: Mapping[str, Any], now: datetime) -> bool:
-    """Store a validated delivery and commit; False (nothing written) when ``webhook_id`` is known."""
+#: Queues applying a stored webhook in the transaction that stores it (see :mod:`server.webhook_queue`).
+Enqueue = Callable[[Session, str], None]
+
+
+def store(db: Session, payload: Mapping[str, Any], now: datetime, enqueue: Enqueue) -> bool:
+    """Store a validated delivery, queue applying it, and commit both at once: nothing is acknowledged
+    that is not queued. False (nothing written, nothing queued) when ``webhook_id`` is known."""
     inserted = insert_ignore(
         db,
         WebhookEvent,
@@ -107,6 +110,8 @@ def store(db: Session, payload: Mapping[str, Any], now: datetime) -> bool:
             "processed_at": None,
         },
     )
+    if inserted:
+        enqueue(db, payload["webhook_id"])
     db.commit()
     return inserted
 
@@ -129,13 +134,11 @@ class NewData:
 
 
 @dataclass(frozen=True)
-class ConsentState:
-    """A consent webhook: the consent is ``expired`` or ``about_to_expire``."""
-
-    state: str
+class LinkDeleted:
+    """``link_deleted``: Belvo no longer holds the link."""
 
 
-Action = ResourceReady | NewData | ConsentState
+Action = ResourceReady | NewData | LinkDeleted | ConsentChange
 
 
 def classify(webhook_type: str, webhook_code: str) -> Action | None:
@@ -143,18 +146,24 @@ def classify(webhook_type: str, webhook_code: str) -> Action | None:
 
     >>> classify("TRANSACTIONS", "historical_update"), classify("ACCOUNTS", "new_accounts_available")
     (ResourceReady(resource='TRANSACTIONS'), NewData(resource='ACCOUNTS'))
+    >>> classify("ACCOUNTS", "new_investments_available")  # Belvo's example, with the wrong type
+    NewData(resource='INVESTMENTS')
+    >>> classify("TRANSACTIONS", "transactions_deleted"), classify("LINK", "link_deleted")
+    (NewData(resource='TRANSACTIONS'), LinkDeleted())
     >>> classify("CONSENT", "consent_expired"), classify("LINK", "token_required")
-    (ConsentState(state='expired'), None)
+    (ConsentChange(status=<ConsentStatus.EXPIRED: 'expired'>, resources_issue=None), None)
     """
     match webhook_code:
         case "historical_update":
             return ResourceReady(webhook_type.upper())
-        case code if _NEW_DATA.fullmatch(code):
-            return NewData(webhook_type.upper())
-        case "openfinance_consent_expired" | "consent_expired":
-            return ConsentState("expired")
-        case "openfinance_consent_about_to_expire" | "consent_about_to_expire":
-            return ConsentState("about_to_expire")
+        case code if new := _NEW_DATA.fullmatch(code):
+            return NewData(new["resource"].upper())
+        case "transactions_updated" | "transactions_deleted":
+            return NewData("TRANSACTIONS")
+        case "link_deleted":
+            return LinkDeleted()
+        case code if code in CONSENT_WEBHOOKS:
+            return CONSENT_WEBHOOKS[code]
         case _:
             return None
 
@@ -173,21 +182,21 @@ def apply(link: Link, action: Action, data: Mapping[str, Any], now: datetime) ->
         case NewData(resource):
             state = link.resources.get(resource) or resource_state("pending")
             link.resources = {**link.resources, resource: {**state, "new_data_at": stamp}}
-        case ConsentState(state):
-            kept = {key: data[key] for key in _CONSENT_FIELDS if isinstance(data.get(key), str)}
-            link.consent = {"status": state, **kept, "updated_at": stamp}
+        case ConsentChange():
+            link.consent = changed_consent(link.consent, action, data, now)
 
 
 def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) -> str:
     """Apply the stored webhook ``webhook_id`` once; return its status afterwards.
 
-    Raises whatever stopped it (Belvo unreachable during a recovery, the database): the row then stays
-    ``received`` and can be processed again.
+    Exactly once, even when two workers hold the same job (a retried stalled job beside a sweep's new
+    one): the webhook's row is claimed (locked) before anything is read, and its status is checked and
+    changed in the same transaction as the link. Raises whatever stopped it (Belvo unreachable during a
+    recovery, the database): the row then stays ``received`` and can be processed again.
     """
-    row = db.get(WebhookEvent, webhook_id)
-    if row is None:
-        raise LookupError(f"no stored webhook {webhook_id!r}")
+    row = _claim(db, webhook_id)
     if row.status != RECEIVED:
+        db.rollback()
         return row.status
     action = classify(row.webhook_type, row.webhook_code)
     if action is None:
@@ -195,16 +204,64 @@ def process(db: Session, client: BelvoClient, webhook_id: str, now: datetime) ->
     if row.link_id is None:
         return _finish(db, row, IGNORED, "no link_id", now)
     link = lock_link(db, row.link_id, now)
+    if isinstance(action, LinkDeleted):
+        if link is None:
+            return _finish(db, row, IGNORED, "link not held", now)
+        db.rollback()  # no transaction stays open while Belvo answers
+        still_there = _still_at_belvo(client, row.link_id)
+        row = _claim(db, webhook_id)  # the claim ended with the rollback
+        if row.status != RECEIVED:
+            db.rollback()
+            return row.status
+        if still_there:
+            return _finish(db, row, IGNORED, "Belvo still holds the link", now)
+        gone = db.get(Link, row.link_id)
+        if gone is not None:
+            db.delete(gone)
+        log.info("link deleted at Belvo; forgotten here", extra={"link_id": row.link_id})
+        return _finish(db, row, PROCESSED, None, now)
     if link is None:
         db.rollback()
         note = _recover(db, client, row, now)
+        row = _claim(db, webhook_id)  # the claim ended with the transaction _recover committed
+        if row.status != RECEIVED:
+            db.rollback()
+            return row.status
         if note is not None:
             return _finish(db, row, IGNORED, note, now)
-        link = lock_link(db, row.link_id, now)
-        assert link is not None  # attached just now, in this transaction
+        link = lock_link(db, row.link_id, now)  # type: ignore[arg-type]
+        assert link is not None  # attached just now
     data = row.payload.get("data")
     apply(link, action, data if isinstance(data, Mapping) else {}, now)
     return _finish(db, row, PROCESSED, None, now)
+
+
+def _still_at_belvo(client: BelvoClient, link_id: str) -> bool:
+    """Whether Belvo still shows the link: the webhook is a hint, and only Belvo's 404 lets us forget a
+    link (its other failures raise, so the webhook stays ``received`` and is applied again later)."""
+    try:
+        client.get_link(link_id)
+    except BelvoNotFound:
+        return False
+    return True
+
+
+def _claim(db: Session, webhook_id: str) -> WebhookEvent:
+    """The webhook's row, locked until the transaction ends, so that a second worker waits here and then
+    finds the status changed: ``SELECT ... FOR UPDATE`` on PostgreSQL; on SQLite, which has no row
+    locks, a write first takes the database's write lock, as :func:`lock_link` does."""
+    if db.get_bind().dialect.name == "sqlite":
+        db.execute(
+            update(WebhookEvent)
+            .where(WebhookEvent.webhook_id == webhook_id)
+            .values(status=WebhookEvent.status)
+            .execution_options(synchronize_session=False)
+        )
+    row = db.get(WebhookEvent, webhook_id, populate_existing=True, with_for_update=True)
+    if row is None:
+        db.rollback()
+        raise LookupError(f"no stored webhook {webhook_id!r}")
+    return row
 
 
 def _recover(db: Session, client: BelvoClient, row: WebhookEvent, now: datetime) -> str | None:
@@ -255,73 +312,15 @@ def received_ids(db: Session, older_than: datetime) -> list[str]:
     )
 
 
-# -- applying webhooks off the request path ------------------------------------------------------------
+def received_count(db: Session) -> int:
+    """How many webhooks wait to be applied."""
+    return db.scalar(select(func.count()).where(WebhookEvent.status == RECEIVED)) or 0
 
 
-def process_stored(app: Flask, webhook_id: str) -> str | None:
-    """Apply one stored webhook in its own database session; on failure log it and return None (the
-    row stays ``received``)."""
+def apply_stored(app: Flask, webhook_id: str) -> str:
+    """Apply one stored webhook in its own database session (what a queued job runs); raises what
+    stopped it, so the queue can retry."""
     with app.app_context(), database(app).sessionmaker() as db:
-        try:
-            return process(db, belvo_client(), webhook_id, clock_now())
-        except Exception:
-            log.exception("webhook processing failed; it stays received", extra={"webhook_id": webhook_id})
-            return None
-
-
-#: One pool for the process: an app per process in production, but many apps in a test run, which must
-#: not each keep threads alive. Threads start on the first webhook (so also after a pre-fork import).
-_POOL: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhooks")
-
-
-class WebhookWorker:
-    """Applies an app's stored webhooks on a small thread pool, so the endpoint answers Belvo at once.
-
-    ``drain()`` waits until everything submitted so far is done: tests call it instead of sleeping.
-    """
-
-    def __init__(self, app: Flask) -> None:
-        self._app = app
-        self._lock = threading.Lock()
-        self._pending: set[Future[str | None]] = set()
-
-    def submit(self, webhook_id: str) -> None:
-        future = _POOL.submit(process_stored, self._app, webhook_id)
-        with self._lock:
-            self._pending.add(future)
-        future.add_done_callback(self._forget)
-
-    def _forget(self, future: Future[str | None]) -> None:
-        with self._lock:
-            self._pending.discard(future)
-
-    def drain(self) -> None:
-        """Wait for every webhook submitted before (and while) this call."""
-        while True:
-            with self._lock:
-                pending = set(self._pending)
-            if not pending:
-                return
-            wait(pending)
-
-
-_WORKER_LOCK = threading.Lock()
-_EXTENSION: Final = "ofda.webhook_worker"
-
-
-def webhook_worker(app: Flask) -> WebhookWorker:
-    """The app's worker, started on first use."""
-    with _WORKER_LOCK:
-        worker: WebhookWorker | None = app.extensions.get(_EXTENSION)
-        if worker is None:
-            worker = app.extensions[_EXTENSION] = WebhookWorker(app)
-        return worker
-
-
-def retry_received(app: Flask, min_age: timedelta) -> tuple[int, int]:
-    """Apply again, on this thread, every webhook left ``received`` for at least ``min_age``; return how
-    many were tried and how many are still ``received`` afterwards."""
-    with app.app_context(), database(app).sessionmaker() as db:
-        ids = received_ids(db, clock_now() - min_age)
-    failed = sum(1 for webhook_id in ids if process_stored(app, webhook_id) is None)
-    return len(ids), failed
+        status = process(db, belvo_client(), webhook_id, clock_now())
+    log.info("webhook applied", extra={"webhook_id": webhook_id, "status": status})
+    return status

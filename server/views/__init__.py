@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from flask_smorest import Api
 
-from server.views import deeplinks, health, links, session_events, webhooks, well_known, widget_sessions
+from server.views import (
+    consents,
+    deeplinks,
+    health,
+    links,
+    session_events,
+    webhooks,
+    well_known,
+    widget_sessions,
+)
 
 BLUEPRINTS = (
     health.bp,
@@ -13,6 +22,7 @@ BLUEPRINTS = (
     deeplinks.bp,
     webhooks.bp,
     links.bp,
+    consents.bp,
     well_known.bp,
 )
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy.exc import SQLAlchemyError
-
-from server.api import Blueprint
-from server.errors import Unavailable
-from server.storage import database
+from server.api import Blueprint, check_database
 
 bp = Blueprint("health", __name__, description="Liveness and readiness")
 
@@ -22,9 +18,6 @@ def healthz() -> dict[str, str]:
 @bp.errors(503)
 @bp.response(200)
 def readyz() -> dict[str, str]:
-    """The process can serve requests: its database answers."""
-    try:
-        database().ping()
-    except SQLAlchemyError:
-        raise Unavailable("The database is not reachable", code="database_unavailable") from None
+    """The process can serve requests: its database answers and has every migration applied."""
+    check_database()
     return {"status": "ready"}

@@ -13,13 +13,15 @@ from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import Resource, belvo_client
 from server.services import links
+from server.services.consents import ConsentStatus, ResourcesIssue
 from server.storage import get_session
 
 bp = Blueprint(
     "links",
     __name__,
     url_prefix="/v1/links",
-    description="The user's verified links, and their accounts, owners and transactions read from Belvo.",
+    description="The user's verified links, and their accounts, owners, transactions, credit-card bills and "
+    "investments read from Belvo.",
 )
 
 TIMESTAMP = {"format": "date-time", "description": "UTC, e.g. 2026-11-21T12:10:00Z"}
@@ -35,22 +37,35 @@ class ResourceStateSchema(Schema):
     )
     new_data_at = fields.String(
         allow_none=True,
-        metadata={**TIMESTAMP, "description": "When a new_<resource>_available webhook last arrived"},
+        metadata={
+            **TIMESTAMP,
+            "description": "When a new_<resource>_available (or transactions_updated/_deleted) webhook "
+            "last arrived: read the data again",
+        },
     )
     totals = fields.Dict(
         keys=fields.String(), values=fields.Integer(), metadata={"description": "Belvo's counts"}
     )
 
 
-class ConsentSchema(Schema):
-    status = fields.String(required=True, validate=validate.OneOf(["expired", "about_to_expire"]))
-    consent_id = fields.String()
-    consent_due_date = fields.String()
-    action = fields.String()
-    institution = fields.String()
-    institution_display_name = fields.String()
-    institution_icon_logo = fields.String()
-    updated_at = fields.String(metadata=TIMESTAMP)
+class LinkConsentSchema(Schema):
+    """The link's Open Finance consent as Belvo's consent webhooks last described it (contract
+    section 7); ``null`` before the first one."""
+
+    status = fields.String(required=True, validate=validate.OneOf([s.value for s in ConsentStatus]))
+    consent_id = fields.String(allow_none=True)
+    due_date = fields.String(
+        allow_none=True, metadata={"description": "When the consent expires, as Belvo reported it"}
+    )
+    institution = fields.String(allow_none=True)
+    institution_display_name = fields.String(allow_none=True)
+    institution_icon_logo = fields.String(allow_none=True)
+    resources_issue = fields.String(
+        allow_none=True,
+        validate=validate.OneOf([i.value for i in ResourcesIssue]),
+        metadata={"description": "Some of the consent's resources cannot be read (temporarily or for good)"},
+    )
+    updated_at = fields.String(required=True, metadata=TIMESTAMP)
 
 
 class LinkSchema(Schema):
@@ -69,7 +84,7 @@ class LinkSchema(Schema):
             "description": "Per resource (ACCOUNTS, OWNERS, ...): pending, ready once historical_update came"
         },
     )
-    consent = fields.Nested(ConsentSchema, allow_none=True)
+    consent = fields.Nested(LinkConsentSchema, allow_none=True)
     created_at = fields.String(required=True, metadata=TIMESTAMP)
     updated_at = fields.String(required=True, metadata=TIMESTAMP)
 
@@ -172,7 +187,7 @@ def _page(
         key: value.isoformat() if isinstance(value, date) else str(value) for key, value in query.items()
     }
     page = links.fetch_page(belvo_client(), link, resource, params)
-    endpoint = f"links.{resource}"
+    endpoint = f"links.{resource.replace('-', '_')}"
     for key in ("next", "previous"):
         ours = page[key]
         page[key] = None if ours is None else url_for(endpoint, link_id=link.id, _external=True, **ours)
@@ -219,3 +234,37 @@ def owners(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[st
 def transactions(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
     """The link's transactions, filtered by value date or account."""
     return _page(link_id, "transactions", query)
+
+
+@bp.get("/<link_id>/bills")
+@bp.errors(401, 404, 409, 422, 502, 503)
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@bp.response(200, PageSchema)
+def bills(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's credit-card bills (closed periods only), one page at a time (`BILLS`)."""
+    return _page(link_id, "bills", query)
+
+
+@bp.get("/<link_id>/investments")
+@bp.errors(401, 404, 409, 422, 502, 503)
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@bp.response(200, PageSchema)
+def investments(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's investments (Belvo's `/api/br/investments/`, `INVESTMENTS`)."""
+    return _page(link_id, "investments", query)
+
+
+@bp.get("/<link_id>/investment-transactions")
+@bp.errors(401, 404, 409, 422, 502, 503)
+@bp.doc(security=BEARER, description=DATA_DOC)
+@authenticated
+@bp.arguments(PageQuerySchema, location="query", unknown=RAISE)
+@bp.response(200, PageSchema)
+def investment_transactions(query: dict[str, Any], link_id: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The link's investment transactions (Belvo's `/api/br/investment-transactions/`,
+    `INVESTMENT_TRANSACTIONS`)."""
+    return _page(link_id, "investment-transactions", query)

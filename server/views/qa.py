@@ -3,8 +3,10 @@ default with real Belvo keys; ``QA_PAGE`` decides).
 
 It creates a widget session for a test user and shows the widget URL as a QR code, so a phone's camera
 opens it; with App2App on (``APPLICATION_LINK``), a second QR code is the application link as the bank
-sends the user back to it, to fire the app's "back from the bank" path on a phone (a cold start too); and
-it lists the deeplink fixture corpus with a QR code per deeplink (to fire it on a phone)
+sends the user back to it, to fire the app's "back from the bank" path on a phone (a cold start too); it
+lists a test user's links with their consents, moves a consent to "about to expire" or "expired" through
+the emulator's control endpoint, and shows a link's renew URL (My Belvo Portal) as a QR code; and it
+lists the deeplink fixture corpus with a QR code per deeplink (to fire it on a phone)
 and a button that posts it to ``/v1/deeplinks/parse`` and shows the typed result beside the expected one.
 
 The page acts without a bearer token, for whatever test user is typed in: that is why it only exists in
@@ -26,8 +28,8 @@ from server.api import flatten_messages
 from server.belvo import belvo_client
 from server.clock import now
 from server.errors import ApiError
-from server.schemas import WidgetSessionRequestSchema
-from server.services import sessions
+from server.schemas import PortalRequestSchema, WidgetSessionRequestSchema
+from server.services import consents, links, sessions
 from server.settings import settings
 from server.storage import get_session
 
@@ -96,6 +98,33 @@ def _back_from_the_bank(created: dict[str, Any]) -> str | None:
     return f"{link}?{query}"
 
 
+@bp.post("/consents")
+def consents_of_user() -> tuple[str, int, dict[str, str]]:
+    """The test user's links and their consents; with ``link_id``, that link's renew URL too."""
+    form = {key: request.form.get(key, "").strip() for key in DEFAULT_FORM}
+    user_id = form["user_id"] or DEFAULT_FORM["user_id"]
+    db = get_session()
+    context: dict[str, Any] = {"links": [links.link_view(link) for link in links.list_links(db, user_id)]}
+    link_id = request.form.get("link_id")
+    if link_id:
+        try:
+            identification = PortalRequestSchema().load(
+                {"identification_info": [{"type": "CPF", "number": form["cpf"], "name": form["name"]}]}
+            )
+            renewal = consents.renew_link_consent(
+                belvo_client(), settings(), links.owned_link(db, link_id, user_id), identification
+            )
+        except ValidationError as exc:
+            errors = [
+                f"{d.field}: {d.message}" if d.field else d.message for d in flatten_messages(exc.messages)
+            ]
+            return _render(form, errors=errors, **context), 422, NO_STORE
+        except ApiError as exc:
+            return _render(form, errors=[f"{exc.code}: {exc}"], **context), exc.status, NO_STORE
+        context.update(renew_link=link_id, renew_url=renewal.url, renew_qr=qr_svg(renewal.url))
+    return _render(form, **context), 200, NO_STORE
+
+
 @bp.get("/fixtures/<name>.svg")
 def fixture_qr(name: str) -> Response:
     fixture = _fixtures_by_name().get(name)
@@ -105,4 +134,7 @@ def fixture_qr(name: str) -> Response:
 
 
 def _render(form: dict[str, str], **context: Any) -> str:
-    return render_template("qa.html", form=form, fixtures=load_fixtures(), **context)
+    config = settings()
+    # The emulator's control endpoint, which moves a consent at once (emulator mode only).
+    control = f"{config.belvo_api_url}/_control/consents" if config.emulator_mode else None
+    return render_template("qa.html", form=form, fixtures=load_fixtures(), consent_control=control, **context)

@@ -23,7 +23,7 @@ from server.schemas import (
     WidgetSessionRequestSchema,
     WidgetSessionSchema,
 )
-from server.services import sessions
+from server.services import institutions, sessions
 from server.settings import settings
 from server.storage import get_session
 
@@ -43,14 +43,16 @@ IDEMPOTENCY_KEY_PARAMETER = {
     "required": False,
     "schema": {"type": "string", "maxLength": 255},
     "description": "Optional. Retrying with the same key and body returns the session created the first "
-    "time (201), without asking Belvo again; the same key with another body is 422 idempotency_key_reused.",
+    "time (201), without asking Belvo again; a retry sent while the first request is still under way waits "
+    "for it and gets the same answer (or, past the Belvo deadline, 409 idempotency_key_in_use with "
+    "Retry-After). The same key with another body is 422 idempotency_key_reused.",
 }
 # The answers carry the widget URL, and with it Belvo's access token: never cached anywhere.
 NO_STORE = {"Cache-Control": "no-store"}
 
 
 @bp.post("")
-@bp.errors(400, 401, 413, 415, 422, 429, 502, 503)
+@bp.errors(400, 401, 409, 413, 415, 422, 429, 502, 503)
 @bp.doc(security=BEARER, parameters=[IDEMPOTENCY_KEY_PARAMETER])
 @authenticated
 # An instance, not the class: webargs would build a schema (and its nested ones) on every request.
@@ -61,7 +63,15 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
 
     The backend asks Belvo for an OFDA widget token with the server's callback URLs, terms, branding,
     scopes and permissions, stores the session, then answers. Nothing is stored when anything fails.
+
+    Per user: `SESSION_RATE_LIMIT_PER_MINUTE` and `..._PER_DAY` sessions, beyond which `429 rate_limited`
+    with `Retry-After`; and `SESSION_MAX_PENDING` open ones: a new session beyond that cancels the
+    user's oldest open one (a widget the app lost) instead of being refused.
+
+    `institutions` must be codes Belvo lists for Brazil (`422` otherwise), and a business institution
+    (`..._business`) needs a CNPJ beside the CPF in `identification_info` (`422` otherwise).
     """
+    institutions.check_known(institutions.catalogue(), request.options.institutions)
     moment = now()
     session = sessions.create_session(
         get_session(),

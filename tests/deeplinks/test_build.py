@@ -73,3 +73,10 @@ def test_an_event_too_long_for_a_deeplink_is_refused() -> None:
 
 def test_default_callback_urls() -> None:
     assert build(SuccessEvent(LINK, "x")).startswith("ofdaapp://belvo/success?")
+
+
+def test_an_event_too_long_with_percent_20_is_written_in_the_shortest_form() -> None:
+    # Parsed from a URL of 4096 characters whose message is "+" for spaces and ":" raw.
+    url = build(ErrorEvent("X", "a: b " * 800))
+    assert url == "ofdaapp://belvo/event?error=X&error_message=" + "a:+b+" * 800
+    assert parse(url) == ErrorEvent("X", "a: b " * 800)

@@ -134,3 +134,50 @@ ANY_CALLBACK_URLS = st.one_of(
 @given(st.sampled_from(URLS), ANY_CALLBACK_URLS)
 def test_arbitrary_callback_urls_raise_only_deeplink_error(url: str, callbacks: Any) -> None:
     _parses_or_rejects(url, callbacks)
+
+
+# Near the 4096-character limit, the text `build` must write back in no more room than it came in:
+# "+" for a space, characters encodeURIComponent escapes but a URL may carry raw, empty and repeated
+# fields; on callback URLs written longer than the URL that arrives (a trailing "/", an own query
+# spelled with escapes, a URL read by its name on a longer callback URL).
+QUERY_PIECES = st.sampled_from(
+    [
+        *["+", "%20", ":", "@", "/", "?", "=", "$", ",", ";", "!", "*", "'", "(", ")", "~", "a"],
+        *["%C3%A7", "%2B", "%26", "%3D", "&x", "&x=1", "&&", "&y="],
+    ]
+)
+UUID = "cb65f82c-dc93-4d3e-8270-9a27528397f5"
+HOST_STYLE = {"success": "myapp://success", "exit": "myapp://exit", "event": "myapp://event"}
+SLASHED = {kind: f"myapp://belvo/{kind}/" for kind in ("success", "exit", "event")}
+OWN_QUERY = {kind: f"https://app.example/cb?sid=%34%32&step={kind}" for kind in ("success", "exit", "event")}
+APP2APP = {**HOST_STYLE, "application_link": "https://app.example.com/belvo-widget/"}
+NEAR_LIMIT_SHAPES = [
+    (HOST_STYLE, f"myapp://success?link={UUID}&institution=x"),
+    (HOST_STYLE, "MyApp://exit?meta_data_step=a"),
+    (SLASHED, f"myapp://belvo/success?link={UUID}&institution=x"),
+    (SLASHED, "myapp://warning?warning=w"),
+    (OWN_QUERY, "https://app.example/cb?step=event&sid=42&error=E"),
+    (APP2APP, "https://app.example.com/belvo-widget?access_token=t"),
+]
+
+
+@st.composite
+def near_limit_urls(draw: st.DrawFn) -> tuple[str, dict[str, str]]:
+    callbacks, start = draw(st.sampled_from(NEAR_LIMIT_SHAPES))
+    pattern = "".join(draw(st.lists(QUERY_PIECES, min_size=1, max_size=12)))
+    length = draw(st.integers(min_value=3900, max_value=4096))
+    url = start + "&note=" + pattern * ((length - len(start) - 6) // len(pattern))
+    return url + "a" * (length - len(url)), callbacks
+
+
+@given(near_limit_urls())
+@example((f"myapp://success?link={UUID}&institution=x&note=" + "+" * 4000, HOST_STYLE))
+@example((f"myapp://belvo/success?link={UUID}&institution=x&n=".ljust(4096, "a"), SLASHED))
+@example((f"https://app.example.com/belvo-widget?access_token=t&n={'a' * 4000}"[:4096], APP2APP))
+def test_every_event_parse_accepts_builds_back_to_itself(case: tuple[str, dict[str, str]]) -> None:
+    url, callbacks = case
+    try:
+        event = parse(url, callbacks)
+    except DeeplinkError:
+        return  # refused (the property is about what parse accepts)
+    assert parse(build(event, callbacks), callbacks) == event

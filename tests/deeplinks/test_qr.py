@@ -1,14 +1,19 @@
-"""deeplinks qr: QR codes a phone camera can open, and the labelled sheet of the whole corpus."""
+"""deeplinks qr: QR codes a phone camera can open, and the labelled sheet of the whole corpus.
+
+Each code is read back with zbar (`zbarimg`, Debian's zbar-tools, installed by scripts/test), a
+real scanner's decoder: it must give the exact URL, non-ASCII text included.
+"""
 
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-import qrcode
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from deeplinks.cli import main
 from deeplinks.corpus import load_fixtures
@@ -20,13 +25,41 @@ SEED_SUCCESS = (
 )
 
 
-def modules(data: str) -> list[list[bool]]:
-    """The QR matrix (quiet zone included) qrcode computes for `data`, to compare images with."""
-    code = qrcode.QRCode(error_correction=qrcode.constants.ERROR_CORRECT_M, border=4)
-    code.add_data(data)
-    code.make(fit=True)
-    matrix: list[list[bool]] = code.get_matrix()
-    return matrix
+def scanned(image: Path) -> str:
+    """What zbar reads from the QR code in `image` (UTF-8 text, as a phone's scanner shows it)."""
+    zbarimg = shutil.which("zbarimg")
+    if zbarimg is None:
+        pytest.fail("zbarimg is missing: install Debian's zbar-tools (scripts/test does)")
+    result = subprocess.run(
+        [zbarimg, "--raw", "--quiet", "-Sdisable", "-Sqrcode.enable", str(image)],
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout.decode("utf-8").removesuffix("\n")
+
+
+def svg_to_png(svg: Path, png: Path) -> None:
+    """Draws the modules of a QR code SVG as `deeplinks` writes it (rows of horizontal strokes:
+    `M x y`, `m dx dy`, `h length`, one unit per module) into a PNG zbar can read."""
+    root = ElementTree.parse(svg).getroot()  # noqa: S314 (the file the test just wrote)
+    assert root.tag == "{http://www.w3.org/2000/svg}svg"
+    size = int(root.get("width", "0")) // 10
+    image = Image.new("L", (size * 10, size * 10), 255)
+    draw = ImageDraw.Draw(image)
+    for path in root.iter("{http://www.w3.org/2000/svg}path"):
+        if path.get("class") != "qrline":
+            continue
+        x = y = 0.0
+        for command, a, b in re.findall(r"([Mmh])(-?[\d.]+)(?: (-?[\d.]+))?", path.get("d", "")):
+            if command == "M":
+                x, y = float(a), float(b)
+            elif command == "m":
+                x, y = x + float(a), y + float(b)
+            else:
+                row = int(y)
+                draw.rectangle((int(x) * 10, row * 10, int(x + float(a)) * 10 - 1, row * 10 + 9), fill=0)
+                x += float(a)
+    image.save(png)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
@@ -39,28 +72,37 @@ def test_png_holds_the_qr_code_of_the_url(tmp_path: Path, capsys: pytest.Capture
     target = tmp_path / "code.png"
     status, out, err = run(capsys, SEED_SUCCESS, "-o", str(target))
     assert (status, out, err) == (0, f"wrote {target}\n", "")
-    matrix = modules(SEED_SUCCESS)
-    image = Image.open(target).convert("L")
-    box = image.width // len(matrix)
-    assert image.width == image.height == box * len(matrix)
-    seen = [
-        [image.getpixel((x * box + box // 2, y * box + box // 2)) == 0 for x in range(len(matrix))]
-        for y in range(len(matrix))
-    ]
-    assert seen == matrix
+    assert scanned(target) == SEED_SUCCESS
 
 
 def test_svg_of_a_fixture_holds_its_qr_code(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     target = tmp_path / "code.svg"
     status, _, _ = run(capsys, "--fixture", "seed-success", "-o", str(target))
     assert status == 0
-    root = ElementTree.parse(target).getroot()  # noqa: S314 (the file we just wrote)
-    assert root.tag == "{http://www.w3.org/2000/svg}svg"
-    matrix = modules(SEED_SUCCESS)
-    path = root.find("{http://www.w3.org/2000/svg}path")
-    assert path is not None
-    dark = {(int(x), int(y)) for x, y in re.findall(r"M(\d+),(\d+)", path.get("d", ""))}
-    assert dark == {(x, y) for y, row in enumerate(matrix) for x, on in enumerate(row) if on}
+    svg_to_png(target, tmp_path / "drawn.png")
+    assert scanned(tmp_path / "drawn.png") == SEED_SUCCESS
+
+
+# Raw non-ASCII, as a tester pastes a URL from a bank's page: a scanner must read it exactly.
+NON_ASCII = [
+    "myapp://exit?meta_data_institution_name=itaú",
+    "myapp://exit?last_encountered_error_message=Não foi possível conectar ao Itaú Unibanco",
+    "myapp://exit?meta_data_institution_name=itaú&x=繳€",
+    "myapp://exit?meta_data_institution_name=ita%C3%BA&n=Bradesco+São+Paulo",
+]
+
+
+@pytest.mark.parametrize("url", NON_ASCII)
+@pytest.mark.parametrize("suffix", [".png", ".svg"])
+def test_non_ascii_urls_scan_back_exactly(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], url: str, suffix: str
+) -> None:
+    target = tmp_path / f"code{suffix}"
+    status, _, _ = run(capsys, url, "-o", str(target))
+    assert status == 0
+    if suffix == ".svg":
+        svg_to_png(target, target := tmp_path / "drawn.png")
+    assert scanned(target) == url
 
 
 def test_a_url_that_does_not_parse_is_written_with_a_note(
@@ -100,7 +142,7 @@ def test_a_url_too_long_for_a_qr_code_is_refused(tmp_path: Path, capsys: pytest.
 
 def test_sheet_labels_each_code_and_escapes_names_and_urls() -> None:
     names = ["seed-success", "raw-angle-brackets", "raw-nul-prefix", "too-long"]
-    page = sheet_html(select_shots(names))
+    page = sheet_html(select_shots(names).shots)
     assert page.count("<section ") == 4
     assert page.count("<svg ") == 3
     assert page.count("Too long for a QR code") == 1
@@ -124,3 +166,32 @@ def test_sheet_of_one_kind_on_the_apps_callback_urls(
     assert out == f"wrote {target}: {len(load_fixtures('warning'))} QR codes\n"
     assert page.count("<section ") == len(load_fixtures("warning"))
     assert page.count("<code>exampleapp://s/event?warning=") == len(load_fixtures("warning"))
+
+
+def test_sheet_on_other_callback_urls_skips_what_cannot_be_rebuilt(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "sheet.html"
+    callbacks = '{"success": "exampleapp://s/success", "exit": "exampleapp://s/exit", "event": "exampleapp://s/event"}'
+    status, out, err = run(
+        capsys, "--sheet", "--kind", "success", "--callback-urls", callbacks, "-o", str(target)
+    )
+    count = len(load_fixtures("success"))
+    assert status == 0
+    assert err.splitlines() == [
+        "SKIP success-at-max-length: cannot be rebuilt on these callback URLs: expected the event to fit "
+        "a deeplink of at most 4096 characters; got 4103"
+    ]
+    assert out == f"wrote {target}: {count - 1} QR codes, 1 fixtures skipped\n"
+    assert target.read_text(encoding="utf-8").count("<section ") == count - 1
+
+
+def test_qr_of_a_fixture_that_cannot_be_rebuilt_says_why(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    callbacks = '{"success": "a://s/success", "exit": "a://s/exit", "event": "a://s/event"}'
+    argv = ["--fixture", "resume-belvo-example", "--callback-urls", callbacks, "-o", str(tmp_path / "x.png")]
+    status, _, err = run(capsys, *argv)
+    assert status == 2
+    assert "'resume-belvo-example' cannot be rebuilt on these callback URLs" in err
+    assert "application_link" in err

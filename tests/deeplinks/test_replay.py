@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+import deeplinks
 from deeplinks import DeeplinkError, parse
 from deeplinks.cli import main
 from deeplinks.corpus import load_fixtures
@@ -107,10 +108,12 @@ def test_dry_run_android_lines_deliver_the_exact_url_through_bash_and_the_device
     subprocess.run(["bash"], input=out, text=True, check=True, capture_output=True)
     assert out.count("adb shell ") == len(TRICKY)
     assert tools.urls() == [FIXTURES[name].url for name in TRICKY]
-    assert all(
-        call[:6] == ["start", "-W", "-a", "android.intent.action.VIEW", "-d", call[5]]
-        for call in tools.calls()
-    )
+    assert all(call[:4] == ["start", "-W", "-a", "android.intent.action.VIEW"] for call in tools.calls())
+    # Custom schemes are opened as adb's usual deeplink test does; https as a tapped App Link.
+    assert [call[4:-3] for call in tools.calls()] == [
+        ["-c", "android.intent.category.BROWSABLE"] if FIXTURES[name].url.startswith("https://") else []
+        for name in TRICKY
+    ]
     assert {call[-1] for call in tools.calls()} == {"com.example.app"}
 
 
@@ -329,3 +332,65 @@ def test_server_dry_run_prints_curl_commands_with_the_fixture_body(
         "url": fixture.url,
         "callback_urls": dict(fixture.callback_urls or {}),
     }
+
+
+APP2APP_CALLBACKS = {**APP_CALLBACKS, "application_link": "https://app.example.com/belvo-widget"}
+RESUMES = ["resume-belvo-example", "resume-percent-encoded-values", "resume-plus-means-space"]
+
+
+def test_a_resume_url_opens_as_an_app_link_on_android(
+    tools: Tools, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, lines, _ = replay(capsys, "--to", "android", *RESUMES)
+    assert (status, lines[-1]) == (0, "3 replayed, 3 passed, 0 failed")
+    assert tools.calls() == [
+        [
+            "start",
+            "-W",
+            "-a",
+            "android.intent.action.VIEW",
+            "-c",
+            "android.intent.category.BROWSABLE",
+            "-d",
+            url,
+        ]
+        for url in [FIXTURES[name].url for name in RESUMES]
+    ]
+
+
+def test_a_resume_url_opens_as_a_universal_link_on_the_simulator(
+    tools: Tools, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, lines, _ = replay(capsys, "--to", "ios", *RESUMES)
+    assert (status, lines[-1]) == (0, "3 replayed, 3 passed, 0 failed")
+    assert tools.calls() == [["simctl", "openurl", "booted", FIXTURES[name].url] for name in RESUMES]
+
+
+def test_resume_fixtures_are_rebuilt_on_the_apps_application_link(
+    tools: Tools, capsys: pytest.CaptureFixture[str]
+) -> None:
+    status, _, _ = replay(capsys, "--to", "ios", *RESUMES, "--callback-urls", json.dumps(APP2APP_CALLBACKS))
+    assert status == 0
+    for url, name in zip(tools.urls(None), RESUMES, strict=True):
+        event = FIXTURES[name].expect
+        assert isinstance(event, deeplinks.ResumeEvent)
+        assert url == f"https://app.example.com/belvo-widget?{event.query}"
+        assert parse(url, APP2APP_CALLBACKS) == event
+
+
+def test_replay_on_other_callback_urls_skips_what_cannot_be_rebuilt_and_replays_the_rest(
+    tools: Tools, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The README's example: the app's own callback URLs, longer than the corpus's, and no App2App.
+    status, lines, err = replay(capsys, "--to", "ios", "--callback-urls", json.dumps(APP_CALLBACKS))
+    skipped = {line.split(":")[0].removeprefix("SKIP ") for line in err}
+    resumes = {name for name, fixture in FIXTURES.items() if fixture.kind == "resume"}
+    assert status == 0
+    assert skipped == {"success-at-max-length", "raw-nul-prefix", *resumes}
+    assert (
+        "SKIP success-at-max-length: cannot be rebuilt on these callback URLs: expected the event to fit"
+        in ("\n".join(err))
+    )
+    replayed = len(FIXTURES) - len(skipped)
+    assert lines[-1] == f"{replayed} replayed, {replayed} passed, 0 failed"
+    assert len(tools.calls()) == replayed

@@ -20,8 +20,8 @@ from werkzeug.serving import make_server
 
 from emulator.app import emulator_of
 from emulator.serving import QueryFreeRequestHandler
-from server.services.webhooks import webhook_worker
 from server.storage import database
+from server.webhook_queue import webhook_queue
 from tests.conftest import make_app
 from tests.support import Clock
 
@@ -35,7 +35,7 @@ class Backend:
     def settle(self) -> None:
         """Wait until the emulator's webhooks are delivered and the backend has applied them."""
         assert emulator_of(self.app.extensions["ofda.emulator"]).webhooks.drain()
-        webhook_worker(self.app).drain()
+        webhook_queue(self.app).drain()
 
 
 @pytest.fixture
@@ -77,6 +77,6 @@ def running_backend(
         thread.join(timeout=5)
         server.server_close()
         listener.close()
-        webhook_worker(app).drain()
+        webhook_queue(app).drain()
         emulator_of(app.extensions["ofda.emulator"]).webhooks.close()
         database(app).engine.dispose()

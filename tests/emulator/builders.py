@@ -6,11 +6,14 @@ from __future__ import annotations
 import base64
 import copy
 import html
+import json
 import re
 from typing import Any
 from urllib.parse import urlencode
 
+import requests
 from flask.testing import FlaskClient
+from requests.adapters import BaseAdapter
 
 from emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
 
@@ -137,3 +140,29 @@ def create_link(client: FlaskClient, **fields: Any) -> dict[str, Any]:
     assert response.status_code == 201, response.json
     link: dict[str, Any] = response.json
     return link
+
+
+HOOK = "https://backend.test/v1/webhooks/belvo"
+
+
+class Receiver(BaseAdapter):
+    """A webhook receiver mounted on a ``requests.Session``: records each POST and answers the next
+    planned outcome (an HTTP status, or an exception to raise), then 200."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.received: list[tuple[dict[str, Any], dict[str, str]]] = []
+        self.plan: list[int | Exception] = []
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        outcome = self.plan.pop(0) if self.plan else 200
+        if isinstance(outcome, Exception):
+            raise outcome
+        self.received.append((json.loads(request.body or b"{}"), dict(request.headers)))
+        response = requests.Response()
+        response.status_code = outcome
+        response.request = request
+        return response
+
+    def close(self) -> None:
+        """Nothing to release."""

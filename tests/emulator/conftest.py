@@ -11,10 +11,12 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+import requests
 from flask import Flask
 from flask.testing import FlaskClient
 
 from emulator import Emulator, create_app, emulator_of
+from tests.emulator.builders import HOOK, Receiver
 from tests.support import Clock
 
 
@@ -51,3 +53,26 @@ def emu(emu_app: Flask) -> Emulator:
 @pytest.fixture
 def emu_client(emu_app: Flask) -> FlaskClient:
     return emu_app.test_client()
+
+
+@pytest.fixture
+def receiver() -> Receiver:
+    return Receiver()
+
+
+@pytest.fixture
+def hooked(make_emu_app: Callable[..., Flask], receiver: Receiver) -> Iterator[Callable[..., Flask]]:
+    """Emulator apps that deliver webhooks to ``receiver`` with ``Authorization: Bearer hook-secret``."""
+    session = requests.Session()
+    session.mount(HOOK, receiver)
+
+    def make(**config: Any) -> Flask:
+        return make_emu_app(
+            EMULATOR_WEBHOOK_URL=HOOK,
+            EMULATOR_WEBHOOK_AUTH="Bearer hook-secret",
+            EMULATOR_WEBHOOK_SESSION=session,
+            **config,
+        )
+
+    yield make
+    session.close()

@@ -11,8 +11,16 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from emulator import Emulator
-from tests.emulator.builders import CNPJ, CPF, OFDA_SCOPES, basic, sdk_token_request, token_request
+from emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD, Emulator
+from tests.emulator.builders import (
+    CNPJ,
+    CPF,
+    OFDA_SCOPES,
+    Widget,
+    basic,
+    sdk_token_request,
+    token_request,
+)
 
 # The emulator's clock (tests.emulator.conftest.Clock) is not the wall clock.
 NO_TIME_CHECKS = {"verify_exp": False, "verify_iat": False}
@@ -80,6 +88,137 @@ def test_the_sdks_default_request_gets_a_token(emu_client: FlaskClient, emu: Emu
     assert _decode(emu, response.json["access"])["scopes"] == ["read_institutions", "write_links"]
 
 
+CONSENT = ("widget", "consent")
+
+
+def test_access_tokens_carry_belvos_claims(emu_client: FlaskClient, emu: Emulator) -> None:
+    body = {**token_request(), "stale_in": "90d", "credentials_storage": "30d"}
+    access = _decode(emu, emu_client.post("/api/token/", json=body).json["access"])
+
+    # The claims of the decoded token in Belvo's API reference, in its order.
+    assert list(access) == [
+        "token_type", "exp", "iat", "jti", "user_id", "organization_name", "organization_id", "scopes",
+        "environment", "api_url", "credentials_storage", "stale_in", "fetch_resources", "iss",
+    ]  # fmt: skip
+    assert access["organization_id"] == access["user_id"] == emu.state.belvo_user_id
+    assert (access["stale_in"], access["credentials_storage"]) == ("90d", "30d")
+    assert access["fetch_resources"] == body["fetch_resources"]
+    assert access["api_url"] == "localhost"
+
+
+# Belvo's own token examples: each must be accepted as Belvo accepts it.
+BELVO_EXAMPLES = {
+    # The branding page's full example: SDK scopes, no fetch_resources, an "event" URL named error.
+    "branding page": lambda b: _with(
+        _with(_without(b, "fetch_resources"), "read_institutions,write_links", "scopes"),
+        "your-url-here://error",
+        "widget",
+        "callback_urls",
+        "event",
+    ),
+    # The API reference's example sends the CPF as a JSON number.
+    "API reference": lambda b: _with(
+        b, [{"type": "CPF", "number": 76109277673, "name": "Ralph Bragg"}], *CONSENT, "identification_info"
+    ),
+    "OFDA guide, with a theme left empty": lambda b: _with(b, [], "widget", "theme"),
+}
+
+
+_CONSENT = {
+    "terms_and_conditions_url": "https://www.your_terms_and_conditions.com",
+    "permissions": ["REGISTER", "ACCOUNTS", "CREDIT_CARDS", "CREDIT_OPERATIONS"],
+    "identification_info": [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}],
+}
+_PURPOSE = (
+    "Soluções financeiras personalizadas oferecidas por meio de recomendações sob medida, visando melhores "
+    "ofertas de produtos financeiros e de crédito."
+)
+# Belvo's published token requests, as published (the secret keys aside).
+PUBLISHED = {
+    # https://developers.belvo.com/docs/hosted-widget-ofda, "Generate an access token"
+    "hosted widget guide": {
+        "scopes": OFDA_SCOPES,
+        "stale_in": "300d",
+        "fetch_resources": ["ACCOUNTS", "TRANSACTIONS", "OWNERS"],
+        "widget": {
+            "purpose": _PURPOSE,
+            "openfinance_feature": "consent_link_creation",
+            "callback_urls": {
+                "success": "your_deeplink_here://success",
+                "exit": "your_deeplink_here://exit",
+                "event": "your_deeplink_here://event",
+            },
+            "consent": _CONSENT,
+        },
+    },
+    # The example request of POST /api/token/ in Belvo's API reference.
+    "API reference": {
+        "scopes": OFDA_SCOPES,
+        "stale_in": "42d",
+        "fetch_resources": ["ACCOUNTS", "TRANSACTIONS", "OWNERS", "BILLS"],
+        "widget": {
+            "purpose": _PURPOSE,
+            "openfinance_feature": "consent_link_creation",
+            "callback_urls": {
+                "success": "your_deeplink_here://success",
+                "exit": "your_deeplink_here://exit",
+                "event": "your_deeplink_here://error",
+            },
+            "branding": {
+                "company_icon": "https://mysite.com/icon.svg",
+                "company_logo": "https://mysite.com/logo.svg",
+                "company_name": "ACME",
+                "company_terms_url": "https://belvo.com/terms-service/",
+                "overlay_background_color": "#F0F2F4",
+                "social_proof": True,
+            },
+            "theme": [{"css_key": "--color-primary-base", "value": "#907AD6"}],
+            "consent": {
+                **_CONSENT,
+                "identification_info": [{"type": "CPF", "number": 76109277673, "name": "Ralph Bragg"}],
+            },
+        },
+    },
+}
+
+
+@pytest.mark.parametrize("example", PUBLISHED, ids=list(PUBLISHED))
+def test_belvos_published_requests_get_a_token(emu_client: FlaskClient, emu: Emulator, example: str) -> None:
+    body = {"id": DEFAULT_SECRET_ID, "password": DEFAULT_SECRET_PASSWORD, **PUBLISHED[example]}
+
+    response = emu_client.post("/api/token/", json=body)
+
+    assert response.status_code == 200, response.json
+    assert _decode(emu, response.json["access"])["fetch_resources"] == body["fetch_resources"]
+    widget = Widget(emu_client)
+    widget.open(response.json["access"])
+    widget.connect()
+    assert widget.callback().startswith("your_deeplink_here://success?link=")
+
+
+@pytest.mark.parametrize("example", BELVO_EXAMPLES, ids=list(BELVO_EXAMPLES))
+def test_belvos_own_examples_get_a_token(emu_client: FlaskClient, emu: Emulator, example: str) -> None:
+    response = emu_client.post("/api/token/", json=BELVO_EXAMPLES[example](token_request()))
+
+    assert response.status_code == 200, response.json
+    claims = _decode(emu, response.json["access"])
+    assert claims["fetch_resources"], "a link made with it fetches some resources"
+
+
+def test_without_fetch_resources_the_link_fetches_what_belvo_pulls_after_creation(
+    emu_client: FlaskClient, emu: Emulator
+) -> None:
+    access = emu_client.post("/api/token/", json=_without(token_request(), "fetch_resources")).json["access"]
+
+    assert _decode(emu, access)["fetch_resources"] == [
+        "OWNERS",
+        "ACCOUNTS",
+        "TRANSACTIONS",
+        "BILLS",
+        "INVESTMENTS",
+    ]
+
+
 def _without(body: dict[str, Any], *path: str) -> dict[str, Any]:
     target = body
     for key in path[:-1]:
@@ -96,7 +235,6 @@ def _with(body: dict[str, Any], value: Any, *path: str) -> dict[str, Any]:
     return body
 
 
-CONSENT = ("widget", "consent")
 BROKEN_REQUESTS = {
     "fetch_resources as a comma string": (
         lambda b: _with(b, "ACCOUNTS,OWNERS", "fetch_resources"),
@@ -108,9 +246,8 @@ BROKEN_REQUESTS = {
         "fetch_resources",
         "invalid",
     ),
-    "OFDA without fetch_resources": (lambda b: _without(b, "fetch_resources"), "fetch_resources", "required"),
-    "SDK scopes on an OFDA request": (
-        lambda b: _with(b, "read_institutions,write_links", "scopes"),
+    "OFDA request that may not write links": (
+        lambda b: _with(b, "read_institutions", "scopes"),
         "scopes",
         "invalid",
     ),
@@ -183,8 +320,8 @@ BROKEN_REQUESTS = {
         "widget.theme.0.css_key",
         "invalid",
     ),
-    "My Belvo Portal feature": (
-        lambda b: _with(b, "consent_management", "widget", "openfinance_feature"),
+    "unknown feature": (
+        lambda b: _with(b, "payment_initiation", "widget", "openfinance_feature"),
         "widget.openfinance_feature",
         "invalid_choice",
     ),

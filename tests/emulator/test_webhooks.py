@@ -3,68 +3,16 @@ Authorization, retries, optional duplicates; and the /_control/webhooks hooks.""
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from collections.abc import Callable, Iterator
-from typing import Any
+from collections.abc import Callable
 
-import pytest
 import requests
 from flask import Flask
-from requests.adapters import BaseAdapter
 
 import deeplinks
 from emulator import emulator_of
-from tests.emulator.builders import CALLBACKS, Widget, basic, create_link, mint
-
-HOOK = "https://backend.test/v1/webhooks/belvo"
-
-
-class Receiver(BaseAdapter):
-    """A webhook receiver mounted on a ``requests.Session``: records each POST and answers the next
-    planned outcome (an HTTP status, or an exception to raise), then 200."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.received: list[tuple[dict[str, Any], dict[str, str]]] = []
-        self.plan: list[int | Exception] = []
-
-    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
-        outcome = self.plan.pop(0) if self.plan else 200
-        if isinstance(outcome, Exception):
-            raise outcome
-        self.received.append((json.loads(request.body or b"{}"), dict(request.headers)))
-        response = requests.Response()
-        response.status_code = outcome
-        response.request = request
-        return response
-
-    def close(self) -> None:
-        """Nothing to release."""
-
-
-@pytest.fixture
-def receiver() -> Receiver:
-    return Receiver()
-
-
-@pytest.fixture
-def hooked(make_emu_app: Callable[..., Flask], receiver: Receiver) -> Iterator[Callable[..., Flask]]:
-    """Emulator apps that deliver webhooks to ``receiver`` with ``Authorization: Bearer hook-secret``."""
-    session = requests.Session()
-    session.mount(HOOK, receiver)
-
-    def make(**config: Any) -> Flask:
-        return make_emu_app(
-            EMULATOR_WEBHOOK_URL=HOOK,
-            EMULATOR_WEBHOOK_AUTH="Bearer hook-secret",
-            EMULATOR_WEBHOOK_SESSION=session,
-            **config,
-        )
-
-    yield make
-    session.close()
+from tests.emulator.builders import CALLBACKS, Receiver, Widget, basic, create_link, mint
 
 
 def _succeed(app: Flask) -> str:

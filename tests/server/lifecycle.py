@@ -19,9 +19,9 @@ from werkzeug.test import TestResponse
 import deeplinks
 from emulator.app import emulator_of
 from server.models import Link, SessionEvent, WebhookEvent, WidgetSession
-from server.services.webhooks import webhook_worker
 from server.settings import settings
 from server.storage import database
+from server.webhook_queue import webhook_queue
 from tests.conftest import bearer, make_app
 from tests.support import Clock
 
@@ -53,7 +53,7 @@ class Flow:
         try:
             yield cls(app, app.test_client(), clock)
         finally:
-            webhook_worker(app).drain()
+            webhook_queue(app).drain()
             database(app).engine.dispose()
 
     # -- the app's side ---------------------------------------------------------------------------------
@@ -139,7 +139,7 @@ class Flow:
     def drain(self) -> None:
         """Wait until the emulator's queued webhooks are delivered and ours applied (no sleeping)."""
         assert emulator_of(self.app.extensions["ofda.emulator"]).webhooks.drain()
-        webhook_worker(self.app).drain()
+        webhook_queue(self.app).drain()
 
     # -- what is stored -----------------------------------------------------------------------------------
 

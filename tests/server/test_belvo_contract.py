@@ -1,9 +1,16 @@
-"""Contract tests for the Belvo client, each run against the emulator and against Belvo's recorded answers.
+"""Contract tests for the Belvo client, each run against the emulator, Belvo's recorded answers and, when a
+team sets its sandbox keys, Belvo's live sandbox.
 
-The same test class runs over both upstreams (issue 4), so the emulator cannot drift from Belvo's shapes
+The same test class runs over every upstream, so the emulator cannot drift from Belvo's shapes
 unnoticed: a shape the recorded answers pass and the emulator fails is a drift in the emulator, and a
 check both fail is a check that misreads Belvo. The recorded answers (``recorded/*.json``) come from
-Belvo's OpenAPI 1.35 examples and the facts file; each file's ``_source`` says exactly where from.
+Belvo's OpenAPI 1.35 examples and Belvo's pages; each file's ``_source`` says exactly where from (Belvo
+documents no example answer for the Brazil investment lists, so the recorded target skips them).
+
+The live target (marker ``belvo_sandbox``) runs only with ``BELVO_SANDBOX_SECRET_ID``,
+``BELVO_SANDBOX_SECRET_PASSWORD`` and ``BELVO_SANDBOX_LINK_ID`` (a link made once through the sandbox's
+widget) set, and ``BELVO_SANDBOX_URL`` (default ``https://sandbox.belvo.com``); it skips what cannot be
+arranged at Belvo (refusals on demand) or would destroy the team's link (deleting it).
 
 Data, ids and times legitimately differ between the two, so the tests assert shapes (the keys and types
 Belvo's schemas mark required), never values, except where the client's behaviour is the point: retries,
@@ -15,7 +22,12 @@ from __future__ import annotations
 import base64
 import functools
 import json
+import os
 import re
+import socket
+import subprocess
+import sys
+import time
 import uuid
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
@@ -31,7 +43,14 @@ import requests
 import responses
 
 from emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD, create_app, emulator_of
-from server.belvo import BelvoClient, BelvoNotFound, BelvoUnavailable, Resource, as_api_error
+from server.belvo import (
+    RESOURCE_PATHS,
+    BelvoClient,
+    BelvoNotFound,
+    BelvoUnavailable,
+    Resource,
+    as_api_error,
+)
 from server.config import RetryPolicy, Secret
 from server.inprocess import WSGIAdapter
 from server.ofda import TokenRequestSchema
@@ -41,7 +60,12 @@ from tests.support import Clock
 HERE = Path(__file__).parent
 RECORDED = HERE / "recorded"
 GOLDEN = HERE / "golden"
-RESOURCES: tuple[Resource, ...] = ("accounts", "owners", "transactions")
+RESOURCES: tuple[Resource, ...] = tuple(RESOURCE_PATHS)
+#: What the recorded target can answer: Belvo documents no example for the Brazil investment lists.
+RECORDED_RESOURCES: tuple[Resource, ...] = ("accounts", "owners", "transactions", "bills")
+REPO = HERE.parents[1]
+#: What the links of the contract fetch: everything.
+ITEMS_FETCHED = ("ACCOUNTS", "OWNERS", "TRANSACTIONS", "BILLS", "INVESTMENTS", "INVESTMENT_TRANSACTIONS")
 
 #: Belvo's retry schedule (facts file section 6.2). The upstreams' ``sleep`` only records the waits, so
 #: running the whole schedule costs nothing.
@@ -213,10 +237,35 @@ TRANSACTION_FIELDS: Mapping[str, Kind] = {
     "category": one_of(*TRANSACTION_CATEGORIES).or_null(),
     "merchant": OBJECT.or_null(),
 }
+# Bills: the fields of Belvo's OFDA bill (https://developers.belvo.com/docs/bills-ofda).
+BILL = obj(
+    {
+        "id": UUID,
+        "account": OBJECT,
+        "collected_at": TIMESTAMP,
+        "bill_name": TEXT.or_null(),
+        "due_date": DATE.or_null(),
+        "currency": TEXT.or_null(),
+        "total_amount": NUMBER.or_null(),
+        "minimum_amount": NUMBER.or_null(),
+        "finance_charges": list_of(OBJECT),
+        "payments": list_of(OBJECT),
+    }
+)
+# Investments and their transactions: the core fields of Belvo's early-preview pages
+# (https://developers.belvo.com/docs/investments-ofda, .../investment-transactions).
+INVESTMENT_TYPES = (
+    "FIXED_INCOME_BANKING", "FIXED_INCOME_CREDIT", "VARIABLE_INCOME", "TREASURY_BOND", "INVESTMENT_FUND",
+)  # fmt: skip
+INVESTMENT = obj({"id": UUID, "type": one_of(*INVESTMENT_TYPES), "isin_number": TEXT.or_null()})
+INVESTMENT_TRANSACTION = obj({"id": UUID, "internal_identification": TEXT.or_null(), "value_date": DATE})
 ITEMS: Mapping[Resource, Kind] = {
     "accounts": ACCOUNT,
     "owners": OWNER,
     "transactions": obj(TRANSACTION_FIELDS),
+    "bills": BILL,
+    "investments": INVESTMENT,
+    "investment-transactions": INVESTMENT_TRANSACTION,
 }
 
 
@@ -243,9 +292,22 @@ LINK = obj(
         "last_accessed_at": TIMESTAMP.or_null(),
     }
 )
+# The Institution schema of OpenAPI 1.35 (no required list): what the backend reads of it, and more.
+INSTITUTION = obj(
+    {
+        "id": INTEGER,
+        "name": matching(r"[a-z0-9_]+"),
+        "type": one_of("bank", "fiscal", "employment"),
+        "display_name": TEXT,
+        "country_codes": list_of(TEXT),
+        "resources": list_of(TEXT),
+        "integration_type": one_of("credentials", "openbanking"),
+        "status": one_of("healthy", "down"),
+    }
+)
 # Belvo's error array (facts file section 6.1): request_id is 32 hex characters.
 ERRORS = list_of(obj({"request_id": matching(r"[a-f0-9]{32}"), "code": TEXT, "message": TEXT}))
-# The widget token's claims (facts file section 1.6).
+# The widget token's claims: those of the decoded example of Belvo's API reference.
 ACCESS_CLAIMS = obj(
     {
         "token_type": one_of("access"),
@@ -253,8 +315,14 @@ ACCESS_CLAIMS = obj(
         "iat": INTEGER,
         "jti": TEXT,
         "user_id": TEXT,
+        "organization_name": TEXT,
+        "organization_id": TEXT,
         "scopes": list_of(TEXT),
         "environment": TEXT,
+        "api_url": TEXT,
+        "credentials_storage": TEXT,
+        "stale_in": TEXT,
+        "fetch_resources": list_of(TEXT),
         "iss": TEXT,
     }
 )
@@ -323,7 +391,15 @@ class Upstream(ABC):
 
     @abstractmethod
     def add_link(self) -> str:
-        """A valid recurrent link holding accounts, owners and transactions; its id."""
+        """A valid recurrent link holding every resource; its id."""
+
+    def disposable_link(self) -> str:
+        """A link a test may delete."""
+        return self.add_link()
+
+    def answers(self, resource: Resource) -> bool:
+        """Whether this upstream can answer ``resource`` (the recorded one cannot answer them all)."""
+        return True
 
     @abstractmethod
     def refuse_token_requests(self, code: str) -> None:
@@ -360,7 +436,14 @@ class EmulatorUpstream(Upstream):
                 "institution": "ofmockbank_br_retail",
                 "access_mode": "recurrent",
                 "external_id": "contract-test-user",
-                "fetch_resources": ["ACCOUNTS", "OWNERS", "TRANSACTIONS"],
+                "fetch_resources": [
+                    "ACCOUNTS",
+                    "OWNERS",
+                    "TRANSACTIONS",
+                    "BILLS",
+                    "INVESTMENTS",
+                    "INVESTMENT_TRANSACTIONS",
+                ],
             },
         )
         link_id: str = link["id"]
@@ -403,15 +486,21 @@ class RecordedUpstream(Upstream):
         mock.add_callback(responses.POST, f"{self.base_url}/api/token/", self._token)
         mock.add_callback(responses.GET, link_url, self._link)
         mock.add_callback(responses.DELETE, link_url, self._delete_link)
-        for resource in RESOURCES:
+        mock.add_callback(responses.GET, f"{self.base_url}/api/institutions/", self._institutions)
+        for resource in RECORDED_RESOURCES:
             mock.add_callback(
-                responses.GET, f"{self.base_url}/api/{resource}/", functools.partial(self._page, resource)
+                responses.GET,
+                f"{self.base_url}{RESOURCE_PATHS[resource]}",
+                functools.partial(self._page, resource),
             )
 
     def add_link(self) -> str:
         link_id: str = recording("link")["body"]["id"]
         self.links.add(link_id)
         return link_id
+
+    def answers(self, resource: Resource) -> bool:
+        return resource in RECORDED_RESOURCES
 
     def refuse_token_requests(self, code: str) -> None:
         recording(code)  # there must be a recorded answer for it
@@ -462,6 +551,11 @@ class RecordedUpstream(Upstream):
         self.links.remove(link_id)
         return 204, {}, ""
 
+    def _institutions(self, request: requests.PreparedRequest) -> Answer:
+        if not self._authorised(request):
+            return self._replay("authentication_failed")
+        return self._replay("institutions")
+
     def _page(self, resource: str, request: requests.PreparedRequest) -> Answer:
         if not self._authorised(request):
             return self._replay("authentication_failed")
@@ -470,7 +564,38 @@ class RecordedUpstream(Upstream):
         return self._replay(resource)
 
 
-@pytest.fixture(params=["emulator", "recorded"])
+class LiveUpstream(Upstream):
+    """Belvo's live sandbox, over the network, with a team's own keys and a link it made there once."""
+
+    def __init__(self, env: Mapping[str, str], clock: Clock) -> None:
+        self.base_url = env.get("BELVO_SANDBOX_URL", "https://sandbox.belvo.com").rstrip("/")
+        self.secret_id = env["BELVO_SANDBOX_SECRET_ID"]
+        self.secret_password = env["BELVO_SANDBOX_SECRET_PASSWORD"]
+        self.link_id = env["BELVO_SANDBOX_LINK_ID"]
+        super().__init__(requests.Session(), clock)
+
+    @classmethod
+    def from_environment(cls, clock: Clock) -> LiveUpstream:
+        missing = [name for name in LIVE_SETTINGS if not os.environ.get(name)]
+        if missing:
+            pytest.skip(f"Belvo's live sandbox: set {', '.join(missing)} to run")
+        return cls(os.environ, clock)
+
+    def add_link(self) -> str:
+        return self.link_id
+
+    def disposable_link(self) -> str:
+        pytest.skip("deleting would destroy the team's sandbox link")
+
+    def refuse_token_requests(self, code: str) -> None:
+        pytest.skip(f"Belvo's live sandbox cannot be made to answer {code} on demand")
+
+
+#: What the live target needs; ``BELVO_SANDBOX_URL`` is optional.
+LIVE_SETTINGS = ("BELVO_SANDBOX_SECRET_ID", "BELVO_SANDBOX_SECRET_PASSWORD", "BELVO_SANDBOX_LINK_ID")
+
+
+@pytest.fixture(params=["emulator", "recorded", pytest.param("live", marks=pytest.mark.belvo_sandbox)])
 def upstream(request: pytest.FixtureRequest) -> Iterator[Upstream]:
     clock = Clock()
     match request.param:
@@ -481,6 +606,10 @@ def upstream(request: pytest.FixtureRequest) -> Iterator[Upstream]:
         case "recorded":
             with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
                 yield RecordedUpstream(mock, clock)
+        case "live":
+            live = LiveUpstream.from_environment(clock)
+            yield live
+            live.session.close()
 
 
 # -- the contract -----------------------------------------------------------------------------------------
@@ -500,7 +629,7 @@ class TestBelvoContract:
     ) -> None:
         token = upstream.client().create_widget_token(ofda_payload(golden))
 
-        now = upstream.clock()
+        now = datetime.now(UTC) if isinstance(upstream, LiveUpstream) else upstream.clock()
         claims = jwt.decode(token.access, options={"verify_signature": False})
         assert problems(claims, ACCESS_CLAIMS, "access token") == []
         assert jwt.get_unverified_header(token.access)["alg"] == "HS512"
@@ -520,6 +649,8 @@ class TestBelvoContract:
     def test_a_page_has_belvos_envelope_and_each_result_the_required_keys(
         self, upstream: Upstream, resource: Resource
     ) -> None:
+        if not upstream.answers(resource):
+            pytest.skip(f"Belvo documents no example answer for {RESOURCE_PATHS[resource]}")
         link_id = upstream.add_link()
         page = upstream.client().list_page(resource, {"link": link_id, "page_size": "2"})
 
@@ -529,8 +660,17 @@ class TestBelvoContract:
         assert page["previous"] is None
         if page["next"] is not None:
             following = urlsplit(page["next"])
-            assert following.path.endswith(f"/api/{resource}/")
+            assert following.path.endswith(RESOURCE_PATHS[resource])
             assert parse_qs(following.query)["page"] == ["2"]
+
+    def test_the_institution_list_is_read_page_after_page(self, upstream: Upstream) -> None:
+        institutions = upstream.client().list_institutions({"country_code": "BR"})
+
+        assert institutions
+        assert problems(institutions, list_of(INSTITUTION), "institutions") == []
+        assert {(x.method, x.path, x.status) for x in upstream.exchanges} == {
+            ("GET", "/api/institutions/", 200)
+        }
 
     def test_an_unknown_link_is_not_found(self, upstream: Upstream) -> None:
         with pytest.raises(BelvoNotFound) as caught:
@@ -564,9 +704,84 @@ class TestBelvoContract:
         assert problems(upstream.exchanges[0].body, ERRORS, "400 body") == []
 
     def test_a_deleted_link_is_gone(self, upstream: Upstream) -> None:
-        link_id = upstream.add_link()
+        link_id = upstream.disposable_link()
         client = upstream.client()
         client.delete_link(link_id)
         with pytest.raises(BelvoNotFound):
             client.get_link(link_id)
         assert [(x.method, x.status) for x in upstream.exchanges] == [("DELETE", 204), ("GET", 404)]
+
+
+# -- the live target's wiring, proven against the emulator over HTTP -----------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def _wait_until_up(url: str, process: subprocess.Popen[bytes]) -> None:
+    for _ in range(200):
+        assert process.poll() is None, "python -m emulator exited"
+        try:
+            requests.get(f"{url}/api/", timeout=1)
+            return
+        except requests.ConnectionError:
+            time.sleep(0.05)
+    raise AssertionError(f"the emulator never answered at {url}")
+
+
+def test_the_live_target_runs_when_its_settings_are_set(tmp_path: Path) -> None:
+    """The opt-in run a team makes, pointed at the standalone emulator over HTTP instead of Belvo: the
+    ``belvo_sandbox`` tests run (none skipped for want of settings) and pass."""
+    url = f"http://127.0.0.1:{_free_port()}"
+    server = subprocess.Popen(
+        [sys.executable, "-m", "emulator", "--port", url.rsplit(":", 1)[1]],
+        cwd=REPO,
+        env={**os.environ, "EMULATOR_STATE_PATH": str(tmp_path / "emulator.sqlite3")},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_until_up(url, server)
+        link = requests.post(
+            f"{url}/_control/links",
+            json={"institution": "ofmockbank_br_retail", "fetch_resources": list(ITEMS_FETCHED)},
+            timeout=5,
+        ).json()
+        env = {
+            **os.environ,
+            "BELVO_SANDBOX_URL": url,
+            "BELVO_SANDBOX_SECRET_ID": DEFAULT_SECRET_ID,
+            "BELVO_SANDBOX_SECRET_PASSWORD": DEFAULT_SECRET_PASSWORD,
+            "BELVO_SANDBOX_LINK_ID": link["id"],
+        }
+        run = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                __file__,
+                "-m",
+                "belvo_sandbox",
+                "-q",
+                "-rs",
+                "-p",
+                "no:cacheprovider",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+    summary = run.stdout.strip().splitlines()[-1] if run.stdout.strip() else run.stderr[-2000:]
+    assert run.returncode == 0, run.stdout[-4000:]
+    assert re.search(r"\d+ passed", summary), summary
+    assert "to run" not in run.stdout, "a live test was skipped for want of settings"

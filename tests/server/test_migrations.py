@@ -6,7 +6,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from server.models import Base
-from server.storage import make_engine, upgrade
+from server.storage import make_engine, ours, upgrade
 
 
 def test_migrations_match_models(database_url: str) -> None:
@@ -14,7 +14,8 @@ def test_migrations_match_models(database_url: str) -> None:
     try:
         upgrade(engine)
         with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            options = {"compare_type": True, "include_name": ours}
+            context = MigrationContext.configure(connection, opts=options)
             assert compare_metadata(context, Base.metadata) == []
     finally:
         engine.dispose()

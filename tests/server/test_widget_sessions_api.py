@@ -23,6 +23,7 @@ from server.observability import JsonFormatter
 from server.storage import database
 from tests.conftest import bearer
 from tests.server.conftest import (
+    BELVO,
     CPF,
     NAME,
     SECRET_ID,
@@ -153,10 +154,15 @@ def test_every_option_reaches_belvo_or_the_widget_url(
         "purpose": "Análise de crédito para a sua empresa.",
         "locale": "pt",
     }
+    listed = [{"name": code} for code in request["institutions"]]
+    belvo.get(
+        f"{BELVO}/api/institutions/", json={"count": 2, "next": None, "previous": None, "results": listed}
+    )
     response = app.test_client().post(SESSIONS, json=request, headers=bearer(app, "bob"))
 
     assert response.status_code == 201, response.get_json()
-    assert json.loads(belvo.calls[0].request.body) == golden("token_request_full.json")
+    (token_call,) = [call for call in belvo.calls if call.request.url == TOKEN_URL]
+    assert json.loads(token_call.request.body or b"") == golden("token_request_full.json")
     url = response.get_json()["widget_url"]
     assert "institutions=ofmockbank_br_business,ofitau_br_business&" in url
     assert query_of(url) == {
@@ -328,7 +334,7 @@ def test_belvo_down_is_503_with_retry_after_and_nothing_stored(
     assert_error(response, 503, "upstream_unavailable")
     assert int(response.headers["Retry-After"]) >= 1
     assert len(belvo.calls) == 6  # the first try and five retries (the test schedule waits 0 s)
-    assert stored(app) == (0, 0)
+    assert stored(app)[0] == 0  # no session (the user's opaque external id is kept: it held their lock)
 
 
 def test_belvo_refusing_is_502_with_its_request_id(
@@ -338,7 +344,20 @@ def test_belvo_refusing_is_502_with_its_request_id(
     body = assert_error(create(client, app), 502, "upstream_error")
     assert "f" * 32 in body["errors"][0]["message"]
     assert len(belvo.calls) == 1
-    assert stored(app) == (0, 0)
+    assert stored(app)[0] == 0
+
+
+def test_a_failed_token_call_gives_its_slot_back(
+    database_url: str, clock: Clock, belvo: responses.RequestsMock
+) -> None:
+    app = real_app(database_url, clock, SESSION_RATE_LIMIT_PER_MINUTE="1")
+    client = app.test_client()
+    belvo.post(TOKEN_URL, status=400, json=belvo_errors("invalid"))
+    belvo.post(TOKEN_URL, json=token_reply(clock))
+    assert_error(create(client, app), 502, "upstream_error")
+    assert create(client, app).status_code == 201  # the one session a minute is still there to take
+    assert_error(create(client, app), 429, "rate_limited")
+    database(app).engine.dispose()
 
 
 def test_too_many_sessions_is_retried_then_succeeds(
@@ -483,24 +502,36 @@ def test_without_the_address_limit_no_address_is_kept_and_one_address_serves_man
     database(app).engine.dispose()
 
 
-def test_open_sessions_per_user_are_capped_until_one_expires(
+def test_a_session_beyond_the_open_cap_cancels_the_users_oldest_open_one(
     database_url: str, clock: Clock, ten_minute_tokens: responses.RequestsMock
 ) -> None:
     app = real_app(database_url, clock, SESSION_MAX_PENDING="2")
     client = app.test_client()
-    assert create(client, app).status_code == 201  # open until 12:10
+    bobs = create(client, app, "bob").get_json()
+    oldest = create(client, app).get_json()  # open until 12:10
     clock.advance(minutes=2)
-    assert create(client, app).status_code == 201  # open until 12:12
+    newer = create(client, app).get_json()  # open until 12:12
     clock.advance(minutes=1)
 
-    refused = create(client, app)
-    assert_error(refused, 429, "rate_limited")
-    assert refused.headers["Retry-After"] == "420"  # the first one expires at 12:10, 7 minutes from now
-    assert len(ten_minute_tokens.calls) == 2  # no token minted, no CPF sent, for the refused one
-    assert create(client, app, "bob").status_code == 201  # per user
+    newest = create(client, app)  # a webview lost, the app tries again: not refused
 
-    clock.advance(seconds=421)
-    assert create(client, app).status_code == 201
+    assert newest.status_code == 201
+    assert newest.get_json()["status"] == "pending"
+    assert len(ten_minute_tokens.calls) == 4
+
+    def read(session_id: str, user: str = "alice") -> Any:
+        return client.get(f"{SESSIONS}/{session_id}", headers=bearer(app, user)).get_json()
+
+    assert (read(oldest["id"])["status"], read(oldest["id"])["widget_url"]) == ("cancelled", None)
+    assert read(newer["id"])["status"] == "pending"
+    assert read(bobs["id"], "bob")["status"] == "pending"  # per user
+
+    # An expired session holds no slot: once the newer one expires, nothing more is cancelled.
+    clock.advance(minutes=9, seconds=30)  # 12:12:30
+    latest = create(client, app).get_json()
+    assert read(newest.get_json()["id"])["status"] == "pending"
+    assert read(latest["id"])["status"] == "pending"
+    assert read(newer["id"])["status"] == "expired"
     database(app).engine.dispose()
 
 

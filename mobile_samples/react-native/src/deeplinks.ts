@@ -293,7 +293,8 @@ const carries = (pairs: Pairs, wanted: Pairs): boolean =>
   wanted.every(([n, v]) => pairs.some(([m, w]) => n === m && v === w));
 // Belvo's App2App page shows the redirect as `.../belvo-widget/?...` for a link written
 // `.../belvo-widget`: on the application link, one trailing "/" is not a different link.
-const withoutTrailingSlash = (path: string): string => (path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path);
+const withoutTrailingSlash = (path: string): string =>
+  path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
 
 /**
  * The session's callback URLs, checked when made. A URL is on one when scheme, authority and path
@@ -312,13 +313,17 @@ export class CallbackUrls {
         // Whatever its own query, a callback on the application link's path would take resume URLs.
         const onLink = b.kind === "resume" && samePlace && withoutTrailingSlash(a.path) === b.path;
         if ((samePlace && a.path === b.path && samePairs(a.query, b.query)) || onLink) {
-          invalid(`distinct callback URLs, ${CALLBACK_NAMES[a.kind]} and ${CALLBACK_NAMES[b.kind]} are the same: '${a.url}'`);
+          const [first, second] = [CALLBACK_NAMES[a.kind], CALLBACK_NAMES[b.kind]];
+          invalid(`distinct callback URLs, ${first} and ${second} are the same: '${a.url}'`);
         }
       }
     });
   }
 
-  /** From JSON: an object with exactly the keys success, exit and event, each a string, and optionally application_link (a string or null). */
+  /**
+   * From JSON: an object with exactly the keys success, exit and event, each a string, and optionally
+   * application_link (a string or null).
+   */
   static fromJson(value: unknown): CallbackUrls {
     if (typeof value !== "object" || value === null || Array.isArray(value))
       return invalid("callback_urls as an object with success, exit, event");
@@ -328,7 +333,8 @@ export class CallbackUrls {
     const unknownKeys = Object.keys(record).filter((k) => !kinds.includes(k) && k !== "application_link");
     if (missing.length > 0 || unknownKeys.length > 0) {
       invalid(
-        `callback_urls with the keys success, exit, event (and optionally application_link); missing [${missing.join(", ")}], unknown [${unknownKeys.join(", ")}]`,
+        "callback_urls with the keys success, exit, event (and optionally application_link); " +
+          `missing [${missing.join(", ")}], unknown [${unknownKeys.join(", ")}]`,
       );
     }
     const [success, exit, event] = kinds.map((k) => {
@@ -482,7 +488,8 @@ function coded(pairs: Pairs, consumed: ReadonlySet<string>): ErrorEvent | Warnin
 function resume(query: string, pairs: Pairs): ResumeEvent {
   const [values, extra] = collect(pairs, RESUME_PARAMETERS, new Set());
   if (!values.has("access_token")) invalid("a non-empty access_token in a resume deeplink's query");
-  return { type: "resume", consent_id: values.get("consent_id") ?? null, locale: values.get("locale") ?? null, query, extra };
+  const consentId = values.get("consent_id") ?? null;
+  return { type: "resume", consent_id: consentId, locale: values.get("locale") ?? null, query, extra };
 }
 
 /** The access token a resume event's query carries (null in an event read back without it). Never log it. */
@@ -516,7 +523,8 @@ export function parse(url: string, callbackUrls?: CallbackUrls | CallbackUrlsJso
       const link = callbacks.urls.application_link;
       const onLink = link === undefined || link === null ? "" : ` or on the application link '${link}'`;
       return unknown(
-        `a URL on the callback URLs (${[...callbacks.schemes].sort().join(", ")}://...)${onLink}, got scheme '${parts.scheme}'`,
+        `a URL on the callback URLs (${[...callbacks.schemes].sort().join(", ")}://...)${onLink}, ` +
+          `got scheme '${parts.scheme}'`,
       );
     }
   }

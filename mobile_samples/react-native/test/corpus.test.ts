@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { describe, test } from "node:test";
 
 import { eventFromJson } from "../src/backendClient";
-import { CallbackUrls, DeeplinkError, parse, strictUtf8 } from "../src/deeplinks";
+import { CallbackUrls, DeeplinkError, accessToken, parse, strictUtf8 } from "../src/deeplinks";
 import { NavigationPolicy, type Navigation } from "../src/navigationPolicy";
 
 function requiredEnv(name: string): string {
@@ -97,4 +97,20 @@ describe("strict UTF-8", () => {
   for (const [name, bytes, expected] of cases) {
     test(name, () => assert.equal(strictUtf8(bytes), expected));
   }
+});
+
+describe("resume", () => {
+  const callbacks = new CallbackUrls({
+    success: "myapp://belvo/success",
+    exit: "myapp://belvo/exit",
+    event: "myapp://belvo/event",
+    application_link: "https://app.example.com/belvo-widget",
+  });
+  test("the access token is decoded from the query the event carries unchanged", () => {
+    const event = parse("https://app.example.com/belvo-widget/?access_token=tok%2B1.x&locale=pt", callbacks);
+    assert.equal(event.type, "resume");
+    if (event.type !== "resume") return;
+    assert.equal(event.query, "access_token=tok%2B1.x&locale=pt");
+    assert.equal(accessToken(event), "tok+1.x");
+  });
 });

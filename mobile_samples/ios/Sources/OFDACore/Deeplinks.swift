@@ -105,6 +105,17 @@ public enum DeeplinkEvent: Equatable {
     }
 }
 
+extension DeeplinkEvent: CustomStringConvertible, CustomDebugStringConvertible {
+    /// The event's JSON without a resume's `query`, which carries the widget's access token: safe to log.
+    public var description: String {
+        var fields = json
+        fields.removeValue(forKey: "query")
+        return "DeeplinkEvent(\(fields))"
+    }
+
+    public var debugDescription: String { description }
+}
+
 public enum Deeplinks {
     /// Longest URL accepted (contract section 3): bounds the work one deeplink can cause.
     public static let maxLength = 4096

@@ -22,6 +22,7 @@ object CorpusTests {
         val navigation = readJsonFile(File(requiredEnv("OFDA_NAVIGATION_CASES"))) as List<*>
         for (group in navigation) navigationGroup(checks, group as Map<*, *>)
         jsonChecks(checks)
+        resumeChecks(checks)
         checks.finish()
     }
 }
@@ -77,5 +78,18 @@ private fun jsonChecks(checks: Checks) {
             val result = runCatching { Json.parse(bad) }
             if (result.exceptionOrNull() !is JsonException) throw CheckFailure("expected a JsonException, got $result")
         }
+    }
+}
+
+private fun resumeChecks(checks: Checks) {
+    val callbacks = CallbackUrls("myapp://belvo/success", "myapp://belvo/exit", "myapp://belvo/event", "https://app.example.com/belvo-widget")
+    val url = "https://app.example.com/belvo-widget/?access_token=tok%2B1.x&consent_id=c-1&locale=pt"
+    checks.check("resume: the access token is decoded from the query, and kept out of toString") {
+        val event = Deeplinks.parse(url, callbacks) as? ResumeEvent ?: throw CheckFailure("expected a ResumeEvent")
+        expectEqual("tok+1.x", event.accessToken, "access token")
+        if ("tok" in event.toString()) throw CheckFailure("expected no token in ${event}")
+    }
+    checks.check("resume: callback URLs with an application link read back from their JSON") {
+        expectEqual(callbacks, CallbackUrls.fromJson(callbacks.toJson()), "round trip")
     }
 }

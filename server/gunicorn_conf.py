@@ -1,0 +1,172 @@
+"""gunicorn's settings for the Procfile's ``web`` process (``gunicorn -c python:server.gunicorn_conf``).
+
+The application's own records are redacted (:mod:`server.observability`); this module does the same for
+what gunicorn writes itself:
+
+- the access log names each request by its route's template (``GET /v1/links/<link_id> 200``): no query
+  string, no path values, no referrer, no client address, user or request header, so no CPF, name or
+  widget URL (whose query string carries Belvo's access token) reaches it, whatever ``access_log_format``
+  an operator picks;
+- the error log's lines are JSON objects like the application's, through the same
+  :class:`~server.observability.RedactingFilter`, and gunicorn's debug line for each request (its raw
+  path) is not written;
+- the answers gunicorn writes before the application sees a request (a request line over
+  ``limit_request_line``: 414; a header over ``limit_request_field_size`` or more than
+  ``limit_request_fields`` headers: 431; anything that is not valid HTTP/1.1: 400) use the contract's
+  error shape, and their log line names the error, never the request's text.
+
+What the server cannot shape: a connection closed before a request was read (gunicorn's ``timeout``, a
+client that stops sending) gets no answer at all, and a TLS failure happens before HTTP.
+
+Command-line flags override these settings; the Procfile passes only the process's size and address.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from datetime import timedelta
+from http import HTTPStatus
+from typing import Any
+
+from gunicorn import util
+from gunicorn.glogging import Logger
+from gunicorn.http import errors as http
+from gunicorn.workers.gthread import ThreadWorker
+
+from server.errors import (
+    ApiError,
+    Forbidden,
+    HeaderFieldsTooLarge,
+    InvalidRequest,
+    UriTooLong,
+)
+from server.observability import REQUEST_ID_HEADER, ROUTE_ENVIRON_KEY, JsonFormatter, RedactingFilter
+
+#: What the access log shows for a request no route matched (404, 405): its path may be anything.
+UNMATCHED = "<unmatched>"
+
+#: The access log stays off unless asked for (``--access-logfile -``): the platform's router logs requests.
+#: gunicorn's control socket sits at one path per user (``~/.gunicorn/gunicorn.ctl``), so two web
+#: instances on one host would take it from each other; nothing here uses it.
+control_socket_disable = True
+access_log_format = "%(m)s %(U)s %(s)s %(b)s bytes %(M)s ms"
+
+
+class PrivateLogger(Logger):  # type: ignore[misc]
+    """gunicorn's logger, writing JSON through the application's redaction, with access-log atoms that
+    hold the method, our route template, our status, sizes and times: nothing else a client sent."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)  # run again on a configuration reload (SIGHUP)
+        for log in (self.error_log, self.access_log):
+            for handler in log.handlers:
+                if not any(isinstance(f, RedactingFilter) for f in handler.filters):
+                    handler.addFilter(RedactingFilter())
+                if getattr(handler, "_gunicorn", False):  # gunicorn's own handlers, not logconfig's
+                    handler.setFormatter(JsonFormatter())
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> dict[str, Any]:
+        route = environ.get(ROUTE_ENVIRON_KEY) or UNMATCHED
+        protocol = environ.get("SERVER_PROTOCOL", "-")
+        status = str(resp.status).split(None, 1)[0]
+        sent = getattr(resp, "sent", None)
+        return {
+            "h": "-",
+            "l": "-",
+            "u": "-",
+            "t": self.now(),
+            "r": f"{environ.get('REQUEST_METHOD')} {route} {protocol}",
+            "s": status,
+            "m": environ.get("REQUEST_METHOD"),
+            "U": route,
+            "q": "-",
+            "H": protocol,
+            "b": str(sent) if sent is not None else "-",
+            "B": sent,
+            "f": "-",
+            "a": "-",
+            "T": request_time.seconds,
+            "D": request_time // timedelta(microseconds=1),
+            "M": request_time // timedelta(milliseconds=1),
+            "L": f"{request_time.total_seconds():.6f}",
+            "p": f"<{os.getpid()}>",
+            # Our own response headers only (the request id); never the request's headers or environ.
+            "{x-request-id}o": dict(resp.headers).get(REQUEST_ID_HEADER, "-"),
+        }
+
+    def access(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> None:
+        if not self.access_log_enabled:
+            return
+        atoms = self.atoms(resp, req, environ, request_time)
+        self.access_log.info(
+            self.cfg.access_log_format,
+            self.atoms_wrapper_class(atoms),
+            extra={"request_id": dict(resp.headers).get(REQUEST_ID_HEADER)},
+        )
+
+
+def pre_request(worker: Any, req: Any) -> None:
+    """Replaces gunicorn's default hook, which logs each request's raw path at debug level; the access
+    log has the request's route."""
+
+
+def answer_for(exc: BaseException, cfg: Any) -> ApiError:
+    """The contract error for what gunicorn refused before the application saw a request."""
+    match exc:
+        case http.LimitRequestLine():
+            return UriTooLong(f"The request line is longer than {cfg.limit_request_line} bytes")
+        case http.LimitRequestHeaders():
+            return HeaderFieldsTooLarge(
+                f"The request has a header longer than {cfg.limit_request_field_size} bytes "
+                f"or more than {cfg.limit_request_fields} headers"
+            )
+        case http.ForbiddenProxyRequest():
+            return Forbidden("Requests through this proxy are not accepted")
+        case http.InvalidResponseHeader() | http.InvalidResponseHeaderName() | http.ConfigurationProblem():
+            return ApiError("Internal error; quote the request id to support")
+        case http.ParseException():
+            return InvalidRequest("The request is not valid HTTP/1.1")
+        case _:
+            return ApiError("Internal error; quote the request id to support")
+
+
+class Worker(ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker, answering what it refuses itself in the contract's error shape.
+
+    gunicorn writes these answers (HTML) from ``handle_error``, before any application code runs, and has
+    no setting for their body; its log line for them quotes the request's text.
+    """
+
+    def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
+        error = answer_for(exc, self.cfg)
+        request_id = uuid.uuid4().hex
+        if error.status >= 500:
+            self.log.error(
+                "request failed in the server: %s", type(exc).__name__, extra={"request_id": request_id}
+            )
+        else:
+            self.log.warning(
+                "request refused by the server: %s %s",
+                error.status,
+                type(exc).__name__,
+                extra={"request_id": request_id},
+            )
+        body = json.dumps(error.body(request_id)).encode()
+        head = (
+            f"HTTP/1.1 {error.status} {HTTPStatus(error.status).phrase}\r\n"
+            "Connection: close\r\n"
+            "Content-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n"
+            f"{REQUEST_ID_HEADER}: {request_id}\r\n"
+            "\r\n"
+        )
+        try:
+            util.write_nonblock(client, head.encode("latin-1") + body)
+        except OSError:
+            self.log.debug("the client left before its error answer was sent")
+
+
+worker_class = Worker
+logger_class = PrivateLogger

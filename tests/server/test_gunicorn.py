@@ -1,0 +1,267 @@
+"""The backend under gunicorn, started as the Procfile's ``web`` line starts it, with gunicorn's debug and
+access logs on: no CPF, name or token reaches any line, and what gunicorn answers itself (414, 431, a
+malformed request) and what the app answers through it (a chunked 413) keep the contract's error shape.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+from urllib.parse import urlsplit
+
+import pytest
+import requests
+from gunicorn.config import Config
+
+from server.gunicorn_conf import PrivateLogger
+from server.observability import ROUTE_ENVIRON_KEY
+from tests.server.conftest import CPF, NAME
+
+ROOT = Path(__file__).resolve().parents[2]
+FORMATTED_CPF = f"{CPF[:3]}.{CPF[3:6]}.{CPF[6:9]}-{CPF[9:]}"
+WRONG_CPF = CPF[:-1] + str((int(CPF[-1]) + 1) % 10)  # its check digit does not match
+
+
+@dataclass
+class Gunicorn:
+    url: str
+    output: Path
+
+    def lines(self) -> list[str]:
+        return self.output.read_text(encoding="utf-8").splitlines()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def web_command() -> str:
+    """The Procfile's ``web`` line, with gunicorn's debug log and access log to stdout."""
+    [line] = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")]
+    return f"exec {line.removeprefix('web:').strip()} --log-level debug --access-logfile -"
+
+
+@pytest.fixture(scope="module")
+def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+    """The web process in emulator mode (widget URLs carrying Belvo's access token), on SQLite."""
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    env = {
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+        "HOME": str(tmp),
+        "PORT": str(port),
+        "WEB_CONCURRENCY": "1",
+        "GUNICORN_THREADS": "4",
+        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "PUBLIC_BASE_URL": url,
+        "LOG_LEVEL": "DEBUG",
+    }
+    output = tmp / "output.log"
+    with output.open("wb") as sink:
+        process = subprocess.Popen(
+            ["/bin/sh", "-c", web_command()], cwd=ROOT, env=env, stdout=sink, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if requests.get(f"{url}/readyz", timeout=10).status_code == 200:
+                    break
+            except (requests.ConnectionError, requests.Timeout):
+                pass
+            assert process.poll() is None, output.read_text()
+            assert time.monotonic() < deadline, output.read_text()
+            time.sleep(0.2)
+        yield Gunicorn(url, output)
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def bearer(gunicorn: Gunicorn, user_id: str) -> dict[str, str]:
+    """A token minted by `ofda token` against the same settings (emulator mode's development secret)."""
+    token = subprocess.run(
+        [str(Path(sys.executable).parent / "ofda"), "token", user_id],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "DATABASE_URL": "sqlite://"},
+    ).stdout.strip()
+    return {"Authorization": f"Bearer {token}"}
+
+
+def raw_exchange(gunicorn: Gunicorn, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """Send ``request`` as bytes; the status, headers and body of the answer."""
+    address = urlsplit(gunicorn.url)
+    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+        connection.sendall(request)
+        answer = b""
+        while chunk := connection.recv(65536):
+            answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            match = re.search(rb"(?i)content-length: (\d+)", head)
+            if match and len(body) >= int(match.group(1)):
+                break
+    head, _, body = answer.partition(b"\r\n\r\n")
+    status_line, *header_lines = head.decode("latin-1").split("\r\n")
+    headers = {name.lower(): value for name, value in (h.split(": ", 1) for h in header_lines)}
+    return int(status_line.split()[1]), headers, body
+
+
+def assert_error_shape(status: int, headers: dict[str, str], raw: bytes, expected: int, code: str) -> None:
+    assert status == expected, raw
+    assert headers["content-type"] == "application/json", raw
+    body = json.loads(raw)
+    assert set(body) == {"errors", "request_id"}
+    assert body["errors"][0]["code"] == code
+    assert headers["x-request-id"] == body["request_id"]
+
+
+def settle(gunicorn: Gunicorn, needle: str) -> None:
+    """Wait (a while at most) for a line with ``needle``: access lines are written after the answer."""
+    deadline = time.monotonic() + 10
+    while not any(needle in line for line in gunicorn.lines()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
+def test_no_cpf_name_or_token_reaches_any_log_line(gunicorn: Gunicorn) -> None:
+    auth = bearer(gunicorn, "ana")
+    created = requests.post(
+        f"{gunicorn.url}/v1/widget-sessions",
+        json={"identification_info": [{"type": "CPF", "number": FORMATTED_CPF, "name": NAME}]},
+        headers=auth,
+        timeout=30,
+    )
+    assert created.status_code == 201, created.text
+    widget_url = created.json()["widget_url"]
+    access_token = widget_url.split("access_token=", 1)[1].split("&", 1)[0]
+    assert access_token
+    # The widget URL, with the token in its query string, also as the referrer of a request.
+    requests.get(widget_url, headers={"Referer": widget_url}, allow_redirects=False, timeout=10)
+    # A CPF and a name in paths and query strings, on routes that exist and on routes that do not.
+    query = {"cpf": FORMATTED_CPF, "name": NAME, "access_token": access_token}
+    requests.get(f"{gunicorn.url}/v1/links/{CPF}", params=query, headers=auth, timeout=10)
+    requests.get(f"{gunicorn.url}/v1/widget-sessions/{NAME}", params=query, headers=auth, timeout=10)
+    requests.get(f"{gunicorn.url}/nothing/{NAME}/{CPF}", params=query, timeout=10)
+    # ...and in bodies the app refuses.
+    requests.post(f"{gunicorn.url}/v1/deeplinks/parse", json={"url": f"x://{NAME}/{CPF}"}, timeout=10)
+    refused = {"identification_info": [{"type": "CPF", "number": WRONG_CPF, "name": NAME}]}
+    requests.post(f"{gunicorn.url}/v1/widget-sessions", json=refused, headers=auth, timeout=10)
+    owner = {"webhook_type": "OWNERS", "data": {"display_name": NAME, "document_id": FORMATTED_CPF}}
+    requests.post(f"{gunicorn.url}/v1/webhooks/belvo", json=owner, timeout=10)
+    # Requests gunicorn refuses before the app sees them: a request line that is not HTTP, one too long,
+    # a header too large.
+    target = f"/x?name={NAME}&cpf={CPF}&access_token={access_token}".encode()
+    raw_exchange(gunicorn, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw_exchange(gunicorn, b"GET " + target * 200 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    raw_exchange(gunicorn, b"GET / HTTP/1.1\r\nHost: x\r\nX-Note: " + target * 200 + b"\r\n\r\n")
+    settle(gunicorn, "GET <unmatched> 404")
+
+    lines = gunicorn.lines()
+    leaks = [CPF, FORMATTED_CPF, WRONG_CPF, *NAME.split(), access_token, "eyJ", "access_token="]
+    for line in lines:
+        for leak in leaks:
+            assert leak not in line, line
+    # The logs were on: every request is in the access log by its route, and gunicorn's debug lines too.
+    messages = [json.loads(line)["message"] for line in lines if line.startswith("{")]
+    assert any(m.startswith("POST /v1/widget-sessions 201 ") for m in messages)
+    assert any(m.startswith("GET /sandbox/widget/ ") for m in messages)
+    assert any(m.startswith("GET /v1/links/<link_id> 404 ") for m in messages)
+    assert any(m.startswith("GET /v1/widget-sessions/<session_id> 404 ") for m in messages)
+    assert any("request refused by the server: 414" in m for m in messages)
+    assert any(json.loads(line)["level"] == "debug" for line in lines if line.startswith('{"ts"'))
+
+
+def test_gunicorn_refusals_are_in_the_error_shape(gunicorn: Gunicorn) -> None:
+    too_long = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert_error_shape(*raw_exchange(gunicorn, too_long), 414, "uri_too_long")
+
+    big_header = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 9000 + b"\r\n\r\n"
+    assert_error_shape(*raw_exchange(gunicorn, big_header), 431, "header_fields_too_large")
+
+    many_headers = b"".join(b"X-%d: 1\r\n" % i for i in range(150))
+    too_many = b"GET /healthz HTTP/1.1\r\nHost: x\r\n" + many_headers + b"\r\n"
+    assert_error_shape(*raw_exchange(gunicorn, too_many), 431, "header_fields_too_large")
+
+    not_http = b"GET /a b c HTTP/1.1\r\nHost: x\r\n\r\n"
+    assert_error_shape(*raw_exchange(gunicorn, not_http), 400, "invalid_request")
+
+
+def test_a_chunked_body_over_the_limit_is_413(gunicorn: Gunicorn) -> None:
+    auth = bearer(gunicorn, "ana")["Authorization"].encode()
+    body = b'{"identification_info": [], "padding": "' + b"x" * 70_000 + b'"}'
+    request = (
+        b"POST /v1/widget-sessions HTTP/1.1\r\nHost: x\r\nAuthorization: " + auth + b"\r\n"
+        b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+        + b"%x\r\n" % len(body)
+        + body
+        + b"\r\n0\r\n\r\n"
+    )
+    assert_error_shape(*raw_exchange(gunicorn, request), 413, "payload_too_large")
+
+
+def test_405_carries_allow(gunicorn: Gunicorn) -> None:
+    response = requests.delete(f"{gunicorn.url}/healthz", timeout=10)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, HEAD, OPTIONS"
+
+
+def test_any_access_log_format_an_operator_picks_stays_private(tmp_path: Path) -> None:
+    access_log = tmp_path / "access.log"
+    config = Config()
+    config.set("accesslog", str(access_log))
+    # Every atom gunicorn documents that could carry what a client sent.
+    config.set(
+        "access_log_format",
+        '%(h)s %(u)s "%(r)s" %(U)s?%(q)s "%(f)s" "%(a)s" %({authorization}i)s %({query_string}e)s',
+    )
+    logger = PrivateLogger(config)
+    query = f"cpf={CPF}&name={NAME}&access_token=eyJhbGciOiJIUzI1NiJ9.e30.sig"
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": f"/v1/links/{CPF}?{query}",
+        "PATH_INFO": f"/v1/links/{CPF}",
+        "QUERY_STRING": query,
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "203.0.113.7",
+        "HTTP_REFERER": f"https://app.example/{NAME}?{query}",
+        "HTTP_USER_AGENT": f"{NAME}'s phone",
+        "HTTP_AUTHORIZATION": "Basic " + "cmFscGg6YnJhZ2c=",
+        ROUTE_ENVIRON_KEY: "/v1/links/<link_id>",
+    }
+    request = SimpleNamespace(headers=[("AUTHORIZATION", environ["HTTP_AUTHORIZATION"])])
+    response = SimpleNamespace(status="404 NOT FOUND", headers=[("X-Request-Id", "abc")], sent=120)
+    try:
+        logger.access(response, request, environ, timedelta(milliseconds=3))
+    finally:
+        for log in (logger.access_log, logger.error_log):
+            for handler in list(log.handlers):
+                log.removeHandler(handler)
+                handler.close()
+
+    [line] = access_log.read_text().splitlines()
+    assert (
+        json.loads(line)["message"]
+        == '- - "GET /v1/links/<link_id> HTTP/1.1" /v1/links/<link_id>?- "-" "-" - -'
+    )
+    for leak in (CPF, *NAME.split(), "eyJ", "203.0.113.7", "cmFscGg6YnJhZ2c=", "ralph"):
+        assert leak not in line
