@@ -75,9 +75,14 @@ export function splitUri(uri: string): UriParts {
 export class CallbackMatcher {
   private readonly callbacks: readonly UriParts[];
   private readonly customSchemes: ReadonlySet<string>;
+  private readonly applicationLink: UriParts | null;
 
   constructor(callbackUrls: CallbackUrlsJson) {
+    // The application link too (App2App): on a laptop it shares the widget's origin, so the bank's
+    // redirect to it arrives inside the WebView, and it must reach the flow, not load there.
     this.callbacks = [callbackUrls.success, callbackUrls.exit, callbackUrls.event].map(splitUri);
+    const link = callbackUrls.application_link;
+    this.applicationLink = typeof link === "string" ? splitUri(link) : null;
     this.customSchemes = new Set(
       this.callbacks.flatMap((c) => (c.scheme === null || WEB_SCHEMES.has(c.scheme) ? [] : [c.scheme])),
     );
@@ -87,17 +92,27 @@ export class CallbackMatcher {
     const parts = typeof url === "string" ? splitUri(url) : url;
     return (
       (parts.scheme !== null && this.customSchemes.has(parts.scheme)) ||
-      this.callbacks.some((c) => sameEndpoint(parts, c))
+      this.callbacks.some((c) => sameEndpoint(parts, c)) ||
+      (this.applicationLink !== null && onApplicationLink(parts, this.applicationLink))
     );
   }
 }
 
-function sameEndpoint(a: UriParts, b: UriParts): boolean {
+/**
+ * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+ */
+export function sameEndpoint(a: UriParts, b: UriParts): boolean {
   return (
     a.scheme === b.scheme &&
     a.authority?.toLowerCase() === b.authority?.toLowerCase() &&
     (a.path === "" ? "/" : a.path) === (b.path === "" ? "/" : b.path)
   );
+}
+
+/** `url` is on the application link: as `sameEndpoint`, and one trailing slash on the path ignored, as the backend does. */
+export function onApplicationLink(url: UriParts, link: UriParts): boolean {
+  return sameEndpoint({ ...url, path: url.path.replace(/\/$/, "") }, { ...link, path: link.path.replace(/\/$/, "") });
 }
 
 /**

@@ -63,13 +63,25 @@ class NavigationPolicy(widgetUrl: String, callbackUrls: CallbackUrls) {
  * and for URLs the OS opens the app with.
  */
 class CallbackMatcher(callbackUrls: CallbackUrls) {
+    // The application link too (App2App): on a laptop it shares the widget's origin, so the bank's
+    // redirect to it arrives inside the WebView, and it must reach the flow, not load there.
     private val callbacks: List<UriParts> = callbackUrls.named().map { UriParts.split(it.second) }
+    private val applicationLink: UriParts? = callbackUrls.applicationLink?.let(UriParts::split)
     private val customSchemes: Set<String> = callbacks.mapNotNull { it.scheme }.filter { it != "http" && it != "https" }.toSet()
 
     fun matches(url: String): Boolean = matches(UriParts.split(url))
 
-    internal fun matches(parts: UriParts): Boolean = parts.scheme in customSchemes || callbacks.any { sameEndpoint(parts, it) }
-
-    private fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
-        a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
+    internal fun matches(parts: UriParts): Boolean =
+        parts.scheme in customSchemes || callbacks.any { sameEndpoint(parts, it) } || applicationLink?.let { onApplicationLink(parts, it) } == true
 }
+
+/**
+ * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+ */
+internal fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
+    a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
+
+/** [url] is on the application link: as [sameEndpoint], and one trailing slash on the path ignored, as the backend does. */
+internal fun onApplicationLink(url: UriParts, link: UriParts): Boolean =
+    sameEndpoint(url.copy(path = url.path.removeSuffix("/")), link.copy(path = link.path.removeSuffix("/")))
