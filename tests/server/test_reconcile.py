@@ -160,7 +160,7 @@ def test_a_consent_past_its_due_date_is_expired_without_waiting_for_the_webhook(
     )
 
 
-def test_belvo_failing_changes_nothing(flow: Flow) -> None:
+def test_belvo_failing_changes_nothing(flow: Flow, queued: list[str]) -> None:
     link = linked(flow)
     orphan = flow.belvo_link(external_id(flow))
     belvo_status(flow, link["id"], "invalid")
@@ -173,7 +173,7 @@ def test_belvo_failing_changes_nothing(flow: Flow) -> None:
     assert orphan["id"] not in {found["id"] for found in links_of(flow)}
 
 
-def test_a_link_belvo_fails_to_show_is_kept(flow: Flow) -> None:
+def test_a_link_belvo_fails_to_show_is_kept(flow: Flow, queued: list[str]) -> None:
     link = linked(flow)
     belvo_delete(flow, link["id"])
     flow.fault(f"/api/links/{link['id']}/", 500)  # the list answers; the link's own lookup fails
@@ -324,7 +324,7 @@ def test_the_command_without_a_user_reconciles_everyone(flow: Flow) -> None:
     ]
 
 
-def test_the_command_says_when_belvo_fails_or_the_user_is_unknown(flow: Flow) -> None:
+def test_the_command_says_when_belvo_fails_or_the_user_is_unknown(flow: Flow, queued: list[str]) -> None:
     external_id(flow)
     flow.fault("/api/links/", 503)
 
