@@ -194,10 +194,11 @@ class ProcrastinateQueue(WebhookQueue):
         self._apply.configure(queueing_lock=webhook_id, connection=connection).defer(webhook_id=webhook_id)
 
     def enqueue_reconcile(self, db: Session, user_id: str) -> None:
-        connection = db.connection().connection.driver_connection
         try:
-            # A savepoint: the lock's refusal must not abort the caller's transaction.
+            # A savepoint (emitted when the connection is asked for inside it): the lock's refusal must
+            # not abort the caller's transaction.
             with db.begin_nested():
+                connection = db.connection().connection.driver_connection
                 self._reconcile.configure(queueing_lock=f"reconcile:{user_id}", connection=connection).defer(
                     user_id=user_id
                 )

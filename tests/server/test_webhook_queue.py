@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from server.models import WebhookEvent
+from server.models import Link, WebhookEvent
 from server.services import webhooks
 from server.storage import database
 from server.webhook_queue import InProcessQueue, ProcrastinateQueue, WebhookQueue, webhook_queue
@@ -90,3 +90,23 @@ def test_ofda_worker_on_sqlite_refuses_and_says_why(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "ofda worker needs DATABASE_URL to name PostgreSQL" in result.output
     database(app).engine.dispose()
+
+
+def test_a_reconcile_queued_with_a_transaction_runs_once_it_commits(flow: Flow) -> None:
+    session = flow.create_session("alice")
+    orphan = flow.belvo_link(session["external_id"])
+    queue = queue_of(flow)
+    with flow.app.app_context(), database(flow.app).sessionmaker() as db:
+        queue.enqueue_reconcile(db, "alice")
+        queue.enqueue_reconcile(db, "alice")  # a second while the first waits: one is enough, no error
+        db.rollback()
+        queue.drain()
+        assert flow.count(Link) == 0  # rolled back: nothing was queued
+
+        queue.enqueue_reconcile(db, "alice")
+        queue.enqueue_reconcile(db, "alice")
+        db.commit()
+
+    queue.drain()
+
+    assert flow.row(Link, orphan["id"]).user_id == "alice"
