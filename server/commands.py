@@ -68,7 +68,8 @@ def purge_command(sessions_days: int, webhooks_days: int) -> None:
 @click.option("--concurrency", default=4, show_default=True, help="Webhooks applied at once.")
 @with_appcontext
 def worker_command(concurrency: int) -> None:
-    """Apply queued webhooks until stopped: the Procfile's worker process (PostgreSQL only)."""
+    """Apply queued webhooks and reconcile users' links with Belvo until stopped: the Procfile's worker
+    process (PostgreSQL only)."""
     queue = webhook_queue(current_app)
     if not isinstance(queue, ProcrastinateQueue):
         raise click.UsageError(

@@ -171,8 +171,8 @@ class ProcrastinateQueue(WebhookQueue):
         async def sweep_webhooks(context: procrastinate.JobContext, timestamp: int) -> None:
             manager = self.tasks.job_manager
             for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
-                if job.task_name == APPLY_TASK:
-                    log.warning("retrying a webhook job its dead worker left running", extra={"job": job.id})
+                if job.task_name in (APPLY_TASK, RECONCILE_TASK):
+                    log.warning("retrying a job its dead worker left running", extra={"job": job.id})
                     await manager.retry_job(job)
             await asyncio.to_thread(self.sweep, SWEEP_AGE)
 
