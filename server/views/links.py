@@ -79,12 +79,13 @@ class LinkSchema(Schema):
     status = fields.String(
         allow_none=True,
         metadata={
-            "description": "Belvo's link status, kept current by reconciling with Belvo (see `reconciled_at` "
-            "of the list): `valid` (the link works), `invalid` (it stopped working, e.g. its consent was "
-            "revoked or expired: the user connects the bank again, or renews the consent), `unconfirmed` "
-            "(the user has not finished authorising it at the bank), `token_required` (the bank asks the "
-            "user to authenticate again). Show `valid` links as connected before opening the widget, so the "
-            "user does not connect the same bank twice; null when Belvo did not say.",
+            "description": "Belvo's link status, kept current by reconciling with Belvo (see the list's "
+            "`reconciled_at`): `valid`: the link works; `invalid`: it stopped working (e.g. its consent was "
+            "revoked); `unconfirmed`: Belvo has not confirmed it yet; `token_required`: the institution "
+            "wants the user to authenticate again. Only a `valid` link updates: show it as already connected "
+            "before opening the widget, so the user does not link the same bank twice; for the others offer "
+            "to connect the bank again (or to renew the consent when `consent` says it expired). Null when "
+            "Belvo did not say.",
         },
         validate=validate.OneOf(links.LINK_STATUSES),
     )
