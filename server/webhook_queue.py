@@ -180,6 +180,7 @@ class ProcrastinateQueue(WebhookQueue):
         def reconcile_links(user_id: str) -> None:
             reconcile.reconcile_stored(app, user_id)
 
+        # Every minute: RECONCILE_SWEEP_EVERY_SECONDS in cron's terms.
         @self.tasks.periodic(cron="* * * * *", periodic_id="reconcile")
         @self.tasks.task(name=RECONCILE_SWEEP_TASK, queueing_lock=RECONCILE_SWEEP_TASK, priority=100)
         async def sweep_reconciles(timestamp: int) -> None:

@@ -12,7 +12,8 @@ filter of Belvo's list, OpenAPI 1.35) and brings what is stored in line:
 - a stored link's ``status`` (``valid``, ``invalid``, ``unconfirmed``, ``token_required``) and
   ``access_mode`` become Belvo's;
 - a stored link Belvo's list leaves out is asked for by id, and forgotten only on Belvo's 404 (as the
-  ``link_deleted`` webhook does); any other failure raises before anything is written, and the job is
+  ``link_deleted`` webhook does);
+- every Belvo call comes before the first write: any failure raises with nothing written, and the job is
   retried;
 - a consent whose due date (from Belvo's consent webhooks) has passed is ``expired``, without waiting
   for the webhook that says so.
@@ -96,14 +97,17 @@ def reconcile(db: Session, client: BelvoClient, user_id: str, now: datetime) -> 
         except BelvoNotFound:
             gone.append(link_id)
 
+    # Each pass locks links in id order and commits: one lock order for every writer of several links.
     changes = _Changes()
-    for link_id in sorted(held):  # one lock order for every writer of several links
+    for link_id in sorted(held):
         _settle(db, held[link_id], user_id, external_id, now, changes)
+    db.commit()
     for link_id in gone:
         stored = lock_link(db, link_id, now)
         if stored is not None and stored.user_id == user_id:
             db.delete(stored)
             changes.forgotten.append(link_id)
+    db.commit()
     _expire_consents(db, user_id, now, changes)
     db.commit()
     db.execute(update(AppUser).where(AppUser.user_id == user_id).values(links_reconciled_at=now))
