@@ -14,7 +14,7 @@ import pytest
 from emulator import DEFAULT_SECRET_ID, DEFAULT_SECRET_PASSWORD
 from server.belvo import BelvoUnavailable
 from server.config import ConfigError
-from server.models import Link
+from server.models import Link, WebhookEvent
 from server.services.reconcile import reconcile_stored
 from server.webhook_queue import webhook_queue
 from tests.conftest import make_app
@@ -203,6 +203,25 @@ def test_concurrent_reconciles_attach_an_orphan_once(flow: Flow) -> None:
 
     assert [link["id"] for link in links_of(flow)] == [orphan["id"]]
     assert sum(len(result.attached) for result in results) >= 1
+
+
+def test_a_reconcile_racing_the_webhooks_that_recover_the_same_orphan_stores_it_once(flow: Flow) -> None:
+    orphan = flow.belvo_link(external_id(flow))
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        jobs = [pool.submit(reconcile_stored, flow.app, "alice") for _ in range(2)]
+        jobs.append(pool.submit(flow.belvo_webhook, orphan["id"], "ACCOUNTS", "historical_update"))
+        for job in jobs:
+            job.result()
+    flow.drain()
+
+    (link,) = links_of(flow)
+    assert (link["id"], link["status"], link["resources"]["ACCOUNTS"]["status"]) == (
+        orphan["id"],
+        "valid",
+        "ready",
+    )
+    assert flow.count(WebhookEvent, status="processed") == 1
 
 
 def test_a_user_who_never_opened_a_session_has_nothing_to_reconcile(flow: Flow) -> None:
