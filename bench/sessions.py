@@ -267,6 +267,8 @@ class Result:
         return len(self.latencies) / self.seconds
 
     def percentile(self, p: int) -> float:
+        if len(self.latencies) < 2:  # a smoke run on a loaded machine may get a single answer in
+            return max(self.latencies, default=float("nan")) * 1000
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[p - 1] * 1000
 
 

@@ -1,7 +1,9 @@
 import AsyncStorage from "@react-native-async-storage/async-storage";
-import React, { useMemo } from "react";
+import React from "react";
+import { SafeAreaProvider } from "react-native-safe-area-context";
 
-import { BackendClient } from "./src/backendClient";
+import { BackendClient, type SessionRequest } from "./src/backendClient";
+import { LaunchLinks } from "./src/launchLinks";
 import { WidgetScreen } from "./src/WidgetScreen";
 import { WidgetFlow, type PendingSession, type PendingSessionStore } from "./src/widgetFlow";
 
@@ -10,6 +12,11 @@ import { WidgetFlow, type PendingSession, type PendingSessionStore } from "./src
 // own sign-in.
 const BACKEND_URL = "http://192.168.1.20:8000";
 const DEV_TOKEN = "paste the output of `ofda token demo-user` here";
+// Where the widget is served: the backend itself in emulator mode, https://widget.belvo.io with Belvo.
+const WIDGET_ORIGIN = BACKEND_URL;
+// The backend's APPLICATION_LINK (App2App): the bank sends the user back to the app through it. It
+// must be a verified App Link / universal link of this app (see README.md).
+const APPLICATION_LINK = "https://api.example.com/belvo/app2app";
 
 const PENDING_KEY = "ofda.pendingSession";
 
@@ -35,15 +42,23 @@ const asyncStorageStore: PendingSessionStore = {
   },
 };
 
+// Created once, outside any render: the screen's effects depend on them, and a new flow per render
+// would resume the session again and remount the widget.
+const flow = new WidgetFlow(new BackendClient(BACKEND_URL, () => DEV_TOKEN), asyncStorageStore, {
+  widgetOrigin: WIDGET_ORIGIN,
+  applicationLink: APPLICATION_LINK,
+});
+const launchLinks = new LaunchLinks(AsyncStorage);
+// A real app takes the CPF and name from its own sign-up; this is the contract's example. It names no
+// bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
+const REQUEST: SessionRequest = {
+  identification_info: [{ type: "CPF", number: "76109277673", name: "Ralph Bragg" }],
+};
+
 export default function App(): React.JSX.Element {
-  const flow = useMemo(() => new WidgetFlow(new BackendClient(BACKEND_URL, () => DEV_TOKEN), asyncStorageStore), []);
   return (
-    <WidgetScreen
-      flow={flow}
-      request={{
-        identification_info: [{ type: "CPF", number: "76109277673", name: "Ralph Bragg" }],
-        institutions: ["ofmockbank_br_retail"],
-      }}
-    />
+    <SafeAreaProvider>
+      <WidgetScreen flow={flow} request={REQUEST} launchLinks={launchLinks} />
+    </SafeAreaProvider>
   );
 }

@@ -27,7 +27,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Final
+from urllib.parse import parse_qsl, urlsplit
 
+import jwt
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
@@ -251,6 +253,29 @@ def _without_extra(event: Mapping[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in event.items() if key != "extra"}
 
 
+#: The claims of Belvo's access tokens that name who the token was minted for (Belvo's API user, its
+#: organization, its environment): equal in every token of one Belvo account.
+_ISSUER_CLAIMS: Final = ("iss", "user_id", "organization_id", "environment")
+
+
+def _someones_token(db: Session, token_key: str) -> bool:
+    """Whether a session of any user was opened with this token (then it is not this user's to use)."""
+    return db.scalar(select(WidgetSession.id).where(WidgetSession.access_token_key == token_key)) is not None
+
+
+def _issued_alike(returned: str, widget_url: str | None) -> bool:
+    """Whether the token the bank returned was minted for the same Belvo account as the session's own
+    (its claims read without the signature, which only Belvo can check: they name the account, and a
+    token of another account cannot carry ours)."""
+    ours = dict(parse_qsl(urlsplit(widget_url or "").query)).get("access_token")
+    try:
+        theirs_claims = jwt.decode(returned, options={"verify_signature": False})
+        ours_claims = jwt.decode(ours or "", options={"verify_signature": False})
+    except jwt.PyJWTError:
+        return False
+    return all(theirs_claims.get(claim) == ours_claims.get(claim) for claim in _ISSUER_CLAIMS)
+
+
 @dataclass(frozen=True)
 class ResumeOutcome:
     """What an App2App return resumed: the ``session``, the parsed ``event`` and the ``widget_url`` to
@@ -306,9 +331,13 @@ def resume(
         )
     ).first()
     if session is None:
-        if session_id is None:
+        if session_id is None or _someones_token(db, token_key):
             raise NotFound("No widget session of yours was opened with this access token")
         session = get_owned_session(db, session_id, user_id)
+        if not _issued_alike(event.access_token, session.widget_url):
+            # A token minted for someone else's Belvo account (a page that sent the user to our
+            # application link with its own token): opening it would link this user's bank for them.
+            raise NotFound("No widget session of yours was opened with this access token")
     match session.effective_status(now):
         case SessionStatus.EXPIRED:
             _expire(db, session, now)

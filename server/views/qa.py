@@ -23,11 +23,11 @@ from flask import Blueprint, Response, abort, render_template, request
 from marshmallow import ValidationError
 
 from deeplinks.corpus import load_fixtures
-from deeplinks.qr import qr_svg
+from deeplinks.qr import QrTooLongError, qr_svg
 from server.api import flatten_messages
 from server.belvo import belvo_client
 from server.clock import now
-from server.errors import ApiError
+from server.errors import ApiError, Unprocessable
 from server.schemas import PortalRequestSchema, WidgetSessionRequestSchema
 from server.services import consents, links, sessions
 from server.settings import settings
@@ -130,7 +130,13 @@ def fixture_qr(name: str) -> Response:
     fixture = _fixtures_by_name().get(name)
     if fixture is None:
         abort(404)
-    return Response(qr_svg(fixture.url), mimetype="image/svg+xml")
+    try:
+        return Response(qr_svg(fixture.url), mimetype="image/svg+xml")
+    except QrTooLongError:
+        raise Unprocessable(
+            f"{fixture.name} is too long for a QR code; replay it with `deeplinks replay` instead",
+            code="qr_too_long",
+        ) from None
 
 
 def _render(form: dict[str, str], **context: Any) -> str:

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.mobile_samples import fake_backend as fake
 from tests.mobile_samples.toolchains import CORPUS
 
 
@@ -53,6 +54,20 @@ class LiveBackend:
 
     base_url: str
     env: dict[str, str]
+
+    def app_env(self, user_id: str) -> dict[str, str]:
+        """What the platforms' LiveBackendTests programs read: the backend, a token for `user_id`, the
+        widget's origin (in emulator mode the backend serves the widget itself), the application link, and
+        another user's token."""
+        token = self.token(user_id)
+        return {
+            "OFDA_BASE_URL": self.base_url,
+            "OFDA_TOKEN": token,
+            "OFDA_WIDGET_ORIGIN": self.base_url,
+            "OFDA_APPLICATION_LINK": self.env["APPLICATION_LINK"],
+            # Another user, whose token must not resume `user_id`'s session.
+            "OFDA_OTHER_TOKEN": self.token(f"{user_id}-other"),
+        }
 
     def token(self, user_id: str) -> str:
         """A bearer token for `user_id` (`ofda token USER_ID`)."""
@@ -103,6 +118,8 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBacke
     env.update(
         DATABASE_URL=f"sqlite:///{workdir / 'live.sqlite3'}",
         PUBLIC_BASE_URL=base_url,
+        # App2App on the laptop: the application link on the backend's own address (contract section 6).
+        APPLICATION_LINK=f"{base_url}/belvo/app2app",
         APP_JWT_SECRET=secrets.token_hex(32),
         # Each platform's suite creates about ten sessions in a few seconds, and leaves most open.
         SESSION_RATE_LIMIT_PER_MINUTE="1000",
@@ -132,3 +149,10 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBacke
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+@pytest.fixture
+def fake_backend() -> Iterator[fake.FakeBackend]:
+    """The stand-in backend of fake_backend.py, for what a real backend cannot be made to answer."""
+    with fake.fake_backend() as backend:
+        yield backend

@@ -13,6 +13,7 @@ import fcntl
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -25,6 +26,8 @@ from pathlib import Path
 import pytest
 import tree_sitter
 import tree_sitter_swift
+
+from tests.mobile_samples import android_stubs
 
 REPO = Path(__file__).resolve().parents[2]
 MOBILE = REPO / "mobile_samples"
@@ -76,7 +79,7 @@ def _digest(files: Iterable[Path], *extra: str) -> str:
     for part in extra:
         sha.update(part.encode() + b"\0")
     for path in sorted(files):
-        sha.update(str(path.relative_to(MOBILE)).encode() + b"\0" + path.read_bytes() + b"\0")
+        sha.update(str(path.relative_to(REPO)).encode() + b"\0" + path.read_bytes() + b"\0")
     return sha.hexdigest()[:20]
 
 
@@ -113,24 +116,90 @@ def _cached_build(build_root: Path, key: str, build: Callable[[Path], Run]) -> P
     return target
 
 
+# -Werror: the sample is meant to be copied, so it compiles without a warning. -Xjdk-release=1.8: the
+# core runs on Android from API 26 (minSdk), whose java.* is Java 8's; a newer JDK method (such as
+# URLEncoder.encode(String, Charset), API 33 on Android) fails to compile instead of failing on a phone.
+KOTLIN_CORE_FLAGS = ("-Werror", "-Xjdk-release=1.8")
+
+
+def compile_kotlin(sources: Iterable[Path], out: Path) -> Run:
+    """kotlinc (the npm package's) with the core's flags, on this machine's Java."""
+    require_node_modules()
+    kotlinc = str(KOTLIN_HOME / "bin" / "kotlinc")
+    return run([kotlinc, *KOTLIN_CORE_FLAGS, "-d", str(out), *map(str, sources)], cwd=MOBILE, timeout=600)
+
+
 def kotlin_classes() -> Path:
     """The plain-Kotlin core and its test programs, compiled with the npm package's kotlinc."""
     require_node_modules()
     sources = sorted(KOTLIN.rglob("*.kt"))
-    key = _digest(sources, _package_version("kotlin-compiler"))
-
-    def build(out: Path) -> Run:
-        # -Werror: the sample is meant to be copied, so it compiles without a warning.
-        kotlinc = str(KOTLIN_HOME / "bin" / "kotlinc")
-        return run([kotlinc, "-Werror", "-d", str(out), *map(str, sources)], cwd=MOBILE, timeout=600)
-
-    return _cached_build(MOBILE / "android" / "build" / "kotlin", key, build)
+    key = _digest(sources, _package_version("kotlin-compiler"), *KOTLIN_CORE_FLAGS)
+    return _cached_build(
+        MOBILE / "android" / "build" / "kotlin", key, lambda out: compile_kotlin(sources, out)
+    )
 
 
 def run_kotlin(main_class: str, env: Mapping[str, str]) -> Run:
     """Runs `com.example.ofda.core.<main_class>` on this machine's Java."""
     classpath = os.pathsep.join([str(kotlin_classes()), str(KOTLIN_HOME / "lib" / "kotlin-stdlib.jar")])
     return run(["java", "-cp", classpath, f"com.example.ofda.core.{main_class}"], cwd=MOBILE, env=env)
+
+
+ANDROID_APP = MOBILE / "android" / "app"
+ANDROID_KTX = Path(__file__).with_name("android_ktx")
+
+
+def android_stub_classes() -> Path:
+    """Java stubs of the Android API 36 and AndroidX classes (android_stubs.py), compiled by javac;
+    cached per version of the stub packages (the first build takes a few minutes)."""
+    key = _digest([Path(android_stubs.__file__)], *android_stubs.versions())
+
+    def build(out: Path) -> Run:
+        android_stubs.build_stub_jar(out)
+        return Run(0, "")
+
+    return _cached_build(MOBILE / "android" / "build" / "android-stubs", key, build) / "classes"
+
+
+def build_config(app: Path) -> str:
+    """Kotlin standing in for the BuildConfig class AGP generates from app/build.gradle.kts."""
+    gradle = (app / "build.gradle.kts").read_text()
+    names = re.findall(r'buildConfigField\("String", "(\w+)"', gradle)
+    fields = "".join(f'    const val {name} = ""\n' for name in names)
+    return (
+        f"package com.example.ofda.sample\n\nobject BuildConfig {{\n    const val DEBUG = true\n{fields}}}\n"
+    )
+
+
+def compile_android_app(app: Path, out: Path) -> Run:
+    """kotlinc over the app module's Kotlin (`app`: the module directory, or a copy of it), against the
+    Android and AndroidX stubs, the hand-written Kotlin-only AndroidX declarations (android_ktx/), the
+    compiled core and kotlinx-coroutines (the jar that ships with the Kotlin compiler)."""
+    require_node_modules()
+    out.mkdir(parents=True, exist_ok=True)
+    generated = out / "BuildConfig.kt"
+    generated.write_text(build_config(app))
+    sources = [*sorted((app / "src" / "main").rglob("*.kt")), *sorted(ANDROID_KTX.glob("*.kt")), generated]
+    classpath = os.pathsep.join(
+        [
+            str(android_stub_classes()),
+            str(kotlin_classes()),
+            str(KOTLIN_HOME / "lib" / "kotlinx-coroutines-core-jvm.jar"),
+        ]
+    )
+    kotlinc = str(KOTLIN_HOME / "bin" / "kotlinc")
+    argv = [
+        kotlinc,
+        "-Werror",
+        "-jvm-target",
+        "17",
+        "-cp",
+        classpath,
+        "-d",
+        str(out / "classes"),
+        *map(str, sources),
+    ]
+    return run(argv, cwd=MOBILE, timeout=900)
 
 
 def typescript_build() -> Path:
@@ -159,6 +228,26 @@ def typecheck_react_native_app() -> Run:
     """tsc --noEmit over the React Native app, against the real react-native(-webview) types."""
     require_node_modules()
     return run([str(NODE_MODULES / ".bin" / "tsc"), "-p", "tsconfig.app.json"], cwd=REACT_NATIVE)
+
+
+def lint_react_native_hooks(*, stdin: str | None = None, as_file: str | None = None) -> Run:
+    """ESLint's React hooks rules (react-native/eslint.config.mjs) over the app, or over `stdin` read
+    as the app's file `as_file`."""
+    require_node_modules()
+    eslint = [str(NODE_MODULES / ".bin" / "eslint"), "--max-warnings", "0"]
+    if stdin is None:
+        return run([*eslint, "App.tsx", "src"], cwd=REACT_NATIVE)
+    completed = subprocess.run(
+        [*eslint, "--stdin", "--stdin-filename", str(as_file)],
+        cwd=REACT_NATIVE,
+        input=stdin,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    return Run(completed.returncode, completed.stdout)
 
 
 def corpus_env(corpus: Path) -> dict[str, str]:

@@ -162,13 +162,31 @@ def test_the_session_id_names_the_session_when_the_bank_returns_another_token(
     app: Flask, client: FlaskClient, belvo: responses.RequestsMock, clock: Clock
 ) -> None:
     session_id, _ = open_session(app, belvo, clock)
-    url = back_from_the_bank("a-token-belvo-issued-for-the-return")
+    # Another token of the same Belvo account (Belvo does not say the bank returns the widget's own).
+    url = back_from_the_bank(access_token(clock() + timedelta(minutes=20), jti=uuid.uuid4().hex))
 
     assert_error(resume(client, app, url), 404, "not_found")
     response = resume(client, app, url, session_id=session_id)
 
     assert response.status_code == 200
     assert response.get_json()["session"]["id"] == session_id
+
+
+def test_the_session_id_never_opens_a_token_of_another_belvo_account_or_user(
+    app: Flask, client: FlaskClient, belvo: responses.RequestsMock, clock: Clock
+) -> None:
+    """A page can send the user to our application link with a token of its own: with the app's
+    pending session id, that must not open the widget on it (the user's bank would be linked for the
+    page's owner)."""
+    session_id, _ = open_session(app, belvo, clock)
+    _, bobs_token = open_session(app, belvo, clock, user="bob")
+    foreign = access_token(
+        clock() + timedelta(minutes=20), user_id="another-belvo-api-user", organization_id="evil-org"
+    )
+
+    for token in (foreign, bobs_token, "not-a-jwt"):
+        assert_error(resume(client, app, back_from_the_bank(token), session_id=session_id), 404, "not_found")
+    assert stored_events(app) == []
 
 
 def test_expired_and_completed_sessions_do_not_resume(

@@ -55,3 +55,7 @@ def test_absent_in_production_unless_enabled(database_url: str) -> None:
     assert enabled.test_client().get("/qa").status_code == 200
     database(app).engine.dispose()
     database(enabled).engine.dispose()
+
+
+def test_a_fixture_too_long_for_a_qr_code_says_so_in_the_error_shape(client: FlaskClient) -> None:
+    assert_error(client.get("/qa/fixtures/too-long.svg"), 422, "qr_too_long")

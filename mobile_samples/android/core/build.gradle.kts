@@ -2,7 +2,7 @@
 // programs are plain `main`s (CI compiles them with kotlinc, without Gradle); `corpusTest` runs the
 // corpus program from Gradle too.
 plugins {
-    id("org.jetbrains.kotlin.jvm")
+    alias(libs.plugins.kotlin.jvm)
 }
 
 kotlin {

@@ -1,6 +1,7 @@
-// Launch, relaunch and links: a universal link (https callbacks, the return from the bank's app) or
-// a callback-scheme URL the OS opens the app with goes to the widget flow, which forwards it to the
-// backend or resumes the pending session. Nothing here acts on a link by itself (threat model G2).
+// Launch, relaunch and links: a universal link (https callbacks, the application link the bank sends
+// the user back with) or a callback-scheme URL the OS opens the app with goes to the widget flow,
+// which resumes through the backend, forwards it, or resumes the pending session. Nothing here acts
+// on a link by itself.
 
 import OFDACore
 import UIKit
@@ -8,6 +9,8 @@ import UIKit
 final class SceneDelegate: UIResponder, UIWindowSceneDelegate {
     var window: UIWindow?
     private var widget: WidgetViewController?
+    /// Covers the window while the app is not active, so the app switcher's snapshot shows no CPF or bank data.
+    private let privacyCover = UIVisualEffectView(effect: UIBlurEffect(style: .systemMaterial))
 
     func scene(_ scene: UIScene, willConnectTo session: UISceneSession, options connectionOptions: UIScene.ConnectionOptions) {
         guard let windowScene = scene as? UIWindowScene else { return }
@@ -15,14 +18,18 @@ final class SceneDelegate: UIResponder, UIWindowSceneDelegate {
         let backendURL = settings["OFDABackendURL"] as? String ?? "http://127.0.0.1:8000"
         // A development token from `ofda token demo-user`; a real app gets it from its own sign-in.
         let token = settings["OFDADevToken"] as? String ?? ""
+        // Where the widget is served (the backend itself in emulator mode, https://widget.belvo.io with
+        // Belvo), and the backend's APPLICATION_LINK, through which the bank sends the user back.
+        let widgetOrigin = settings["OFDAWidgetOrigin"] as? String ?? backendURL
+        let applicationLink = (settings["OFDAApplicationLink"] as? String).flatMap { $0.isEmpty ? nil : $0 }
         let client = BackendClient(baseURL: backendURL, bearerToken: { token })
-        let flow = WidgetFlow(client: client, store: UserDefaultsPendingSessionStore())
-        // A real app takes the CPF and name from its own sign-up; this is the contract's example.
-        let request: [String: Any] = [
-            "identification_info": [["type": "CPF", "number": "76109277673", "name": "Ralph Bragg"]],
-            "institutions": ["ofmockbank_br_retail"],
-        ]
-        let widget = WidgetViewController(flow: flow, request: request)
+        guard let flow = try? WidgetFlow(
+            client: client, store: UserDefaultsPendingSessionStore(), widgetOrigin: widgetOrigin, applicationLink: applicationLink
+        ) else { fatalError("OFDAWidgetOrigin must be an absolute http(s) URL") }
+        // A real app takes the CPF and name from its own sign-up; this is the contract's example. It
+        // names no bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
+        let request = SessionRequest(identificationInfo: [.init(type: "CPF", number: "76109277673", name: "Ralph Bragg")])
+        let widget = WidgetViewController(flow: flow, request: request, applicationLink: applicationLink.flatMap(URL.init(string:)))
         self.widget = widget
         let window = UIWindow(windowScene: windowScene)
         window.rootViewController = widget
@@ -39,7 +46,8 @@ final class SceneDelegate: UIResponder, UIWindowSceneDelegate {
         }
     }
 
-    /// Universal links (Associated Domains) while the app runs.
+    /// Universal links (Associated Domains) while the app runs: https callbacks, and the application
+    /// link the bank sends the user back with (App2App).
     func scene(_ scene: UIScene, continue userActivity: NSUserActivity) {
         guard userActivity.activityType == NSUserActivityTypeBrowsingWeb, let url = userActivity.webpageURL else { return }
         widget?.openedWith(url)
@@ -49,5 +57,16 @@ final class SceneDelegate: UIResponder, UIWindowSceneDelegate {
     func scene(_ scene: UIScene, openURLContexts urlContexts: Set<UIOpenURLContext>) {
         guard let url = urlContexts.first?.url else { return }
         widget?.openedWith(url)
+    }
+
+    func sceneWillResignActive(_ scene: UIScene) {
+        guard let window = window else { return }
+        privacyCover.frame = window.bounds
+        privacyCover.autoresizingMask = [.flexibleWidth, .flexibleHeight]
+        window.addSubview(privacyCover)
+    }
+
+    func sceneDidBecomeActive(_ scene: UIScene) {
+        privacyCover.removeFromSuperview()
     }
 }

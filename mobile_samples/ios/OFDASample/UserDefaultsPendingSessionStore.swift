@@ -4,7 +4,8 @@
 import Foundation
 import OFDACore
 
-final class UserDefaultsPendingSessionStore: PendingSessionStore {
+// @unchecked Sendable: UserDefaults is thread-safe, and the one property is a constant.
+final class UserDefaultsPendingSessionStore: PendingSessionStore, @unchecked Sendable {
     private let defaults: UserDefaults
     private let key = "ofda.pendingSession"
 

@@ -2,22 +2,29 @@
 // the widget in a locked-down WKWebView, hands the callbacks to the backend, and shows the backend's
 // verdict. All decisions live in OFDACore (WidgetFlow, NavigationPolicy); this class is UI.
 
+import AuthenticationServices
 import OFDACore
+import SafariServices
 import UIKit
 import WebKit
 
-final class WidgetViewController: UIViewController, WKNavigationDelegate {
+final class WidgetViewController: UIViewController, WKNavigationDelegate, ASWebAuthenticationPresentationContextProviding {
     private let flow: WidgetFlow
-    private let request: [String: Any]
+    private let request: SessionRequest
+    private let applicationLink: URL?
     private var webView: WKWebView?
     private var policy: NavigationPolicy?
+    /// The secure browser the bank's page opened in, when no bank app took it.
+    private var bankSession: ASWebAuthenticationSession?
+    private var captureObserver: NSObjectProtocol?
     private let messageLabel = UILabel()
     private let actionButton = UIButton(type: .system)
     private var action: (() -> Void)?
 
-    init(flow: WidgetFlow, request: [String: Any]) {
+    init(flow: WidgetFlow, request: SessionRequest, applicationLink: URL?) {
         self.flow = flow
         self.request = request
+        self.applicationLink = applicationLink
         super.init(nibName: nil, bundle: nil)
     }
 
@@ -40,6 +47,17 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
             stack.leadingAnchor.constraint(equalTo: view.layoutMarginsGuide.leadingAnchor),
             stack.trailingAnchor.constraint(equalTo: view.layoutMarginsGuide.trailingAnchor),
         ])
+        // iOS cannot block screenshots, but it says when the screen is recorded or mirrored: the widget
+        // (CPF, bank data) is hidden meanwhile. The app switcher's snapshot is covered by SceneDelegate.
+        captureObserver = NotificationCenter.default.addObserver(
+            forName: UIScreen.capturedDidChangeNotification, object: nil, queue: .main
+        ) { [weak self] _ in
+            MainActor.assumeIsolated { self?.hideWhileCaptured() }
+        }
+    }
+
+    private func hideWhileCaptured() {
+        webView?.isHidden = view.window?.windowScene?.screen.isCaptured ?? false
     }
 
     // MARK: Entry points (SceneDelegate)
@@ -47,8 +65,12 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
     /// On launch: picks up a pending session (the app was killed mid-widget), else offers to start one.
     func resume() { perform { try await self.flow.resume() } }
 
-    /// A universal link or callback URL the OS opened the app with.
-    func openedWith(_ url: URL) { perform { try await self.flow.openedWith(url.absoluteString) } }
+    /// A universal link or callback URL the OS opened the app with (the application link: back from the bank).
+    func openedWith(_ url: URL) {
+        // Back from the bank: the secure browser it ran in has done its job.
+        if presentedViewController is SFSafariViewController { dismiss(animated: true) }
+        perform { try await self.flow.openedWith(url.absoluteString) }
+    }
 
     // MARK: The flow
 
@@ -75,8 +97,8 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
             showMessage("Connect your bank account through Open Finance.", action: "Connect") {
                 self.perform { try await self.flow.start(self.request) }
             }
-        case let .widget(session, policy)?:
-            guard let widgetURL = session.widgetURL.flatMap(URL.init(string:)) else { return }
+        case let .widget(_, widgetURL, policy)?:
+            guard let widgetURL = URL(string: widgetURL) else { return }
             showWidget(widgetURL, policy: policy)
         case let .keepWidget(_, event, refusedCode)?:
             if case let .warning(code, message, _)? = event {
@@ -98,7 +120,7 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
         }
     }
 
-    // MARK: The WebView (threat model G3-G5)
+    // MARK: The WebView (docs/security.md G3-G5)
 
     private func showWidget(_ widgetURL: URL, policy: NavigationPolicy) {
         tearDownWebView()
@@ -121,6 +143,7 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
         #endif
         view.addSubview(webView)
         self.webView = webView
+        hideWhileCaptured()
         webView.load(URLRequest(url: widgetURL)) // never logged: the URL carries the widget's access token
     }
 
@@ -156,14 +179,35 @@ final class WidgetViewController: UIViewController, WKNavigationDelegate {
         resume()
     }
 
-    /// The bank (App2App, facts file 2.1): its app when a universal link claims the URL, else Safari.
-    /// Never this WebView: the bank login must not run in an embedded user agent (RFC 8252 section 8.12,
-    /// threat model G6).
+    /// The bank (App2App, https://developers.belvo.com/docs/hosted-widget-app2app-ofda): its app when a
+    /// universal link claims the URL; otherwise a secure browser, never this WebView (the bank login must
+    /// not run in an embedded user agent, RFC 8252 section 8.12). The bank sends the user back through
+    /// the application link: as a universal link (SceneDelegate), or, in an ASWebAuthenticationSession,
+    /// to its completion handler.
     private func openOutside(_ external: String) {
         guard let url = URL(string: external) else { return }
-        UIApplication.shared.open(url, options: [.universalLinksOnly: true]) { openedInApp in
-            if !openedInApp { UIApplication.shared.open(url) }
+        UIApplication.shared.open(url, options: [.universalLinksOnly: true]) { [weak self] openedInApp in
+            if !openedInApp { self?.openInSecureBrowser(url) }
         }
+    }
+
+    private func openInSecureBrowser(_ url: URL) {
+        if #available(iOS 17.4, *), let link = applicationLink, let host = link.host {
+            let session = ASWebAuthenticationSession(url: url, callback: .https(host: host, path: link.path)) { [weak self] back, _ in
+                // nil: the user closed the browser; the widget stays where it was.
+                guard let back = back else { return }
+                Task { @MainActor in self?.openedWith(back) }
+            }
+            session.presentationContextProvider = self
+            bankSession = session
+            session.start()
+        } else {
+            present(SFSafariViewController(url: url), animated: true)
+        }
+    }
+
+    func presentationAnchor(for session: ASWebAuthenticationSession) -> ASPresentationAnchor {
+        view.window ?? ASPresentationAnchor()
     }
 
     private func tearDownWebView() {

@@ -21,7 +21,7 @@ export type SessionStatus = "pending" | "succeeded" | "exited" | "failed" | "exp
 
 /**
  * The session as the backend reports it. `widgetUrl` carries the widget's access token: never log
- * it, never persist it (threat model section 1).
+ * it, never persist it (docs/security.md H3).
  */
 export interface WidgetSession {
   readonly id: string;
@@ -36,6 +36,12 @@ export interface WidgetSession {
 export interface EventVerdict {
   readonly event: DeeplinkEvent;
   readonly session: WidgetSession;
+}
+
+/** `POST .../resume`'s answer: the session, and the widget URL carrying the bank's query (it carries a token: never log it). */
+export interface ResumedSession {
+  readonly session: WidgetSession;
+  readonly widgetUrl: string;
 }
 
 /** A non-2xx answer, with the contract's first error (section 2). Network failures stay `TypeError`s from fetch. */
@@ -63,7 +69,12 @@ export function isFinished(session: WidgetSession): boolean {
   return FINISHED.has(session.status);
 }
 
-function malformed(expected: string): BackendError {
+/** A widget URL the app will not load: it is not on the widget origin the app was built with. */
+export function untrustedWidgetUrl(): BackendError {
+  return new BackendError(200, "untrusted_widget_url", "expected a widget_url on the configured widget origin", null, null);
+}
+
+export function malformed(expected: string): BackendError {
   return new BackendError(200, "invalid_response", `expected ${expected} in the backend's answer`, null, null);
 }
 
@@ -123,6 +134,22 @@ export class BackendClient {
     });
     if (!isRecord(body)) throw malformed("an object with event and session");
     return { event: eventFromJson(body.event), session: sessionFromJson(body.session) };
+  }
+
+  /**
+   * `POST /v1/widget-sessions/resume` (contract section 6): `applicationLinkUrl` is the App Link /
+   * universal link the bank sent the user back with; `sessionId` the pending session, when the app
+   * still knows it (the backend uses it when no session matches the link's token). The answer's
+   * `event` (the backend's reading of the link) is not needed to reopen the widget, so it is not read.
+   */
+  async resumeSession(applicationLinkUrl: string, sessionId: string | null): Promise<ResumedSession> {
+    const body = await this.call(
+      "POST",
+      "/v1/widget-sessions/resume",
+      sessionId === null ? { url: applicationLinkUrl } : { url: applicationLinkUrl, session_id: sessionId },
+    );
+    if (!isRecord(body) || typeof body.widget_url !== "string") throw malformed("an object with session and widget_url");
+    return { session: sessionFromJson(body.session), widgetUrl: body.widget_url };
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {

@@ -1,6 +1,6 @@
 import { MAX_LENGTH, type CallbackUrlsJson } from "./deeplinks";
 
-/** What the widget's WebView does with a navigation (threat model G3). */
+/** What the widget's WebView does with a navigation (docs/security.md G3). */
 export type Navigation =
   /** Same origin as the session's widget URL: the widget itself. */
   | { readonly action: "load" }
@@ -75,9 +75,14 @@ export function splitUri(uri: string): UriParts {
 export class CallbackMatcher {
   private readonly callbacks: readonly UriParts[];
   private readonly customSchemes: ReadonlySet<string>;
+  private readonly applicationLink: UriParts | null;
 
   constructor(callbackUrls: CallbackUrlsJson) {
+    // The application link too (App2App): on a laptop it shares the widget's origin, so the bank's
+    // redirect to it arrives inside the WebView, and it must reach the flow, not load there.
     this.callbacks = [callbackUrls.success, callbackUrls.exit, callbackUrls.event].map(splitUri);
+    const link = callbackUrls.application_link;
+    this.applicationLink = typeof link === "string" ? splitUri(link) : null;
     this.customSchemes = new Set(
       this.callbacks.flatMap((c) => (c.scheme === null || WEB_SCHEMES.has(c.scheme) ? [] : [c.scheme])),
     );
@@ -87,12 +92,17 @@ export class CallbackMatcher {
     const parts = typeof url === "string" ? splitUri(url) : url;
     return (
       (parts.scheme !== null && this.customSchemes.has(parts.scheme)) ||
-      this.callbacks.some((c) => sameEndpoint(parts, c))
+      this.callbacks.some((c) => sameEndpoint(parts, c)) ||
+      (this.applicationLink !== null && onApplicationLink(parts, this.applicationLink))
     );
   }
 }
 
-function sameEndpoint(a: UriParts, b: UriParts): boolean {
+/**
+ * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+ */
+export function sameEndpoint(a: UriParts, b: UriParts): boolean {
   return (
     a.scheme === b.scheme &&
     a.authority?.toLowerCase() === b.authority?.toLowerCase() &&
@@ -100,18 +110,23 @@ function sameEndpoint(a: UriParts, b: UriParts): boolean {
   );
 }
 
+/** `url` is on the application link: as `sameEndpoint`, and one trailing slash on the path ignored, as the backend does. */
+export function onApplicationLink(url: UriParts, link: UriParts): boolean {
+  return sameEndpoint({ ...url, path: url.path.replace(/\/$/, "") }, { ...link, path: link.path.replace(/\/$/, "") });
+}
+
 /**
  * Decides, for every navigation the widget's WebView attempts, whether it stays in the WebView, goes
- * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (facts file 2.2)
+ * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (docs/belvo.md §2.2)
  * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
  *
  * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
  * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1); a
  *   URL on the same custom scheme that matches none is forwarded as well, because Belvo's examples
- *   deliver host-named URLs (`<scheme>://warning?...`, facts file 3.5) and the backend, not the app,
+ *   deliver host-named URLs (`<scheme>://warning?...`, docs/belvo.md §3.5) and the backend, not the app,
  *   decides what they are; it is never handed to the OS, where another app could claim it;
- * - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in an
- *   embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+ * - other https pages are the bank's (App2App, docs/belvo.md §2.1): the bank login must not happen in an
+ *   embedded WebView (RFC 8252 section 8.12, docs/security.md G6), so they open outside;
  * - everything else is blocked.
  *
  * The same rules, and the same cases (`mobile_samples/navigation_cases.json`), as the Kotlin and

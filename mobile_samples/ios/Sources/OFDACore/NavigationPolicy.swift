@@ -1,12 +1,12 @@
 // Which navigations of the widget's WKWebView stay inside, go to the backend, leave for the OS, or
-// are dropped (threat model G3): the same rules, and the same cases (mobile_samples/navigation_cases.json,
+// are dropped (docs/security.md G3): the same rules, and the same cases (mobile_samples/navigation_cases.json,
 // generated into Tests/OFDACoreTests/NavigationPolicyCasesTests.swift), as the Kotlin and
 // TypeScript samples.
 
 import Foundation
 
 /// What the widget's WebView does with a navigation.
-public enum Navigation: Equatable {
+public enum Navigation: Equatable, Sendable {
     /// Same origin as the session's widget URL: the widget itself.
     case loadInWebView
     /// One of the session's callback URLs: hand it to the backend, never act on it here.
@@ -19,7 +19,7 @@ public enum Navigation: Equatable {
 
 /// A URI split into RFC 3986 components (appendix B), without decoding; scheme and host lowercased.
 /// Lenient, unlike the deeplink parser: the policy must classify every URL the WebView tries.
-public struct URIParts: Equatable {
+public struct URIParts: Equatable, Sendable {
     public let scheme: String?
     public let authority: String?
     public let host: String?
@@ -93,12 +93,16 @@ public struct URIParts: Equatable {
 /// section 3, rule 1), and any other URL on their custom scheme (Belvo's host-named
 /// `<scheme>://warning?...`, which the backend classifies by rule 2). Used for WebView navigations and
 /// for URLs the OS opens the app with.
-public struct CallbackMatcher {
+public struct CallbackMatcher: Sendable {
     private let callbacks: [URIParts]
     private let customSchemes: Set<String>
+    private let applicationLink: URIParts?
 
     public init(_ callbackUrls: [String: String]) {
+        // The application link too (App2App): on a laptop it shares the widget's origin, so the bank's
+        // redirect to it arrives inside the WebView, and it must reach the flow, not load there.
         callbacks = ["success", "exit", "event"].compactMap { callbackUrls[$0] }.map(URIParts.init)
+        applicationLink = callbackUrls["application_link"].map(URIParts.init)
         customSchemes = Set(callbacks.compactMap(\.scheme).filter { $0 != "http" && $0 != "https" })
     }
 
@@ -106,24 +110,38 @@ public struct CallbackMatcher {
 
     func matches(_ parts: URIParts) -> Bool {
         if let scheme = parts.scheme, customSchemes.contains(scheme) { return true }
-        return callbacks.contains { callback in
-            parts.scheme == callback.scheme && parts.authority?.lowercased() == callback.authority?.lowercased()
-                && (parts.path.isEmpty ? "/" : parts.path) == (callback.path.isEmpty ? "/" : callback.path)
-        }
+        if let link = applicationLink, onApplicationLink(parts, link) { return true }
+        return callbacks.contains { sameEndpoint(parts, $0) }
     }
 }
 
+/// `url` is on the application link: as `sameEndpoint`, and one trailing slash on the path ignored, as the backend does.
+func onApplicationLink(_ url: URIParts, _ link: URIParts) -> Bool {
+    func path(_ parts: URIParts) -> String {
+        let path = parts.path.hasSuffix("/") ? String(parts.path.dropLast()) : parts.path
+        return path.isEmpty ? "/" : path
+    }
+    return url.scheme == link.scheme && url.authority?.lowercased() == link.authority?.lowercased() && path(url) == path(link)
+}
+
+/// Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+/// case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+func sameEndpoint(_ a: URIParts, _ b: URIParts) -> Bool {
+    a.scheme == b.scheme && a.authority?.lowercased() == b.authority?.lowercased()
+        && (a.path.isEmpty ? "/" : a.path) == (b.path.isEmpty ? "/" : b.path)
+}
+
 /// Decides, for every navigation the widget's WKWebView attempts, whether it stays in the WebView,
-/// goes to the backend, leaves for the OS, or is dropped. Belvo's own iOS snippet (facts file 2.2)
+/// goes to the backend, leaves for the OS, or is dropped. Belvo's own iOS snippet (docs/belvo.md §2.2)
 /// branches on the URL host alone; this policy is stricter:
 ///
 /// - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
 /// - the session's callback URLs, and other URLs on their custom scheme, go to the backend, never to
 ///   the OS, where another app could claim the scheme;
-/// - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in an
-///   embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+/// - other https pages are the bank's (App2App, docs/belvo.md §2.1): the bank login must not happen in an
+///   embedded WebView (RFC 8252 section 8.12, docs/security.md G6), so they open outside;
 /// - everything else is blocked.
-public struct NavigationPolicy {
+public struct NavigationPolicy: Sendable {
     private let widgetOrigin: String
     private let callbacks: CallbackMatcher
 

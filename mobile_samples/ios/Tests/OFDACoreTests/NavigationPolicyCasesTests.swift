@@ -309,4 +309,85 @@ final class NavigationPolicyCasesTests: XCTestCase {
             expect: "block"
         )
     }
+
+    func test_group2_00_the_bank_s_redirect_to_the_application_link() {
+        checkNavigation(
+            widgetURL: "http://10.0.2.2:8000/sandbox/widget/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "ofdaapp://belvo/success", "exit": "ofdaapp://belvo/exit", "event": "ofdaapp://belvo/event", "application_link": "http://10.0.2.2:8000/belvo/app2app"],
+            url: "http://10.0.2.2:8000/belvo/app2app?access_token=tok&consent_id=9e763d19-6d6d-4b0c-a84d-6cb51a2c0f4d&locale=pt",
+            expect: "forward"
+        )
+    }
+
+    func test_group2_01_application_link_with_a_trailing_slash() {
+        checkNavigation(
+            widgetURL: "http://10.0.2.2:8000/sandbox/widget/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "ofdaapp://belvo/success", "exit": "ofdaapp://belvo/exit", "event": "ofdaapp://belvo/event", "application_link": "http://10.0.2.2:8000/belvo/app2app"],
+            url: "http://10.0.2.2:8000/belvo/app2app/?access_token=tok",
+            expect: "forward"
+        )
+    }
+
+    func test_group2_02_another_page_on_the_same_origin() {
+        checkNavigation(
+            widgetURL: "http://10.0.2.2:8000/sandbox/widget/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "ofdaapp://belvo/success", "exit": "ofdaapp://belvo/exit", "event": "ofdaapp://belvo/event", "application_link": "http://10.0.2.2:8000/belvo/app2app"],
+            url: "http://10.0.2.2:8000/belvo/app2apps",
+            expect: "load"
+        )
+    }
+
+    func test_group2_03_the_emulated_bank_on_the_widget_s_origin() {
+        checkNavigation(
+            widgetURL: "http://10.0.2.2:8000/sandbox/widget/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "ofdaapp://belvo/success", "exit": "ofdaapp://belvo/exit", "event": "ofdaapp://belvo/event", "application_link": "http://10.0.2.2:8000/belvo/app2app"],
+            url: "http://10.0.2.2:8000/sandbox/widget/bank",
+            expect: "load"
+        )
+    }
+
+    func test_group2_04_a_callback() {
+        checkNavigation(
+            widgetURL: "http://10.0.2.2:8000/sandbox/widget/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "ofdaapp://belvo/success", "exit": "ofdaapp://belvo/exit", "event": "ofdaapp://belvo/event", "application_link": "http://10.0.2.2:8000/belvo/app2app"],
+            url: "ofdaapp://belvo/exit?meta_data_step=abandon-survey",
+            expect: "forward"
+        )
+    }
+
+    func test_group3_00_the_bank_s_redirect_to_the_application_link() {
+        checkNavigation(
+            widgetURL: "https://widget.belvo.io/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "https://app.example.br/belvo/success", "exit": "https://app.example.br/belvo/exit", "event": "https://app.example.br/belvo/event", "application_link": "https://app.example.br/belvo-widget"],
+            url: "https://app.example.br/belvo-widget?access_token=tok&consent_id=c&locale=pt",
+            expect: "forward"
+        )
+    }
+
+    func test_group3_01_the_bank_s_page() {
+        checkNavigation(
+            widgetURL: "https://widget.belvo.io/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "https://app.example.br/belvo/success", "exit": "https://app.example.br/belvo/exit", "event": "https://app.example.br/belvo/event", "application_link": "https://app.example.br/belvo-widget"],
+            url: "https://auth.ofmockbank.example/authorize?request=abc",
+            expect: "external"
+        )
+    }
+
+    func test_group3_02_the_application_link_over_cleartext() {
+        checkNavigation(
+            widgetURL: "https://widget.belvo.io/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "https://app.example.br/belvo/success", "exit": "https://app.example.br/belvo/exit", "event": "https://app.example.br/belvo/event", "application_link": "https://app.example.br/belvo-widget"],
+            url: "http://app.example.br/belvo-widget?access_token=tok",
+            expect: "block"
+        )
+    }
+
+    func test_group3_03_another_path_on_the_app_s_domain() {
+        checkNavigation(
+            widgetURL: "https://widget.belvo.io/?access_token=tok&locale=pt",
+            callbackUrls: ["success": "https://app.example.br/belvo/success", "exit": "https://app.example.br/belvo/exit", "event": "https://app.example.br/belvo/event", "application_link": "https://app.example.br/belvo-widget"],
+            url: "https://app.example.br/belvo-widget-x",
+            expect: "external"
+        )
+    }
 }

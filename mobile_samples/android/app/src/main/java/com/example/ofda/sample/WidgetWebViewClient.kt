@@ -9,9 +9,9 @@ import com.example.ofda.core.Navigation
 import com.example.ofda.core.NavigationPolicy
 
 /**
- * Every navigation of the widget's WebView goes through [policy] (threat model G3). Belvo's own
- * snippet lets any https URL load inside and calls `view.loadUrl(url)` for the rest (facts file 2.2,
- * threat model section 0); here only the widget's origin loads, the session's callbacks go to the
+ * Every navigation of the widget's WebView goes through [policy] (docs/security.md G3). Belvo's own
+ * snippet lets any https URL load inside and calls `view.loadUrl(url)` for the rest (docs/belvo.md §2.2,
+ * docs/security.md G3); here only the widget's origin loads, the session's callbacks go to the
  * backend, the bank opens outside (App2App), and everything else is dropped.
  */
 class WidgetWebViewClient(

@@ -35,7 +35,24 @@ class BackendClient(
         )
     }
 
-    private fun segment(id: String) = URLEncoder.encode(id, Charsets.UTF_8).replace("+", "%20")
+    /**
+     * `POST /v1/widget-sessions/resume` (contract section 6): [applicationLinkUrl] is the App Link the
+     * bank sent the user back with; [sessionId] the pending session, when the app still knows it (the
+     * backend uses it when no session matches the link's token). The answer's `event` (the backend's
+     * reading of the link) is not needed to reopen the widget, so it is not read.
+     */
+    fun resumeSession(applicationLinkUrl: String, sessionId: String?): ResumedSession {
+        val request = mapOf("url" to applicationLinkUrl) + (sessionId?.let { mapOf("session_id" to it) } ?: emptyMap())
+        val body = call("POST", "/v1/widget-sessions/resume", request) as? Map<*, *>
+            ?: throw BackendException.malformed("an object with 'session' and 'widget_url'")
+        return ResumedSession(
+            session = WidgetSession.fromJson(body["session"]),
+            widgetUrl = body["widget_url"] as? String ?: throw BackendException.malformed("a 'widget_url' to resume with"),
+        )
+    }
+
+    // The String overload: URLEncoder.encode(String, Charset) exists on Android from API 33 only.
+    private fun segment(id: String) = URLEncoder.encode(id, "UTF-8").replace("+", "%20")
 
     private fun call(method: String, path: String, body: Any?): Any? {
         val connection = URL(base + path).openConnection() as HttpURLConnection
@@ -105,6 +122,11 @@ class WidgetSession(
     }
 }
 
+/** `POST .../resume`'s answer. `toString` leaves out [widgetUrl]: it carries the widget's access token. */
+class ResumedSession(val session: WidgetSession, val widgetUrl: String) {
+    override fun toString() = "ResumedSession(session=$session)"
+}
+
 /** `POST .../events`'s answer: the backend's reading of the deeplink, and the session after it. */
 data class EventVerdict(val event: DeeplinkEvent, val session: WidgetSession)
 
@@ -125,6 +147,10 @@ class BackendException(
     companion object {
         internal fun malformed(expected: String) =
             BackendException(200, "invalid_response", "expected $expected in the backend's answer", null, null)
+
+        /** A widget URL the app will not load: it is not on the widget origin the app was built with. */
+        internal fun untrustedWidgetUrl() =
+            BackendException(200, "untrusted_widget_url", "expected a widget_url on the configured widget origin", null, null)
 
         internal fun fromErrorBody(status: Int, json: Any?, requestIdHeader: String?, retryAfter: String?): BackendException {
             val body = json as? Map<*, *>

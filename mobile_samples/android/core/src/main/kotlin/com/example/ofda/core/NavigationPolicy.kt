@@ -1,6 +1,6 @@
 package com.example.ofda.core
 
-/** What the widget's WebView does with a navigation (threat model G3). */
+/** What the widget's WebView does with a navigation (docs/security.md G3). */
 sealed interface Navigation {
     /** Same origin as the session's widget URL: the widget itself. */
     data object LoadInWebView : Navigation
@@ -17,16 +17,16 @@ sealed interface Navigation {
 
 /**
  * Decides, for every navigation the widget's WebView attempts, whether it stays in the WebView, goes
- * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (facts file 2.2)
+ * to the backend, leaves for the OS, or is dropped. Belvo's own platform snippets (docs/belvo.md §2.2)
  * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
  *
  * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
  * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1);
  *   a URL on the same custom scheme that matches none is forwarded as well, because Belvo's
- *   examples deliver host-named URLs (`<scheme>://warning?...`, facts file 3.5) and the backend, not
+ *   examples deliver host-named URLs (`<scheme>://warning?...`, docs/belvo.md §3.5) and the backend, not
  *   the app, decides what they are; it is never handed to the OS, where another app could claim it;
- * - other https pages are the bank's (App2App, facts file 2.1): the bank login must not happen in
- *   an embedded WebView (RFC 8252 section 8.12, threat model G6), so they open outside;
+ * - other https pages are the bank's (App2App, docs/belvo.md §2.1): the bank login must not happen in
+ *   an embedded WebView (RFC 8252 section 8.12, docs/security.md G6), so they open outside;
  * - everything else is blocked.
  *
  * ```
@@ -63,13 +63,25 @@ class NavigationPolicy(widgetUrl: String, callbackUrls: CallbackUrls) {
  * and for URLs the OS opens the app with.
  */
 class CallbackMatcher(callbackUrls: CallbackUrls) {
+    // The application link too (App2App): on a laptop it shares the widget's origin, so the bank's
+    // redirect to it arrives inside the WebView, and it must reach the flow, not load there.
     private val callbacks: List<UriParts> = callbackUrls.named().map { UriParts.split(it.second) }
+    private val applicationLink: UriParts? = callbackUrls.applicationLink?.let(UriParts::split)
     private val customSchemes: Set<String> = callbacks.mapNotNull { it.scheme }.filter { it != "http" && it != "https" }.toSet()
 
     fun matches(url: String): Boolean = matches(UriParts.split(url))
 
-    internal fun matches(parts: UriParts): Boolean = parts.scheme in customSchemes || callbacks.any { sameEndpoint(parts, it) }
-
-    private fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
-        a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
+    internal fun matches(parts: UriParts): Boolean =
+        parts.scheme in customSchemes || callbacks.any { sameEndpoint(parts, it) } || applicationLink?.let { onApplicationLink(parts, it) } == true
 }
+
+/**
+ * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
+ */
+internal fun sameEndpoint(a: UriParts, b: UriParts): Boolean =
+    a.scheme == b.scheme && a.authority?.lowercase() == b.authority?.lowercase() && a.path.ifEmpty { "/" } == b.path.ifEmpty { "/" }
+
+/** [url] is on the application link: as [sameEndpoint], and one trailing slash on the path ignored, as the backend does. */
+internal fun onApplicationLink(url: UriParts, link: UriParts): Boolean =
+    sameEndpoint(url.copy(path = url.path.removeSuffix("/")), link.copy(path = link.path.removeSuffix("/")))

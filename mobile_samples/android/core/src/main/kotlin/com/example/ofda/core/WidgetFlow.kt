@@ -1,11 +1,13 @@
 package com.example.ofda.core
 
 import java.io.IOException
+import java.util.concurrent.locks.ReentrantLock
+import kotlin.concurrent.withLock
 
 /**
  * What the app remembers about an unfinished session across process death: the session id and, while
  * it has not reached the backend yet, the callback URL the widget sent. Never the widget URL: it
- * carries the widget's access token (threat model section 1, asset list).
+ * carries the widget's access token (docs/security.md H3).
  */
 data class PendingSession(val sessionId: String, val undeliveredCallback: String? = null)
 
@@ -34,8 +36,14 @@ class InMemoryPendingSessionStore : PendingSessionStore {
 
 /** What the screen shows next. */
 sealed interface Screen {
-    /** Open the widget: load [session]'s widget URL in a WebView governed by [policy]. */
-    data class Widget(val session: WidgetSession, val policy: NavigationPolicy) : Screen
+    /**
+     * Open the widget: load [widgetUrl] in a WebView governed by [policy]. [widgetUrl] is the session's
+     * own, or the one `POST .../resume` built from the bank's redirect (App2App); either way it is on
+     * the configured widget origin. `toString` leaves it out: it carries the widget's access token.
+     */
+    class Widget(val session: WidgetSession, val widgetUrl: String, val policy: NavigationPolicy) : Screen {
+        override fun toString() = "Widget(session=$session)"
+    }
 
     /**
      * The session goes on: keep the widget open. Either the backend took the callback ([event], a
@@ -55,28 +63,50 @@ sealed interface Screen {
 
 /**
  * The app's whole widget flow, without any UI: start a session, route the WebView's navigations,
- * forward callbacks to the backend, and pick up where it left off after the process died.
+ * forward callbacks to the backend, come back from the bank (App2App), and pick up where it left off
+ * after the process died.
  *
  * The app never decides an outcome itself: a callback only counts once the backend has verified it
  * (contract section 4: a success is accepted after the backend fetched the link from Belvo).
+ *
+ * The calls block (they call the backend) and are serialised: two callbacks arriving together (the
+ * WebView's and one the OS delivers) must not interleave their reads and writes of the stored
+ * session, or one could erase the other's undelivered callback.
  */
 class WidgetFlow(
     private val client: BackendClient,
     private val store: PendingSessionStore,
+    /**
+     * The origin the widget is served from, as the app was built: `https://widget.belvo.io`, or the
+     * backend's own address in emulator mode. No widget URL on another origin is ever loaded, whatever
+     * the backend (or a link's query) says.
+     */
+    widgetOrigin: String,
+    /**
+     * The app's App Link / universal link, the backend's `APPLICATION_LINK` (contract section 6): the
+     * bank sends the user back to it after they authorised. Null when the app does not use App2App.
+     */
+    applicationLink: String? = null,
 ) {
+    private val widgetOrigin: String = UriParts.split(widgetOrigin).origin
+        ?: throw IllegalArgumentException("expected the widget origin as an absolute http(s) URL")
+    private val applicationLink: UriParts? = applicationLink?.let(UriParts::split)
+    private val lock = ReentrantLock()
+
     /** Creates a session and remembers its id before the widget opens, so a crash mid-widget can resume. */
-    fun start(request: Map<String, Any?>): Screen.Widget {
+    fun start(request: Map<String, Any?>): Screen.Widget = lock.withLock {
         val session = client.createSession(request)
-        store.save(PendingSession(session.id))
-        return widget(session)
+        widget(session, session.widgetUrl).also { store.save(PendingSession(session.id)) }
     }
 
     /**
      * Hands [callbackUrl] (a [Navigation.ForwardToBackend] URL, or an App Link the OS delivered) to
-     * the backend for the pending session. It is saved first: if the process dies or the network
+     * the backend for the pending session; the application link (the bank's redirect arriving inside
+     * the WebView, as on a laptop, where it shares the widget's origin) goes to `POST .../resume`. It is saved first: if the process dies or the network
      * fails before the backend answers, [resume] sends it again (the backend records a repeat once).
      */
-    fun forward(callbackUrl: String): Screen {
+    fun forward(callbackUrl: String): Screen = lock.withLock {
+        if (isApplicationLink(callbackUrl)) return backFromBank(callbackUrl)
         val pending = store.load() ?: throw IllegalStateException("expected a pending session to forward a callback to, found none")
         store.save(pending.copy(undeliveredCallback = callbackUrl))
         val verdict = try {
@@ -91,32 +121,50 @@ class WidgetFlow(
             return Screen.RetryLater(pending.sessionId, "the backend could not be reached")
         }
         store.save(pending.copy(undeliveredCallback = null))
-        return screenFor(verdict.session, verdict.event)
+        screenFor(verdict.session, verdict.event)
     }
 
     /**
      * After a relaunch: delivers a callback that never reached the backend, then asks the backend
      * for the session and shows what it says. Returns null when nothing was pending.
      */
-    fun resume(): Screen? {
+    fun resume(): Screen? = lock.withLock {
         val pending = store.load() ?: return null
         pending.undeliveredCallback?.let { return forward(it) }
-        return screenFor(client.getSession(pending.sessionId), lastEvent = null)
+        screenFor(client.getSession(pending.sessionId), lastEvent = null)
     }
 
     /**
-     * The OS opened the app with [url]: an App Link / universal link or the callback scheme, from
-     * outside the WebView (e.g. the browser after the bank's App2App step, facts file 2.1). A URL on
-     * the pending session's callbacks is forwarded to the backend; any other link resumes the pending
-     * session. With nothing pending the link is ignored (returns null): the app never acts on a
-     * deeplink by itself (threat model G2).
+     * The OS opened the app with [url], from outside the WebView:
+     *
+     * - the application link: the user is back from the bank (App2App, contract section 6). The
+     *   backend finds the session (even if this process was started just now, with nothing stored)
+     *   and answers with the widget URL carrying the bank's query, which the widget needs to finish;
+     * - a URL on the pending session's callbacks (an App Link or the callback scheme): forwarded to
+     *   the backend;
+     * - any other link resumes the pending session.
+     *
+     * With nothing pending, a link other than the application link is ignored (returns null): the app
+     * never acts on a deeplink by itself (docs/security.md G2).
      */
-    fun openedWith(url: String): Screen? {
+    fun openedWith(url: String): Screen? = lock.withLock {
+        if (isApplicationLink(url)) return backFromBank(url)
         val pending = store.load() ?: return null
         val session = client.getSession(pending.sessionId)
         val callbacks = session.callbackUrls
         if (!session.isFinished && callbacks != null && CallbackMatcher(callbacks).matches(url)) return forward(url)
-        return resume()
+        resume()
+    }
+
+    private fun isApplicationLink(url: String) = applicationLink != null && onApplicationLink(UriParts.split(url), applicationLink)
+
+    private fun backFromBank(url: String): Screen {
+        val pending = store.load()
+        val resumed = client.resumeSession(url, pending?.sessionId)
+        if (resumed.session.isFinished) return screenFor(resumed.session, lastEvent = null)
+        val screen = widget(resumed.session, resumed.widgetUrl)
+        store.save(pending?.takeIf { it.sessionId == resumed.session.id } ?: PendingSession(resumed.session.id))
+        return screen
     }
 
     private fun screenFor(session: WidgetSession, lastEvent: DeeplinkEvent?): Screen =
@@ -130,12 +178,14 @@ class WidgetFlow(
                 store.clear()
                 Screen.StartAgain(session)
             }
-            else -> widget(session)
+            else -> widget(session, session.widgetUrl)
         }
 
-    private fun widget(session: WidgetSession): Screen.Widget {
-        val widgetUrl = session.widgetUrl ?: throw BackendException.malformed("a widget_url on a new session")
+    /** The widget at [widgetUrl], which must be on the configured widget origin: the policy is built on it. */
+    private fun widget(session: WidgetSession, widgetUrl: String?): Screen.Widget {
+        widgetUrl ?: throw BackendException.malformed("a widget_url on a pending session")
         val callbacks = session.callbackUrls ?: throw BackendException.malformed("callback_urls on the session")
-        return Screen.Widget(session, NavigationPolicy(widgetUrl, callbacks))
+        if (UriParts.split(widgetUrl).origin != widgetOrigin) throw BackendException.untrustedWidgetUrl()
+        return Screen.Widget(session, widgetUrl, NavigationPolicy(widgetUrl, callbacks))
     }
 }

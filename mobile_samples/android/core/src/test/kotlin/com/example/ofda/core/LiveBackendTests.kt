@@ -19,6 +19,9 @@ object LiveBackendTests {
         val baseUrl = requiredEnv("OFDA_BASE_URL")
         val token = requiredEnv("OFDA_TOKEN")
         val client = BackendClient(baseUrl, { token })
+        // In emulator mode the backend serves the widget itself.
+        val widgetOrigin = requiredEnv("OFDA_WIDGET_ORIGIN")
+        fun flow(store: PendingSessionStore = InMemoryPendingSessionStore()) = WidgetFlow(client, store, widgetOrigin)
         val checks = Checks()
 
         checks.check("POST /v1/widget-sessions answers 201 with Cache-Control: no-store") {
@@ -34,20 +37,20 @@ object LiveBackendTests {
         }
 
         checks.check("a new session opens the widget, whose URL the navigation policy loads") {
-            val screen = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST)
+            val screen = flow().start(SESSION_REQUEST)
             expectEqual(WidgetSession.PENDING, screen.session.status, "status")
-            val widgetUrl = screen.session.widgetUrl ?: throw CheckFailure("expected a widget_url")
-            expectEqual(Navigation.LoadInWebView, screen.policy.decide(widgetUrl), "navigation to the widget URL")
+            expectEqual(screen.session.widgetUrl, screen.widgetUrl, "the widget URL to load")
+            expectEqual(Navigation.LoadInWebView, screen.policy.decide(screen.widgetUrl), "navigation to the widget URL")
             val callbacks = screen.session.callbackUrls ?: throw CheckFailure("expected callback_urls")
             for ((name, url) in callbacks.named()) {
                 expectEqual("forward", (screen.policy.decide(url) as? Navigation.ForwardToBackend)?.let { "forward" }, "the $name callback")
             }
-            if ("access_token" in screen.session.toString()) throw CheckFailure("expected toString to leave out the widget URL")
+            if ("access_token" in "$screen") throw CheckFailure("expected toString to leave out the widget URL")
         }
 
         checks.check("an exit callback forwarded to the backend ends the session as exited") {
             val store = InMemoryPendingSessionStore()
-            val flow = WidgetFlow(client, store)
+            val flow = flow(store)
             val widget = flow.start(SESSION_REQUEST)
             val outcome = flow.forward(exitDeeplink(widget.session))
             outcome as? Screen.Outcome ?: throw CheckFailure("expected an Outcome screen, got $outcome")
@@ -58,7 +61,7 @@ object LiveBackendTests {
         }
 
         checks.check("a warning keeps the session pending and the widget open") {
-            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val flow = flow()
             val widget = flow.start(SESSION_REQUEST)
             val event = widget.session.callbackUrls!!.event +
                 "?warning=institution_disabled&warning_message=The%20institution%20is%20temporarily%20unavailable."
@@ -69,37 +72,71 @@ object LiveBackendTests {
         }
 
         checks.check("after process death, a callback that never reached the backend is delivered on resume") {
-            val session = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST).session
+            val session = flow().start(SESSION_REQUEST).session
             // What the SharedPreferences held when the process died: the id and the undelivered callback.
             val store = InMemoryPendingSessionStore().apply { save(PendingSession(session.id, exitDeeplink(session))) }
-            val screen = WidgetFlow(client, store).resume()
+            val screen = flow(store).resume()
             expectEqual("exited", (screen as? Screen.Outcome)?.session?.status, "status after resume (screen $screen)")
             expectEqual(null, store.load(), "pending session after the outcome")
         }
 
         checks.check("after process death, a pending session reopens the widget") {
-            val session = WidgetFlow(client, InMemoryPendingSessionStore()).start(SESSION_REQUEST).session
+            val session = flow().start(SESSION_REQUEST).session
             val store = InMemoryPendingSessionStore().apply { save(PendingSession(session.id)) }
-            val screen = WidgetFlow(client, store).resume()
+            val screen = flow(store).resume()
             expectEqual(session.id, (screen as? Screen.Widget)?.session?.id, "reopened session (screen $screen)")
         }
 
         checks.check("a callback URL the OS opens the app with is forwarded to the backend") {
-            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val flow = flow()
             val session = flow.start(SESSION_REQUEST).session
             val screen = flow.openedWith(exitDeeplink(session))
             expectEqual("exited", (screen as? Screen.Outcome)?.session?.status, "status (screen $screen)")
         }
 
+        val applicationLink = requiredEnv("OFDA_APPLICATION_LINK")
+        // What the bank sends the user back with (contract section 6): the session's token, a consent id.
+        fun backFromBank(session: WidgetSession): String {
+            val token = Regex("[?&]access_token=([^&]+)").find(session.widgetUrl.orEmpty())?.groupValues?.get(1)
+                ?: throw CheckFailure("expected an access_token in the widget URL")
+            return "$applicationLink?access_token=$token&consent_id=9e763d19-6d6d-4b0c-a84d-6cb51a2c0f4d&locale=pt"
+        }
+
+        checks.check("after a cold start, the application link reopens the widget with the bank's query") {
+            val session = flow().start(SESSION_REQUEST).session
+            val link = backFromBank(session)
+            // A new process with nothing stored: the backend finds the session by the link's token.
+            val store = InMemoryPendingSessionStore()
+            val screen = WidgetFlow(client, store, widgetOrigin, applicationLink).openedWith(link)
+            screen as? Screen.Widget ?: throw CheckFailure("expected the widget, got $screen")
+            expectEqual(session.id, screen.session.id, "resumed session")
+            expectEqual(link.substringAfter('?'), screen.widgetUrl.substringAfter('?'), "the bank's query, passed on")
+            expectEqual(Navigation.LoadInWebView, screen.policy.decide(screen.widgetUrl), "navigation to the widget URL")
+            expectEqual(PendingSession(session.id), store.load(), "stored session")
+        }
+
+        checks.check("the application link of another user's session resumes nothing") {
+            val session = flow().start(SESSION_REQUEST).session
+            val other = BackendClient(baseUrl, { requiredEnv("OFDA_OTHER_TOKEN") })
+            val outcome = runCatching { WidgetFlow(other, InMemoryPendingSessionStore(), widgetOrigin, applicationLink).openedWith(backFromBank(session)) }
+            expectEqual("404 not_found", (outcome.exceptionOrNull() as? BackendException)?.let { "${it.status} ${it.code}" }, "refusal ($outcome)")
+        }
+
+        checks.check("a widget served on another origin than the app was built for is never loaded") {
+            val store = InMemoryPendingSessionStore()
+            val error = runCatching { WidgetFlow(client, store, "https://widget.belvo.io").start(SESSION_REQUEST) }.exceptionOrNull()
+            expectEqual("untrusted_widget_url", (error as? BackendException)?.code, "refusal ($error)")
+        }
+
         checks.check("any other link the OS opens the app with resumes the pending session") {
-            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val flow = flow()
             val session = flow.start(SESSION_REQUEST).session
             val screen = flow.openedWith("https://links.example.com/belvo/app2app?state=x")
             expectEqual(session.id, (screen as? Screen.Widget)?.session?.id, "reopened session (screen $screen)")
         }
 
         checks.check("with nothing pending, a link the OS opens the app with is ignored") {
-            val flow = WidgetFlow(client, InMemoryPendingSessionStore())
+            val flow = flow()
             expectEqual(null, flow.openedWith("ofdaapp://belvo/exit?meta_data_step=abandon-survey"), "screen")
         }
 
