@@ -114,7 +114,10 @@ def reconcile(db: Session, client: BelvoClient, user_id: str, now: datetime) -> 
     db.commit()
     result = changes.done()
     if changes.attached or changes.forgotten:
-        log.info("links reconciled with Belvo", extra={"attached": changes.attached, "forgotten": gone})
+        log.info(
+            "links reconciled with Belvo",
+            extra={"attached": changes.attached, "forgotten": changes.forgotten},
+        )
     return result
 
 
