@@ -355,15 +355,20 @@ class InProcessQueue(WebhookQueue):
             self._pending.discard(future)
 
     def _run(self, job: _Job, retries_done: int) -> None:
+        retry_in = None
         try:
             _RUNNERS[job.task](self._app, job.key)
         except LookupError:
             log.error("a queued webhook is not stored", extra={"webhook_id": job.key})
         except Exception:
-            seconds = self._backoff.wait(retries_done)
-            log.exception("a queued job failed", extra={"task": job.task, "retry_in": seconds})
-            if seconds is not None:
-                self._retry_later(job, retries_done + 1, seconds)
+            retry_in = self._backoff.wait(retries_done)
+            log.exception("a queued job failed", extra={"task": job.task, "retry_in": retry_in})
+            if retry_in is not None:
+                self._retry_later(job, retries_done + 1, retry_in)
+        if retry_in is None:
+            # Done, or out of retries: nothing waits for it now, so the sweep may queue it again.
+            with self._lock:
+                self._queued.discard(job.key)
 
     def _retry_later(self, job: _Job, retries_done: int, seconds: float) -> None:
         def fire() -> None:

@@ -12,7 +12,7 @@ import pytest
 from server.models import Link, WebhookEvent
 from server.services import webhooks
 from server.storage import database
-from server.webhook_queue import InProcessQueue, ProcrastinateQueue, WebhookQueue, webhook_queue
+from server.webhook_queue import Backoff, InProcessQueue, ProcrastinateQueue, WebhookQueue, webhook_queue
 from tests.conftest import make_app
 from tests.server.lifecycle import Flow, success, webhook_payload
 
@@ -110,3 +110,27 @@ def test_a_reconcile_queued_with_a_transaction_runs_once_it_commits(flow: Flow) 
     queue.drain()
 
     assert flow.row(Link, orphan["id"]).user_id == "alice"
+
+
+def test_in_process_a_webhook_out_of_retries_is_swept_again(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the in-process queue is SQLite's")
+    with Flow.start(database_url) as flow:
+        session = flow.create_session("alice")
+        orphan = flow.belvo_link(session["external_id"])  # never posted: its webhook recovers it
+        queue = InProcessQueue(flow.app, Backoff(first=0.0, retries=0))
+        flow.fault(f"/api/links/{orphan['id']}/", 503)
+        payload = webhook_payload(
+            orphan["id"], "ACCOUNTS", "historical_update", external_id=session["external_id"]
+        )
+        with flow.app.app_context(), database(flow.app).sessionmaker() as db:
+            webhooks.store(db, payload, flow.clock(), queue.enqueue)
+        queue.drain()
+        assert flow.row(WebhookEvent, payload["webhook_id"]).status == "received"
+
+        flow.clear_faults()
+        assert queue.sweep(timedelta(0)) == 1
+        queue.drain()
+
+        assert flow.row(WebhookEvent, payload["webhook_id"]).status == "processed"
+        assert flow.count(Link, id=orphan["id"]) == 1
