@@ -6,6 +6,9 @@
   optional ``identification_info`` (checked as in the token request), ``stale_in``, and
   ``send_webhooks`` (default false) to also send the ``historical_update`` webhooks a widget success
   sends. Answers 201 with the link as ``GET /api/links/{id}/`` shows it.
+* ``PATCH /_control/links/{id}``: ``{"status": "invalid"}`` (or ``valid``, ``unconfirmed``,
+  ``token_required``) changes the link's status as Belvo would, without any webhook: what a backend
+  sees only by asking Belvo. Answers the link.
 * ``POST /_control/webhooks``: send one webhook for a link now and answer with every delivery attempt,
   e.g. ``{"link_id": "...", "webhook_type": "CONSENT", "webhook_code": "openfinance_consent_expired",
   "data": {...}}`` (optional ``process_type``, default ``recurrent_update``).
@@ -19,6 +22,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any, Literal, cast
 
 from flask import Blueprint, Response, jsonify, request, url_for
@@ -123,6 +127,27 @@ def create_link() -> tuple[Response, int]:
     if body.get("send_webhooks") is True:
         emulator.send_historical_updates(link)
     return jsonify(link_json(link)), 201
+
+
+#: A link's statuses at Belvo (Belvo's link object, https://developers.belvo.com/reference/links).
+LINK_STATUSES = ("valid", "invalid", "unconfirmed", "token_required")
+
+
+@control.patch("/links/<link_id>")
+def change_link(link_id: str) -> Response:
+    status = _json_object().get("status")
+    if status not in LINK_STATUSES:
+        raise RequestInvalid(
+            (
+                ErrorItem(
+                    "invalid_choice", f"Expected one of {', '.join(LINK_STATUSES)}, got {status!r}.", "status"
+                ),
+            )
+        )
+    changed = current_emulator().state.update_link(link_id, lambda old: replace(old, status=status))
+    if changed is None:
+        raise NotFound(f"No link {link_id!r}.")
+    return jsonify(link_json(changed))
 
 
 @control.post("/webhooks")

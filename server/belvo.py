@@ -55,7 +55,7 @@ RESOURCE_PATHS: Mapping[Resource, str] = {
     "investments": "/api/br/investments/",
     "investment-transactions": "/api/br/investment-transactions/",
 }
-#: How many institutions one page of ``/api/institutions/`` carries at most (Belvo's page_size limit).
+#: How many items one page of a list endpoint carries at most (Belvo's page_size limit).
 _MAX_PAGE_SIZE = 1000
 
 #: Belvo's error code for "a session is already open with the institution": the one 4xx to retry.
@@ -315,11 +315,20 @@ class BelvoClient:
 
     def list_institutions(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
         """Every institution of ``GET /api/institutions/`` matching ``params``, page after page."""
+        return self._every_page("/api/institutions/", params)
+
+    def list_links(self, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """Every link of ``GET /api/links/`` matching ``params`` (``external_id``, ``status``...: Belvo's
+        list filters, OpenAPI 1.35), page after page."""
+        return self._every_page("/api/links/", params)
+
+    def _every_page(self, template: str, params: Mapping[str, str]) -> list[dict[str, Any]]:
+        """The ``results`` of every page of a list endpoint, the largest pages Belvo serves."""
         found: list[dict[str, Any]] = []
         page_number = 1
         while True:
             page = self._page(
-                "/api/institutions/", {**params, "page_size": str(_MAX_PAGE_SIZE), "page": str(page_number)}
+                template, {**params, "page_size": str(_MAX_PAGE_SIZE), "page": str(page_number)}
             )
             found += [item for item in page["results"] if isinstance(item, dict)]
             if not page.get("next"):

@@ -2,8 +2,9 @@
 
 ``ofda run`` serves the backend (and, with no Belvo credentials, the emulator at ``/sandbox``);
 ``ofda token USER_ID`` mints a development bearer token; ``ofda db upgrade`` applies migrations;
-``ofda routes`` lists the routes; ``ofda worker`` applies queued webhooks (PostgreSQL; with SQLite
-``ofda run`` does it itself); ``ofda webhooks retry`` applies webhooks left unprocessed at once.
+``ofda routes`` lists the routes; ``ofda worker`` applies queued webhooks and reconciles users' links
+with Belvo (PostgreSQL; with SQLite ``ofda run`` does it itself); ``ofda webhooks retry`` applies webhooks
+left unprocessed at once; ``ofda links reconcile`` reconciles links at once.
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
-"""The app's own CLI commands (``ofda token``, ``ofda db upgrade``, ``ofda worker``), registered on
-``app.cli``."""
+"""The app's own CLI commands (``ofda token``, ``ofda db upgrade``, ``ofda worker``, ``ofda links
+reconcile``), registered on ``app.cli``."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from flask import Flask, current_app
 from flask.cli import with_appcontext
 
 from server.auth import mint_token
+from server.belvo import BelvoError
 from server.clock import now
-from server.services import retention
+from server.services import reconcile, retention
 from server.settings import settings
 from server.storage import database
 from server.webhook_queue import ProcrastinateQueue, webhook_queue
@@ -67,7 +68,8 @@ def purge_command(sessions_days: int, webhooks_days: int) -> None:
 @click.option("--concurrency", default=4, show_default=True, help="Webhooks applied at once.")
 @with_appcontext
 def worker_command(concurrency: int) -> None:
-    """Apply queued webhooks until stopped: the Procfile's worker process (PostgreSQL only)."""
+    """Apply queued webhooks and reconcile users' links with Belvo until stopped: the Procfile's worker
+    process (PostgreSQL only)."""
     queue = webhook_queue(current_app)
     if not isinstance(queue, ProcrastinateQueue):
         raise click.UsageError(
@@ -77,8 +79,40 @@ def worker_command(concurrency: int) -> None:
     queue.run_worker(concurrency)
 
 
+@click.group("links")
+def links_group() -> None:
+    """The users' links."""
+
+
+@links_group.command("reconcile")
+@click.argument("user_id", required=False)
+@with_appcontext
+def reconcile_command(user_id: str | None) -> None:
+    """Reconcile USER_ID's links with Belvo now (every user's without USER_ID), as the worker does
+    periodically: attach links Belvo holds for the user, take Belvo's status, forget links Belvo deleted."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    with database(app).sessionmaker() as db:
+        known = reconcile.users(db)
+    if user_id is not None:
+        if user_id not in known:
+            raise click.BadParameter("no such user: they never opened a widget session", param_hint="USER_ID")
+        known = [user_id]
+    failed = 0
+    for user in known:
+        try:
+            result = reconcile.reconcile_stored(app, user)
+        except BelvoError as exc:
+            failed += 1
+            click.echo(f"{user}: nothing changed, Belvo did not answer ({exc})", err=True)
+        else:
+            click.echo(f"{user}: {result.describe()}")
+    if failed:
+        raise click.ClickException(f"{failed} of {len(known)} users not reconciled: run the command again")
+
+
 def init_app(app: Flask) -> None:
     app.cli.add_command(token_command)
     app.cli.add_command(db_group)
     app.cli.add_command(purge_command)
     app.cli.add_command(worker_command)
+    app.cli.add_command(links_group)

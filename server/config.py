@@ -15,6 +15,7 @@ import json
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar, cast
 from urllib.parse import urlsplit
 
@@ -159,6 +160,11 @@ class Settings:
     #: A new link to the same person at the same bank as one the user holds replaces it (deleted at
     #: Belvo), as Belvo's link guide recommends; ``DUPLICATE_LINKS=keep`` keeps both.
     replace_duplicate_links: bool = True
+    #: Every user's links are reconciled with Belvo at least this often (``RECONCILE_EVERY_SECONDS``)...
+    reconcile_every: timedelta = timedelta(hours=1)
+    #: ...and on ``GET /v1/links`` when the last reconcile was queued this long ago or more
+    #: (``RECONCILE_AFTER_SECONDS``): an app reading its links often costs Belvo one call per interval.
+    reconcile_after: timedelta = timedelta(minutes=5)
     #: Emulator mode: the SQLite file of the emulator's state (default: derived from ``database_url``).
     emulator_state_path: str | None = None
 
@@ -572,6 +578,8 @@ def load_settings(
         trusted_proxy_hops=src.checked(0, _non_negative, src, "TRUSTED_PROXY_HOPS", 0),
         replace_duplicate_links=src.choice("DUPLICATE_LINKS", ("replace", "keep"), "replace") == "replace",
         emulator_state_path=src.text("EMULATOR_STATE_PATH"),
+        reconcile_every=timedelta(seconds=src.number("RECONCILE_EVERY_SECONDS", 3600.0)),
+        reconcile_after=timedelta(seconds=src.number("RECONCILE_AFTER_SECONDS", 300.0)),
     )
     if src.problems:
         raise ConfigError(*src.problems)

@@ -73,6 +73,11 @@ class AppUser(Base):
     user_id: Mapped[str] = mapped_column(String(255), primary_key=True)
     external_id: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When reconciling the user's links with Belvo was last queued (``server/services/reconcile.py``):
+    #: ``GET /v1/links`` and the periodic sweep queue another only once this is old enough.
+    reconcile_requested_at: Mapped[datetime | None]
+    #: When Belvo's list of the user's links last matched what is stored here (a reconcile finished).
+    links_reconciled_at: Mapped[datetime | None]
 
 
 class WidgetSession(Base):

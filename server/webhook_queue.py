@@ -1,4 +1,5 @@
-"""Applying stored webhooks off the request path: one interface, a real and an in-process implementation.
+"""Applying stored webhooks, and reconciling users' links with Belvo, off the request path: one interface,
+a real and an in-process implementation.
 
 The endpoint stores a delivery and queues applying it in the same transaction (so nothing is acknowledged
 that is not queued), then answers Belvo. Whichever queue runs it:
@@ -9,11 +10,15 @@ that is not queued), then answers Belvo. Whichever queue runs it:
   was stored that nothing is waiting to run: the job of a worker killed mid-way, or one whose retries ran
   out. ``ofda webhooks retry`` runs the same sweep by hand;
 - applying is exactly once per ``webhook_id`` (:func:`server.services.webhooks.process` claims the row),
-  so a job that runs twice changes nothing the second time.
+  so a job that runs twice changes nothing the second time;
+- reconciling a user's links (:mod:`server.services.reconcile`) is queued by ``GET /v1/links`` when the
+  user's last one is a few minutes old (``RECONCILE_AFTER_SECONDS``), and by a sweep every minute for
+  every user whose last one is older than ``RECONCILE_EVERY_SECONDS``; it is retried with the same
+  backoff, and running it twice changes nothing the second time.
 
 :class:`ProcrastinateQueue` (PostgreSQL, every multi-instance deployment) uses procrastinate, a task queue
 on the PostgreSQL the deployment already has: the job row is inserted on the request's own connection,
-and ``ofda worker`` (the Procfile's ``worker:`` process) runs the jobs and the sweep.
+and ``ofda worker`` (the Procfile's ``worker:`` process) runs the jobs and the sweeps.
 :class:`InProcessQueue` (SQLite, the embedded default of ``scripts/run``) runs them on threads of the
 server itself, so a laptop has nothing more to install or start.
 """
@@ -24,6 +29,7 @@ import asyncio
 import logging
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -39,7 +45,9 @@ from sqlalchemy.orm import Session
 
 from server.clock import now as clock_now
 from server.models import WebhookStatus
+from server.services import reconcile
 from server.services.webhooks import apply_stored, received_ids
+from server.settings import settings
 from server.storage import database
 
 log = logging.getLogger(__name__)
@@ -54,6 +62,12 @@ HEARTBEAT_SECONDS: Final = 2.0
 
 APPLY_TASK: Final = "ofda.apply_webhook"
 SWEEP_TASK: Final = "ofda.sweep_webhooks"
+RECONCILE_TASK: Final = "ofda.reconcile_links"
+RECONCILE_SWEEP_TASK: Final = "ofda.sweep_reconciles"
+#: How often the reconcile sweep looks for users due, and how many it queues at most each time (the
+#: longest waiting first), so that the first sweep of a large deployment does not flood Belvo.
+RECONCILE_SWEEP_EVERY_SECONDS: Final = 60
+RECONCILE_SWEEP_BATCH: Final = 500
 
 
 @dataclass(frozen=True)
@@ -88,11 +102,29 @@ class _ProcrastinateBackoff(BaseRetryStrategy):
 
 
 class WebhookQueue(ABC):
-    """Where stored webhooks wait to be applied."""
+    """Where stored webhooks wait to be applied, and users' links to be reconciled with Belvo."""
+
+    def __init__(self, app: Flask) -> None:
+        self._app = app
 
     @abstractmethod
     def enqueue(self, db: Session, webhook_id: str) -> None:
         """Queue applying ``webhook_id`` as part of ``db``'s transaction: it is queued when that commits."""
+
+    @abstractmethod
+    def enqueue_reconcile(self, db: Session, user_id: str) -> None:
+        """Queue reconciling ``user_id``'s links as part of ``db``'s transaction."""
+
+    def sweep_reconciles(self) -> int:
+        """Queue reconciling the links of the users due (``RECONCILE_EVERY_SECONDS``); how many."""
+        every = settings(self._app).reconcile_every
+        with self._app.app_context(), database(self._app).sessionmaker() as db:
+            queued = reconcile.queue_due(
+                db, clock_now(), every, self.enqueue_reconcile, RECONCILE_SWEEP_BATCH
+            )
+        if queued:
+            log.info("users' links queued for reconciling", extra={"count": queued})
+        return queued
 
     @abstractmethod
     def sweep(self, min_age: timedelta) -> int:
@@ -127,7 +159,7 @@ class ProcrastinateQueue(WebhookQueue):
     tasks call back into that Flask app."""
 
     def __init__(self, app: Flask, conninfo: str, backoff: Backoff = BACKOFF) -> None:
-        self._app = app
+        super().__init__(app)
         self.tasks = procrastinate.App(connector=procrastinate.PsycopgConnector(conninfo=conninfo))
 
         @self.tasks.task(name=APPLY_TASK, retry=_ProcrastinateBackoff(backoff))
@@ -140,17 +172,40 @@ class ProcrastinateQueue(WebhookQueue):
         async def sweep_webhooks(context: procrastinate.JobContext, timestamp: int) -> None:
             manager = self.tasks.job_manager
             for job in await manager.get_stalled_jobs(seconds_since_heartbeat=STALLED_AFTER_SECONDS):
-                if job.task_name == APPLY_TASK:
-                    log.warning("retrying a webhook job its dead worker left running", extra={"job": job.id})
+                if job.task_name in (APPLY_TASK, RECONCILE_TASK):
+                    log.warning("retrying a job its dead worker left running", extra={"job": job.id})
                     await manager.retry_job(job)
             await asyncio.to_thread(self.sweep, SWEEP_AGE)
 
+        @self.tasks.task(name=RECONCILE_TASK, retry=_ProcrastinateBackoff(backoff))
+        def reconcile_links(user_id: str) -> None:
+            reconcile.reconcile_stored(app, user_id)
+
+        # Every minute: RECONCILE_SWEEP_EVERY_SECONDS in cron's terms.
+        @self.tasks.periodic(cron="* * * * *", periodic_id="reconcile")
+        @self.tasks.task(name=RECONCILE_SWEEP_TASK, queueing_lock=RECONCILE_SWEEP_TASK, priority=100)
+        async def sweep_reconciles(timestamp: int) -> None:
+            await asyncio.to_thread(self.sweep_reconciles)
+
         self._apply = apply_webhook
+        self._reconcile = reconcile_links
 
     def enqueue(self, db: Session, webhook_id: str) -> None:
         # The request's own psycopg connection: the job row commits (or not) with the webhook's row.
         connection = db.connection().connection.driver_connection
         self._apply.configure(queueing_lock=webhook_id, connection=connection).defer(webhook_id=webhook_id)
+
+    def enqueue_reconcile(self, db: Session, user_id: str) -> None:
+        try:
+            # A savepoint (emitted when the connection is asked for inside it): the lock's refusal must
+            # not abort the caller's transaction.
+            with db.begin_nested():
+                connection = db.connection().connection.driver_connection
+                self._reconcile.configure(queueing_lock=f"reconcile:{user_id}", connection=connection).defer(
+                    user_id=user_id
+                )
+        except AlreadyEnqueued:
+            pass  # one job of the user's is waiting already: it will read Belvo after this one would
 
     def sweep(self, min_age: timedelta) -> int:
         with self._app.app_context(), database(self._app).sessionmaker() as db:
@@ -207,9 +262,9 @@ class ProcrastinateQueue(WebhookQueue):
             due: datetime | None = connection.scalar(
                 text(
                     "SELECT min(coalesce(scheduled_at, now())) FROM procrastinate_jobs"
-                    " WHERE status = 'todo' AND task_name = :task"
+                    " WHERE status = 'todo' AND task_name IN (:apply, :reconcile)"
                 ),
-                {"task": APPLY_TASK},
+                {"apply": APPLY_TASK, "reconcile": RECONCILE_TASK},
             )
         return due
 
@@ -221,12 +276,28 @@ class ProcrastinateQueue(WebhookQueue):
 _POOL: Final = ThreadPoolExecutor(max_workers=2, thread_name_prefix="webhooks")
 
 
+#: What each task of :class:`InProcessQueue` runs, by the task's name (procrastinate's are registered as
+#: tasks of its app instead).
+_RUNNERS: Final[dict[str, Callable[[Flask, str], object]]] = {
+    APPLY_TASK: apply_stored,
+    RECONCILE_TASK: reconcile.reconcile_stored,
+}
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One queued job of :class:`InProcessQueue`: a task's name and its one argument."""
+
+    task: str
+    key: str
+
+
 class InProcessQueue(WebhookQueue):
     """Runs jobs on a small thread pool of this process, retries on timers. What is queued lives in
     memory: after a restart, the sweep (``ofda run`` starts it) finds what was left ``received``."""
 
     def __init__(self, app: Flask, backoff: Backoff = BACKOFF) -> None:
-        self._app = app
+        super().__init__(app)
         self._backoff = backoff
         self._lock = threading.Lock()
         self._pending: set[Future[None]] = set()
@@ -235,8 +306,14 @@ class InProcessQueue(WebhookQueue):
         self._queued: set[str] = set()
 
     def enqueue(self, db: Session, webhook_id: str) -> None:
+        self._after_commit(db, _Job(APPLY_TASK, webhook_id))
+
+    def enqueue_reconcile(self, db: Session, user_id: str) -> None:
+        self._after_commit(db, _Job(RECONCILE_TASK, user_id))
+
+    def _after_commit(self, db: Session, job: _Job) -> None:
         def submit(_session: Session) -> None:
-            self._submit(webhook_id, 0)
+            self._submit(job, 0)
 
         event.listen(db, "after_commit", submit, once=True)
 
@@ -246,22 +323,14 @@ class InProcessQueue(WebhookQueue):
         with self._lock:
             ids = [webhook_id for webhook_id in ids if webhook_id not in self._queued]
         for webhook_id in ids:
-            self._submit(webhook_id, 0)
+            self._submit(_Job(APPLY_TASK, webhook_id), 0)
         return len(ids)
 
     def sweep_periodically(self) -> None:
-        """Sweep now and every :data:`SWEEP_EVERY_SECONDS` on a daemon thread (the embedded server)."""
-
-        def loop() -> None:
-            stop = threading.Event()
-            while True:
-                try:
-                    self.sweep(SWEEP_AGE)
-                except Exception:
-                    log.exception("sweeping received webhooks failed")
-                stop.wait(SWEEP_EVERY_SECONDS)
-
-        threading.Thread(target=loop, name="webhooks-sweep", daemon=True).start()
+        """Sweep webhooks now and every :data:`SWEEP_EVERY_SECONDS`, and users' links due for a
+        reconcile every :data:`RECONCILE_SWEEP_EVERY_SECONDS`, on daemon threads (the embedded server)."""
+        _every(SWEEP_EVERY_SECONDS, lambda: self.sweep(SWEEP_AGE), "webhooks-sweep")
+        _every(RECONCILE_SWEEP_EVERY_SECONDS, self.sweep_reconciles, "reconcile-sweep")
 
     def drain(self) -> None:
         while True:
@@ -273,10 +342,11 @@ class InProcessQueue(WebhookQueue):
             for timer in timers:
                 timer.join()
 
-    def _submit(self, webhook_id: str, retries_done: int) -> None:
+    def _submit(self, job: _Job, retries_done: int) -> None:
         with self._lock:
-            self._queued.add(webhook_id)
-        future = _POOL.submit(self._run, webhook_id, retries_done)
+            if job.task == APPLY_TASK:
+                self._queued.add(job.key)
+        future = _POOL.submit(self._run, job, retries_done)
         with self._lock:
             self._pending.add(future)
         future.add_done_callback(self._forget)
@@ -285,20 +355,25 @@ class InProcessQueue(WebhookQueue):
         with self._lock:
             self._pending.discard(future)
 
-    def _run(self, webhook_id: str, retries_done: int) -> None:
+    def _run(self, job: _Job, retries_done: int) -> None:
+        retry_in = None
         try:
-            apply_stored(self._app, webhook_id)
+            _RUNNERS[job.task](self._app, job.key)
         except LookupError:
-            log.error("a queued webhook is not stored", extra={"webhook_id": webhook_id})
+            log.error("a queued webhook is not stored", extra={"webhook_id": job.key})
         except Exception:
-            seconds = self._backoff.wait(retries_done)
-            log.exception("applying a webhook failed", extra={"webhook_id": webhook_id, "retry_in": seconds})
-            if seconds is not None:
-                self._retry_later(webhook_id, retries_done + 1, seconds)
+            retry_in = self._backoff.wait(retries_done)
+            log.exception("a queued job failed", extra={"task": job.task, "retry_in": retry_in})
+            if retry_in is not None:
+                self._retry_later(job, retries_done + 1, retry_in)
+        if retry_in is None:
+            # Done, or out of retries: nothing waits for it now, so the sweep may queue it again.
+            with self._lock:
+                self._queued.discard(job.key)
 
-    def _retry_later(self, webhook_id: str, retries_done: int, seconds: float) -> None:
+    def _retry_later(self, job: _Job, retries_done: int, seconds: float) -> None:
         def fire() -> None:
-            self._submit(webhook_id, retries_done)
+            self._submit(job, retries_done)
             with self._lock:
                 self._timers.discard(timer)
 
@@ -307,6 +382,21 @@ class InProcessQueue(WebhookQueue):
         with self._lock:
             self._timers.add(timer)
         timer.start()
+
+
+def _every(seconds: int, work: Callable[[], object], name: str) -> None:
+    """Run ``work`` now and every ``seconds`` on a daemon thread, logging what fails."""
+
+    def loop() -> None:
+        stop = threading.Event()
+        while True:
+            try:
+                work()
+            except Exception:
+                log.exception("a periodic sweep failed", extra={"sweep": name})
+            stop.wait(seconds)
+
+    threading.Thread(target=loop, name=name, daemon=True).start()
 
 
 # -- the app's queue -----------------------------------------------------------------------------------

@@ -41,6 +41,9 @@ DATA_RESOURCES: Final[Mapping[Resource, str]] = {
 PENDING: Final = "pending"
 READY: Final = "ready"
 
+#: A link's ``status`` at Belvo (Belvo's link object, https://developers.belvo.com/reference/links).
+LINK_STATUSES: Final = ("valid", "invalid", "unconfirmed", "token_required")
+
 
 class LinkNotOwned(Forbidden):
     """403 ``link_not_owned``: one message whatever the reason, so an attacker learns nothing about

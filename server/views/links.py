@@ -12,9 +12,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from server.api import Blueprint
 from server.auth import authenticated, current_user_id
 from server.belvo import Resource, belvo_client
-from server.services import links
+from server.clock import isoformat_z, now
+from server.services import links, reconcile
 from server.services.consents import ConsentStatus, ResourcesIssue
+from server.settings import settings
 from server.storage import get_session
+from server.webhook_queue import webhook_queue
 
 bp = Blueprint(
     "links",
@@ -72,7 +75,19 @@ class LinkSchema(Schema):
     id = fields.String(required=True)
     institution = fields.String(required=True, metadata={"description": "As Belvo reports it"})
     access_mode = fields.String(allow_none=True)
-    status = fields.String(allow_none=True, metadata={"description": "Belvo's link status when stored"})
+    status = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Belvo's link status, kept current by reconciling with Belvo (see the list's "
+            "`reconciled_at`): `valid`: the link works; `invalid`: it stopped working (e.g. its consent was "
+            "revoked); `unconfirmed`: Belvo has not confirmed it yet; `token_required`: the institution "
+            "wants the user to authenticate again. Only a `valid` link updates: show it as already connected "
+            "before opening the widget, so the user does not link the same bank twice; for the others offer "
+            "to connect the bank again (or to renew the consent when `consent` says it expired). Null when "
+            "Belvo did not say.",
+        },
+        validate=validate.OneOf(links.LINK_STATUSES),
+    )
     session_id = fields.String(
         allow_none=True,
         metadata={"description": "The widget session it came from; null when recovered from a webhook"},
@@ -91,6 +106,16 @@ class LinkSchema(Schema):
 
 class LinkListSchema(Schema):
     links = fields.List(fields.Nested(LinkSchema), required=True)
+    reconciled_at = fields.String(
+        allow_none=True,
+        metadata={
+            **TIMESTAMP,
+            "description": "When the links were last compared with Belvo's (null: not yet). Reading this "
+            "list queues a new comparison, off the request, when the last one is a few minutes old: links "
+            "made at Belvo but never reported, status changes and links deleted at Belvo show on a later "
+            "read without waiting for Belvo's webhooks",
+        },
+    )
 
 
 class PageQuerySchema(Schema):
@@ -147,8 +172,18 @@ class PageSchema(Schema):
 @authenticated
 @bp.response(200, LinkListSchema)
 def list_links() -> dict[str, Any]:
-    """The user's links, oldest first: each verified with Belvo before it was stored."""
-    return {"links": [links.link_view(link) for link in links.list_links(get_session(), current_user_id())]}
+    """The user's links, oldest first: each verified with Belvo before it was stored.
+
+    The answer comes from what is stored (no Belvo call on the request); it also queues reconciling the
+    links with Belvo when that was last done a few minutes ago or more."""
+    db, user_id = get_session(), current_user_id()
+    found = [links.link_view(link) for link in links.list_links(db, user_id)]
+    fresh = reconcile.request(
+        db, user_id, now(), settings().reconcile_after, webhook_queue().enqueue_reconcile
+    )
+    db.commit()
+    reconciled_at = None if fresh.reconciled_at is None else isoformat_z(fresh.reconciled_at)
+    return {"links": found, "reconciled_at": reconciled_at}
 
 
 @bp.get("/<link_id>")

@@ -163,7 +163,7 @@ def test_denying_at_the_bank_exits_with_login_error(
     assert outcome["event"]["error"]["code"] == "login_error"
     assert outcome["session"]["status"] == "exited"
     backend.settle()
-    assert app.call("GET", "/v1/links", 200) == {"links": []}
+    assert app.call("GET", "/v1/links", 200)["links"] == []
 
 
 def test_without_the_app_the_link_offers_to_continue_in_the_browser(

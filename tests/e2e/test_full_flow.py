@@ -105,4 +105,4 @@ def test_denying_at_the_bank_exits_the_session_without_a_link(backend: Backend, 
     assert outcome["event"]["error"]["code"] == "login_error"
     assert outcome["session"]["status"] == "exited"
     backend.settle()
-    assert app.call("GET", "/v1/links", 200) == {"links": []}
+    assert app.call("GET", "/v1/links", 200)["links"] == []

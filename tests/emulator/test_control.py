@@ -1,4 +1,4 @@
-"""POST /_control/links: links without a browser, for the backend's tests."""
+"""POST and PATCH /_control/links: links without a browser, and their status, for the backend's tests."""
 
 from __future__ import annotations
 
@@ -43,3 +43,19 @@ def test_control_links_are_checked(emu_client: FlaskClient) -> None:
     assert response.status_code == 400
     assert {e["field"] for e in response.json} == {"institution", "access_mode", "fetch_resources"}
     assert [e["field"] for e in bad_document.json] == ["identification_info.0.number"]
+
+
+def test_a_links_status_changes_without_a_webhook(emu_client: FlaskClient) -> None:
+    link = create_link(emu_client, external_id="user-1")
+
+    changed = emu_client.patch(f"/_control/links/{link['id']}", json={"status": "token_required"})
+    refused = emu_client.patch(f"/_control/links/{link['id']}", json={"status": "broken"})
+    unknown = emu_client.patch(
+        "/_control/links/0c1d2e3f-0000-4000-8000-000000000000", json={"status": "valid"}
+    )
+
+    assert (changed.status_code, changed.json["status"]) == (200, "token_required")
+    assert emu_client.get("/api/links/?status=token_required", headers=basic()).json["count"] == 1
+    assert (refused.status_code, refused.json[0]["field"]) == (400, "status")
+    assert unknown.status_code == 404
+    assert emu_client.get("/_control/webhooks").json == []

@@ -487,6 +487,7 @@ class RecordedUpstream(Upstream):
         mock.add_callback(responses.GET, link_url, self._link)
         mock.add_callback(responses.DELETE, link_url, self._delete_link)
         mock.add_callback(responses.GET, f"{self.base_url}/api/institutions/", self._institutions)
+        mock.add_callback(responses.GET, f"{self.base_url}/api/links/", self._links)
         for resource in RECORDED_RESOURCES:
             mock.add_callback(
                 responses.GET,
@@ -555,6 +556,18 @@ class RecordedUpstream(Upstream):
         if not self._authorised(request):
             return self._replay("authentication_failed")
         return self._replay("institutions")
+
+    def _links(self, request: requests.PreparedRequest) -> Answer:
+        """The recorded list, filtered by ``external_id`` as Belvo filters it."""
+        if not self._authorised(request):
+            return self._replay("authentication_failed")
+        status, headers, body = self._replay("links")
+        page = json.loads(body)
+        wanted = parse_qs(urlsplit(request.url or "").query).get("external_id")
+        kept = [link for link in page["results"] if link["id"] in self.links]
+        if wanted is not None:
+            kept = [link for link in kept if link["external_id"] in wanted]
+        return status, headers, json.dumps({**page, "count": len(kept), "results": kept})
 
     def _page(self, resource: str, request: requests.PreparedRequest) -> Answer:
         if not self._authorised(request):
@@ -671,6 +684,21 @@ class TestBelvoContract:
         assert {(x.method, x.path, x.status) for x in upstream.exchanges} == {
             ("GET", "/api/institutions/", 200)
         }
+
+    def test_the_links_of_an_external_id_are_listed(self, upstream: Upstream) -> None:
+        link_id = upstream.add_link()
+        client = upstream.client()
+        external_id = client.get_link(link_id)["external_id"]
+        if external_id is None:
+            pytest.skip("the link has no external_id to filter by")
+
+        listed = client.list_links({"external_id": external_id})
+        others = client.list_links({"external_id": f"not-{external_id}"[:64]})
+
+        assert link_id in {link["id"] for link in listed}
+        assert {link["external_id"] for link in listed} == {external_id}
+        assert problems(listed, list_of(LINK), "links") == []
+        assert link_id not in {link["id"] for link in others}
 
     def test_an_unknown_link_is_not_found(self, upstream: Upstream) -> None:
         with pytest.raises(BelvoNotFound) as caught:

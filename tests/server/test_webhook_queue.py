@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from server.models import WebhookEvent
+from server.models import Link, WebhookEvent
 from server.services import webhooks
 from server.storage import database
-from server.webhook_queue import InProcessQueue, ProcrastinateQueue, WebhookQueue, webhook_queue
+from server.webhook_queue import Backoff, InProcessQueue, ProcrastinateQueue, WebhookQueue, webhook_queue
 from tests.conftest import make_app
 from tests.server.lifecycle import Flow, success, webhook_payload
 
@@ -90,3 +90,47 @@ def test_ofda_worker_on_sqlite_refuses_and_says_why(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "ofda worker needs DATABASE_URL to name PostgreSQL" in result.output
     database(app).engine.dispose()
+
+
+def test_a_reconcile_queued_with_a_transaction_runs_once_it_commits(flow: Flow) -> None:
+    session = flow.create_session("alice")
+    orphan = flow.belvo_link(session["external_id"])
+    queue = queue_of(flow)
+    with flow.app.app_context(), database(flow.app).sessionmaker() as db:
+        queue.enqueue_reconcile(db, "alice")
+        queue.enqueue_reconcile(db, "alice")  # a second while the first waits: one is enough, no error
+        db.rollback()
+        queue.drain()
+        assert flow.count(Link) == 0  # rolled back: nothing was queued
+
+        queue.enqueue_reconcile(db, "alice")
+        queue.enqueue_reconcile(db, "alice")
+        db.commit()
+
+    queue.drain()
+
+    assert flow.row(Link, orphan["id"]).user_id == "alice"
+
+
+def test_in_process_a_webhook_out_of_retries_is_swept_again(database_url: str) -> None:
+    if not database_url.startswith("sqlite"):
+        pytest.skip("the in-process queue is SQLite's")
+    with Flow.start(database_url) as flow:
+        session = flow.create_session("alice")
+        orphan = flow.belvo_link(session["external_id"])  # never posted: its webhook recovers it
+        queue = InProcessQueue(flow.app, Backoff(first=0.0, retries=0))
+        flow.fault(f"/api/links/{orphan['id']}/", 503)
+        payload = webhook_payload(
+            orphan["id"], "ACCOUNTS", "historical_update", external_id=session["external_id"]
+        )
+        with flow.app.app_context(), database(flow.app).sessionmaker() as db:
+            webhooks.store(db, payload, flow.clock(), queue.enqueue)
+        queue.drain()
+        assert flow.row(WebhookEvent, payload["webhook_id"]).status == "received"
+
+        flow.clear_faults()
+        assert queue.sweep(timedelta(0)) == 1
+        queue.drain()
+
+        assert flow.row(WebhookEvent, payload["webhook_id"]).status == "processed"
+        assert flow.count(Link, id=orphan["id"]) == 1
