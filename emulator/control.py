@@ -1,6 +1,7 @@
 """Test hooks under ``/_control/`` (no authentication: the emulator is a development tool only).
 
-* ``POST/GET/DELETE /_control/faults``: fault injection (contract section 5, see :mod:`emulator.faults`).
+* ``POST/GET/DELETE /_control/faults``: fault injection (docs/contract.md section 5, see
+  :mod:`emulator.faults`).
 * ``POST /_control/links``: create a link without the widget, e.g. ``{"external_id": "ext-1",
   "institution": "ofmockbank_br_retail", "access_mode": "single", "fetch_resources": ["ACCOUNTS"]}``;
   optional ``identification_info`` (checked as in the token request), ``stale_in``, and
@@ -15,7 +16,7 @@
 * ``GET /_control/webhooks``: every delivery attempt so far, background ones included.
 * ``POST /_control/consents``: ``{"link_id": "...", "state": "about_to_expire"|"expired"}`` moves a
   recurrent link's consent there at once (due in 7 days, or now) and sends the consent webhook Belvo
-  would (contract section 7), so nobody has to wait months; answers the webhook and its delivery.
+  would (docs/contract.md section 7), so nobody has to wait months; answers the webhook and its delivery.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Fault injection (contract section 5): make chosen paths fail, or slow, a number of times.
+"""Fault injection (docs/contract.md section 5): make chosen paths fail, or slow, a number of times.
 
 A rule ``{"match": "/api/token/", "status": 503, "times": 2, "delay_ms": 0}`` makes the next two requests
 whose path (relative to the emulator's root, so the same rule works mounted at ``/sandbox`` or alone)

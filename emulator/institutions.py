@@ -1,4 +1,4 @@
-"""The sandbox's Open Finance institutions and what choosing each one does (contract section 5).
+"""The sandbox's Open Finance institutions and what choosing each one does (docs/contract.md section 5).
 
 The first five are the contract's scripted institutions; the rest are real OFDA codes (docs/belvo.md §2:
 ``of<bank>_br_retail`` / ``of<bank>_br_business``) that behave like Mockbank, so institution lists and

@@ -1,6 +1,6 @@
 """``POST /api/token/``: Belvo's rules for the widget token request, and the HS512 tokens it answers.
 
-Two request shapes are accepted (contract section 5):
+Two request shapes are accepted (docs/contract.md section 5):
 
 * the OFDA request (``widget.openfinance_feature = consent_link_creation``), checked field by field the
   way Belvo documents it (https://developers.belvo.com/docs/hosted-widget-ofda), every broken rule reported

@@ -116,7 +116,8 @@ class ErrorDetailSchema(Schema):
 
 
 class ErrorSchema(Schema):
-    """Every error the API answers (contract section 2); ``request_id`` is also the ``X-Request-Id``."""
+    """Every error the API answers (docs/contract.md section 2); ``request_id`` is also the
+    ``X-Request-Id``."""
 
     errors = fields.List(fields.Nested(ErrorDetailSchema), required=True)
     request_id = fields.String(required=True, metadata={"example": "4f6c0d6ab0b84f0c9d0d3f4a2e1f9b7c"})
@@ -182,7 +183,7 @@ def without_body(view: F) -> F:
 
 
 def require_json_body() -> None:
-    """Bodies sent to the API must be JSON objects sent as JSON (contract section 2)."""
+    """Bodies sent to the API must be JSON objects sent as JSON (docs/contract.md section 2)."""
     if request.method not in {"POST", "PUT", "PATCH"}:
         return
     if not request.content_length and not request.get_data(cache=True):

@@ -574,7 +574,7 @@ def belvo_client() -> BelvoClient:
 
 
 def as_api_error(exc: BelvoError) -> ApiError:
-    """What the app's client is told when a Belvo call fails (contract section 2).
+    """What the app's client is told when a Belvo call fails (docs/contract.md section 2).
 
     >>> as_api_error(BelvoUnavailable("down", 6)).headers()
     {'Retry-After': '6'}

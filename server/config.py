@@ -96,7 +96,7 @@ class RetryPolicy:
 
 @dataclass(frozen=True)
 class WidgetConfig:
-    """The server-owned parts of every OFDA token request and widget URL (contract section 4: never
+    """The server-owned parts of every OFDA token request and widget URL (docs/contract.md section 4: never
     taken from the client)."""
 
     terms_url: str
@@ -138,7 +138,7 @@ class Settings:
     belvo_secret_id: Secret
     belvo_secret_password: Secret
     belvo_widget_url: str
-    #: My Belvo Portal, where users manage and renew their consents (contract section 7).
+    #: My Belvo Portal, where users manage and renew their consents (docs/contract.md section 7).
     portal_url: str
     app_jwt_secret: Secret
     #: Accepted ``Authorization`` values for Belvo's webhooks; two during a rotation.

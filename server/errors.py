@@ -1,4 +1,4 @@
-"""Errors the API answers with, in the contract's shape (contract section 2).
+"""Errors the API answers with, in the contract's shape (docs/contract.md section 2).
 
 Every failure a client can cause becomes one of these, rendered as::
 

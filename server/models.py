@@ -170,7 +170,7 @@ class Link(Base):
     #: {"total_...": int}}. Filled by webhooks.
     resources: Mapped[dict[str, Any]] = mapped_column(default=dict)
     #: The Open Finance consent as Belvo's consent webhooks last described it, in the shape of
-    #: ``server.services.consents.changed_consent`` (contract section 7); None before the first one.
+    #: ``server.services.consents.changed_consent`` (docs/contract.md section 7); None before the first one.
     consent: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -1,4 +1,4 @@
-"""Request and response schemas of widget sessions (contract section 4); ``/openapi.json`` is built
+"""Request and response schemas of widget sessions (docs/contract.md section 4); ``/openapi.json`` is built
 from them, so the documentation and the validation cannot drift apart.
 
 Unknown fields are refused (marshmallow's ``RAISE``): that is also what keeps a client from choosing
@@ -185,7 +185,7 @@ class ExitErrorSchema(Schema):
 
 
 class DeeplinkEventSchema(Schema):
-    """A typed deeplink event (contract section 3); which keys appear depends on ``type``."""
+    """A typed deeplink event (docs/contract.md section 3); which keys appear depends on ``type``."""
 
     type = fields.String(
         required=True, validate=validate.OneOf(["success", "exit", "error", "warning", "resume"])

@@ -1,7 +1,8 @@
 """Every source a comment cites can be opened: Belvo's pages, or a document in the repository.
 
-Citations of documents outside the repository (a "facts file", a "threat model", numbered "decisions")
-are refused; every ``docs/belvo.md §N`` and ``docs/security.md X1`` names a section that exists.
+Citations of documents outside the repository (a "facts file", a "threat model", numbered "decisions",
+the contract anywhere but ``docs/contract.md``) are refused; every ``docs/belvo.md §N`` and
+``docs/security.md X1`` names a section that exists.
 """
 
 from __future__ import annotations
@@ -18,7 +19,10 @@ DOCS = ROOT / "docs"
 _TEXT = {".py", ".md", ".json", ".kt", ".kts", ".swift", ".ts", ".tsx", ".js", ".html", ".css", ".xml",
          ".plist", ".entitlements", ".toml", ".yaml", ".yml", ".txt", ".ini", ".cfg", ""}  # fmt: skip
 _SKIPPED_DIRS = {"node_modules", "build", "__pycache__", "Pods", "DerivedData"}
-_OUTSIDE = re.compile(r"(?i)facts file|threat model|belvo-ofda-facts|\bdecision \d|\bfacts §?\d")
+_OUTSIDE = re.compile(
+    r"(?i)facts file|threat model|belvo-ofda-facts|\bdecision \d|\bfacts §?\d"
+    r"|(?<!docs/)contract(?:\.md)? (?:section|§)"
+)
 
 
 def _text_files() -> Iterator[Path]:
@@ -52,7 +56,8 @@ def test_the_check_recognises_such_citations() -> None:
     assert _OUTSIDE.search("(facts file section 3.2)")
     assert _OUTSIDE.search("# threat model B1")
     assert _OUTSIDE.search("per decision 4")
-    assert not _OUTSIDE.search("(docs/belvo.md §3.2, docs/security.md B1)")
+    assert _OUTSIDE.search("(contract section 4)")
+    assert not _OUTSIDE.search("(docs/belvo.md §3.2, docs/security.md B1, docs/contract.md section 4)")
 
 
 def _belvo_sections() -> set[str]:

@@ -5,7 +5,7 @@ the user can renew it, in My Belvo Portal. Belvo's "My Belvo Portal" page (https
 prescribes a ``consent_management`` token, the portal URL ``<portal>?access_token=…`` for the user's own
 consents, and the renew mode ``…&link_id=…&consent_id=…&institution=…&action=renew`` built from the
 consent webhook's values. The consent webhooks (https://developers.belvo.com/docs/webhook-consents) keep
-each link's ``consent`` current (contract section 7).
+each link's ``consent`` current (docs/contract.md section 7).
 """
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ _RENEWABLE: Final = frozenset({ConsentStatus.ACTIVE, ConsentStatus.ABOUT_TO_EXPI
 def changed_consent(
     previous: Mapping[str, Any] | None, change: ConsentChange, data: Mapping[str, Any], now: datetime
 ) -> dict[str, Any]:
-    """The link's ``consent`` after a consent webhook (contract section 7).
+    """The link's ``consent`` after a consent webhook (docs/contract.md section 7).
 
     >>> from datetime import UTC
     >>> moment = datetime(2026, 12, 6, 9, 0, tzinfo=UTC)

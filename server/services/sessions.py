@@ -53,7 +53,7 @@ def keyed_hash(secret: Secret, data: bytes) -> str:
 
 def new_external_id(user_id: str) -> str:
     """A random, opaque id for the user at Belvo: 144 bits of ``[A-Za-z0-9_-]``, drawn again in the rare
-    case it happens to contain the user's id (contract section 4).
+    case it happens to contain the user's id (docs/contract.md section 4).
 
     >>> import re
     >>> bool(re.fullmatch(r"[A-Za-z0-9_-]{24}", new_external_id("alice")))

@@ -61,7 +61,7 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES: Final = 256 * 1024
 
 
-#: The shape of the external ids we hand out (contract section 4); anything else is not one of ours.
+#: The shape of the external ids we hand out (docs/contract.md section 4); anything else is not one of ours.
 _EXTERNAL_ID: Final = re.compile(r"[A-Za-z0-9_-]{3,64}")
 _NEW_DATA: Final = re.compile(r"new_(?P<resource>[a-z_]+)_available")
 

@@ -37,7 +37,7 @@ class ParseRequestSchema(Schema):
 @bp.arguments(ParseRequestSchema, location="json")
 @bp.response(200, DeeplinkEventSchema)
 def parse_deeplink_url(body: dict[str, Any]) -> dict[str, Any]:
-    """Parse a deeplink into its typed event (contract section 3).
+    """Parse a deeplink into its typed event (docs/contract.md section 3).
 
     `422` with code `invalid_deeplink` (malformed URL, bad link id, a parameter given twice...) or
     `unknown_event` (not a success, exit, error or warning, or not on the given callback URLs), and

@@ -1,4 +1,4 @@
-"""App2App end to end (contract section 6, https://developers.belvo.com/docs/hosted-widget-app2app-ofda):
+"""App2App end to end (docs/contract.md section 6, https://developers.belvo.com/docs/hosted-widget-app2app-ofda):
 the backend on a port with ``APPLICATION_LINK`` on its own address, the app played by a phone-sized
 Chromium page (its webview) and a second page (the secure browser the app opens the bank in).
 

@@ -1,4 +1,4 @@
-"""The hosted widget in Debian's Chromium: every outcome of contract section 5, driven through the
+"""The hosted widget in Debian's Chromium: every outcome of docs/contract.md section 5, driven through the
 ``data-test`` hooks, with the navigation to the app's custom-scheme callback captured and parsed by
 ``deeplinks``. Each screen is saved under ``artifacts/screenshots/``.
 

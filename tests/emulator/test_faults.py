@@ -1,4 +1,4 @@
-"""Fault injection at /_control/faults (contract section 5)."""
+"""Fault injection at /_control/faults (docs/contract.md section 5)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The hosted widget through Flask's test client: every outcome of contract section 5, the startup
+"""The hosted widget through Flask's test client: every outcome of docs/contract.md section 5, the startup
 parameters, and what the screens show. Each callback URL is checked with ``deeplinks.parse``."""
 
 from __future__ import annotations

@@ -118,7 +118,7 @@ def live_backend(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveBacke
     env.update(
         DATABASE_URL=f"sqlite:///{workdir / 'live.sqlite3'}",
         PUBLIC_BASE_URL=base_url,
-        # App2App on the laptop: the application link on the backend's own address (contract section 6).
+        # App2App on the laptop: the application link on the backend's own address (docs/contract.md section 6).
         APPLICATION_LINK=f"{base_url}/belvo/app2app",
         APP_JWT_SECRET=secrets.token_hex(32),
         # Each platform's suite creates about ten sessions in a few seconds, and leaves most open.

@@ -66,6 +66,6 @@ def test_the_typescript_flow_comes_back_from_the_bank_and_never_loads_a_foreign_
     assert result.returncode == 0, result.summary()
     assert "# fail 0" in result.output, result.summary()
     resumes = [body for method, path, body in fake_backend.received if path == "/v1/widget-sessions/resume"]
-    # A cold start sends the link alone; with a pending session its id goes along (contract section 6).
+    # A cold start sends the link alone; with a pending session its id goes along (docs/contract.md section 6).
     assert {"url"} in [set(body) for body in resumes]
     assert {"url": resumes[1]["url"], "session_id": "s-pending"} in resumes

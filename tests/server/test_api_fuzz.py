@@ -1,6 +1,6 @@
 """Property-based requests generated from our own OpenAPI document (schemathesis): whatever a client sends,
-valid or not, the answer is never a 5xx, and every 4xx has the contract's error shape (contract section 2:
-"Never a 500 for anything a client sent")."""
+valid or not, the answer is never a 5xx, and every 4xx has the contract's error shape
+(docs/contract.md section 2: "Never a 500 for anything a client sent")."""
 
 from __future__ import annotations
 

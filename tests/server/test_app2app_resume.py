@@ -1,5 +1,6 @@
-"""``POST /v1/widget-sessions/resume`` (contract section 6): the app, opened by the application link the
-bank sent the user back to, asks where to go on; and the page the application link shows in a browser.
+"""``POST /v1/widget-sessions/resume`` (docs/contract.md section 6): the app, opened by the application
+link the bank sent the user back to, asks where to go on; and the page the application link shows in a
+browser.
 Belvo is recorded (``responses``); its access token is the one the session was opened with."""
 
 from __future__ import annotations

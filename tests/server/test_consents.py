@@ -1,4 +1,4 @@
-"""Consents (contract section 7): every consent webhook keeps the link's ``consent`` current, My Belvo
+"""Consents (docs/contract.md section 7): every consent webhook keeps the link's ``consent`` current, My Belvo
 Portal URLs for the user (``POST /v1/consent-portal``) and for renewing a link's consent
 (``POST /v1/links/{id}/consent-renewal``), against the emulator's portal."""
 

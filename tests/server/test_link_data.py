@@ -1,5 +1,5 @@
-"""A link's bills and investments (contract section 8), the webhooks that make them readable or tell of
-changes, and the institutions a session may name. Belvo is the real in-process emulator."""
+"""A link's bills and investments (docs/contract.md section 8), the webhooks that make them readable or
+tell of changes, and the institutions a session may name. Belvo is the real in-process emulator."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 import type { CallbackUrlsJson, DeeplinkEvent } from "./deeplinks";
 
-/** `POST /v1/widget-sessions`'s body (contract section 4): `identification_info` and optional fields. */
+/** `POST /v1/widget-sessions`'s body (docs/contract.md section 4): `identification_info` and optional fields. */
 export interface SessionRequest {
   readonly identification_info: ReadonlyArray<{
     readonly type: "CPF" | "CNPJ";
@@ -82,7 +82,7 @@ function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
-/** Reads the backend's event JSON (contract section 3) after checking its shape. */
+/** Reads the backend's event JSON (docs/contract.md section 3) after checking its shape. */
 export function eventFromJson(value: unknown): DeeplinkEvent {
   if (!isRecord(value) || !["success", "exit", "error", "warning", "resume"].includes(String(value.type))) {
     throw malformed("an event with type success, exit, error, warning or resume");
@@ -106,7 +106,7 @@ export function sessionFromJson(value: unknown): WidgetSession {
   };
 }
 
-/** The app's side of the backend's widget-session API (contract section 4), on `fetch`. */
+/** The app's side of the backend's widget-session API (docs/contract.md section 4), on `fetch`. */
 export class BackendClient {
   private readonly base: string;
 
@@ -137,7 +137,7 @@ export class BackendClient {
   }
 
   /**
-   * `POST /v1/widget-sessions/resume` (contract section 6): `applicationLinkUrl` is the App Link /
+   * `POST /v1/widget-sessions/resume` (docs/contract.md section 6): `applicationLinkUrl` is the App Link /
    * universal link the bank sent the user back with; `sessionId` the pending session, when the app
    * still knows it (the backend uses it when no session matches the link's token). The answer's
    * `event` (the backend's reading of the link) is not needed to reopen the widget, so it is not read.

@@ -59,12 +59,12 @@ export interface ResumeEvent {
   readonly extra: Extra;
 }
 
-/** The JSON of contract sections 3 and 6, as `event.to_dict()` and every backend answer write it. */
+/** The JSON of docs/contract.md sections 3 and 6, as `event.to_dict()` and every backend answer write it. */
 export type DeeplinkEvent = SuccessEvent | ExitEvent | ErrorEvent | WarningEvent | ResumeEvent;
 
 export type DeeplinkErrorCode = "invalid_deeplink" | "unknown_event";
 
-/** `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (contract section 2). */
+/** `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (docs/contract.md section 2). */
 export class DeeplinkError extends Error {
   constructor(
     readonly code: DeeplinkErrorCode,
@@ -86,7 +86,7 @@ export interface CallbackUrlsJson {
   readonly application_link?: string | null;
 }
 
-/** Longest URL accepted (contract section 3): bounds the work one deeplink can cause. */
+/** Longest URL accepted (docs/contract.md section 3): bounds the work one deeplink can cause. */
 export const MAX_LENGTH = 4096;
 
 type Kind = "success" | "exit" | "event" | "resume";
@@ -500,7 +500,7 @@ export function accessToken(event: ResumeEvent): string | null {
 
 /**
  * Parses `url`. With `callbackUrls` (the session's, as sent to Belvo) the URL's kind is the callback
- * it is on (contract section 3, rule 1); otherwise, or for a URL on one of their schemes that is on
+ * it is on (docs/contract.md section 3, rule 1); otherwise, or for a URL on one of their schemes that is on
  * none of them, its last non-empty path segment or else its host (rule 2). Throws `DeeplinkError`
  * and nothing else.
  */

@@ -99,7 +99,7 @@ export class CallbackMatcher {
 }
 
 /**
- * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * docs/contract.md section 3, rule 1, for one URL against a configured one: scheme and authority
  * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
  */
 export function sameEndpoint(a: UriParts, b: UriParts): boolean {
@@ -121,7 +121,7 @@ export function onApplicationLink(url: UriParts, link: UriParts): boolean {
  * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
  *
  * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
- * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1); a
+ * - the session's callback URLs are matched on scheme, host and path (docs/contract.md section 3, rule 1); a
  *   URL on the same custom scheme that matches none is forwarded as well, because Belvo's examples
  *   deliver host-named URLs (`<scheme>://warning?...`, docs/belvo.md §3.5) and the backend, not the app,
  *   decides what they are; it is never handed to the OS, where another app could claim it;

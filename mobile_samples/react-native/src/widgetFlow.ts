@@ -78,7 +78,7 @@ export interface WidgetFlowOptions {
    */
   readonly widgetOrigin: string;
   /**
-   * The app's App Link / universal link, the backend's `APPLICATION_LINK` (contract section 6): the
+   * The app's App Link / universal link, the backend's `APPLICATION_LINK` (docs/contract.md section 6): the
    * bank sends the user back to it after they authorised. Absent when the app does not use App2App.
    */
   readonly applicationLink?: string;
@@ -88,7 +88,7 @@ export interface WidgetFlowOptions {
  * The app's whole widget flow, without any UI: start a session, forward callbacks to the backend,
  * come back from the bank (App2App), and pick up where it left off after the app was killed. The
  * app never decides an outcome itself: a callback counts once the backend has verified it
- * (contract section 4).
+ * (docs/contract.md section 4).
  *
  * Calls are serialised: two callbacks arriving together (the WebView's and one the OS delivers)
  * must not interleave their reads and writes of the stored session, or one could erase the other's
@@ -139,7 +139,7 @@ export class WidgetFlow {
   /**
    * The OS opened the app with `url`, from outside the WebView:
    *
-   * - the application link: the user is back from the bank (App2App, contract section 6). The
+   * - the application link: the user is back from the bank (App2App, docs/contract.md section 6). The
    *   backend finds the session (even after a cold start, with nothing stored) and answers with the
    *   widget URL carrying the bank's query, which the widget needs to finish;
    * - a URL on the pending session's callbacks (universal link / App Link or the callback scheme):

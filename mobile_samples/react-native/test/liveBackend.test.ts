@@ -114,7 +114,7 @@ test("a callback URL the OS opens the app with is forwarded to the backend", asy
 
 const applicationLink = requiredEnv("OFDA_APPLICATION_LINK");
 
-/** What the bank sends the user back with (contract section 6): the session's token, a consent id. */
+/** What the bank sends the user back with (docs/contract.md section 6): the session's token, a consent id. */
 function backFromBank(session: WidgetSession): string {
   const token = /[?&]access_token=([^&]+)/.exec(session.widgetUrl ?? "")?.[1];
   assert.ok(token, "expected an access_token in the widget URL");

@@ -1,4 +1,4 @@
-// The app's side of the backend's widget-session API (contract sections 4 and 6), on URLSession.
+// The app's side of the backend's widget-session API (docs/contract.md sections 4 and 6), on URLSession.
 
 import Foundation
 #if canImport(FoundationNetworking)
@@ -46,7 +46,7 @@ public struct WidgetSession: Decodable, Sendable, CustomStringConvertible {
     public let callbackUrls: [String: String]?
     public let events: [DeeplinkEvent]
 
-    /// `succeeded`, `exited`, `failed` and `expired` end the session (contract section 4); `pending` does not.
+    /// `succeeded`, `exited`, `failed` and `expired` end the session (docs/contract.md section 4); `pending` does not.
     public var isFinished: Bool { status != "pending" }
 
     public var description: String { "WidgetSession(id: \(id), status: \(status), events: \(events.count))" }
@@ -142,7 +142,7 @@ public struct EventVerdict: Sendable {
     public let session: WidgetSession
 }
 
-/// `POST /v1/widget-sessions`'s body (contract section 4): the user's identification and, optionally,
+/// `POST /v1/widget-sessions`'s body (docs/contract.md section 4): the user's identification and, optionally,
 /// what to ask Belvo for. A request that names no `institutions` lets the widget show its bank picker.
 public struct SessionRequest: Encodable, Sendable {
     public struct Identification: Encodable, Sendable {
@@ -217,7 +217,7 @@ public final class BackendClient: Sendable {
         return EventVerdict(event: try DeeplinkEvent(json: answer.event.object), session: answer.session)
     }
 
-    /// `POST /v1/widget-sessions/resume` (contract section 6): `applicationLinkURL` is the universal link
+    /// `POST /v1/widget-sessions/resume` (docs/contract.md section 6): `applicationLinkURL` is the universal link
     /// the bank sent the user back with; `sessionID` the pending session, when the app still knows it
     /// (the backend uses it when no session matches the link's token). The answer's `event` (the
     /// backend's reading of the link) is not needed to reopen the widget, so it is not read.

@@ -12,7 +12,7 @@
 
 import Foundation
 
-/// `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (contract section 2).
+/// `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (docs/contract.md section 2).
 public struct DeeplinkError: Error, Equatable, CustomStringConvertible {
     public enum Code: String { case invalidDeeplink = "invalid_deeplink", unknownEvent = "unknown_event" }
 
@@ -32,7 +32,7 @@ public struct ExitError: Equatable {
     public let message: String?
 }
 
-/// One of the events; `json` is the JSON of contract sections 3 and 6.
+/// One of the events; `json` is the JSON of docs/contract.md sections 3 and 6.
 public enum DeeplinkEvent: Equatable {
     /// The user linked an account: `linkId` (lowercase UUID) at `institution`.
     case success(linkId: String, institution: String, extra: [String: String])
@@ -117,11 +117,11 @@ extension DeeplinkEvent: CustomStringConvertible, CustomDebugStringConvertible {
 }
 
 public enum Deeplinks {
-    /// Longest URL accepted (contract section 3): bounds the work one deeplink can cause.
+    /// Longest URL accepted (docs/contract.md section 3): bounds the work one deeplink can cause.
     public static let maxLength = 4096
 
     /// Parses `url`. With `callbackUrls` (the session's, as sent to Belvo) the URL's kind is the
-    /// callback it is on (contract section 3, rule 1); otherwise, or for a URL on one of their schemes
+    /// callback it is on (docs/contract.md section 3, rule 1); otherwise, or for a URL on one of their schemes
     /// that is on none of them, its last non-empty path segment or else its host (rule 2). Throws
     /// `DeeplinkError` and nothing else.
     public static func parse(_ url: String, callbackUrls: CallbackUrls? = nil) throws -> DeeplinkEvent {

@@ -124,7 +124,7 @@ func onApplicationLink(_ url: URIParts, _ link: URIParts) -> Bool {
     return url.scheme == link.scheme && url.authority?.lowercased() == link.authority?.lowercased() && path(url) == path(link)
 }
 
-/// Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+/// docs/contract.md section 3, rule 1, for one URL against a configured one: scheme and authority
 /// case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
 func sameEndpoint(_ a: URIParts, _ b: URIParts) -> Bool {
     a.scheme == b.scheme && a.authority?.lowercased() == b.authority?.lowercased()

@@ -46,7 +46,7 @@ public enum Screen: Sendable {
 /// come back from the bank (App2App), and pick up where it left off after the app was killed.
 ///
 /// The app never decides an outcome itself: a callback counts once the backend has verified it
-/// (contract section 4: a success is accepted after the backend fetched the link from Belvo).
+/// (docs/contract.md section 4: a success is accepted after the backend fetched the link from Belvo).
 ///
 /// An actor, and more: each call waits for the one before it to finish. An actor alone lets a second
 /// `forward` run while the first awaits the backend, and the two would interleave their reads and
@@ -60,7 +60,7 @@ public actor WidgetFlow {
 
     /// `widgetOrigin`: where the widget is served, as the app was built (`https://widget.belvo.io`, or
     /// the backend's own address in emulator mode); no widget URL on another origin is ever loaded.
-    /// `applicationLink`: the app's universal link, the backend's `APPLICATION_LINK` (contract section 6),
+    /// `applicationLink`: the app's universal link, the backend's `APPLICATION_LINK` (docs/contract.md section 6),
     /// through which the bank sends the user back; nil when the app does not use App2App.
     public init(client: BackendClient, store: PendingSessionStore, widgetOrigin: String, applicationLink: String? = nil) throws {
         guard let origin = URIParts(widgetOrigin).origin else { throw BackendError.malformed("an absolute http(s) widget origin") }
@@ -99,7 +99,7 @@ public actor WidgetFlow {
     }
 
     /// The OS opened the app with `url`, from outside the WebView:
-    /// - the application link: the user is back from the bank (App2App, contract section 6); the
+    /// - the application link: the user is back from the bank (App2App, docs/contract.md section 6); the
     ///   backend finds the session (even after a cold start, with nothing stored) and answers with the
     ///   widget URL carrying the bank's query, which the widget needs to finish;
     /// - a URL on the pending session's callbacks: forwarded to the backend;

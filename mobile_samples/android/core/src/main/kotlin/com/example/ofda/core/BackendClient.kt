@@ -5,7 +5,7 @@ import java.net.URL
 import java.net.URLEncoder
 
 /**
- * The app's side of the backend's widget-session API (contract section 4). Blocking calls: on
+ * The app's side of the backend's widget-session API (docs/contract.md section 4). Blocking calls: on
  * Android, call them off the main thread (the sample's activity uses an executor).
  *
  * HttpURLConnection rather than java.net.http.HttpClient because Android has no java.net.http.
@@ -36,7 +36,7 @@ class BackendClient(
     }
 
     /**
-     * `POST /v1/widget-sessions/resume` (contract section 6): [applicationLinkUrl] is the App Link the
+     * `POST /v1/widget-sessions/resume` (docs/contract.md section 6): [applicationLinkUrl] is the App Link the
      * bank sent the user back with; [sessionId] the pending session, when the app still knows it (the
      * backend uses it when no session matches the link's token). The answer's `event` (the backend's
      * reading of the link) is not needed to reopen the widget, so it is not read.
@@ -96,7 +96,7 @@ class WidgetSession(
     val callbackUrls: CallbackUrls?,
     val events: List<DeeplinkEvent>,
 ) {
-    /** `succeeded`, `exited`, `failed` and `expired` end the session (contract section 4); `pending` does not. */
+    /** `succeeded`, `exited`, `failed` and `expired` end the session (docs/contract.md section 4); `pending` does not. */
     val isFinished: Boolean get() = status != PENDING
 
     override fun toString() = "WidgetSession(id=$id, status=$status, expiresAt=$expiresAt, events=${events.size})"

@@ -14,12 +14,12 @@ package com.example.ofda.core
  * ```
  */
 object Deeplinks {
-    /** Longest URL accepted (contract section 3): bounds the work one deeplink can cause. */
+    /** Longest URL accepted (docs/contract.md section 3): bounds the work one deeplink can cause. */
     const val MAX_LENGTH = 4096
 
     /**
      * Parses [url]. With [callbackUrls] (the session's, as sent to Belvo) the URL's kind is the
-     * callback it is on (contract section 3, rule 1); otherwise, or for a URL on one of their
+     * callback it is on (docs/contract.md section 3, rule 1); otherwise, or for a URL on one of their
      * schemes that is on none of them, its last non-empty path segment or else its host (rule 2).
      * Throws [DeeplinkException] and nothing else.
      */
@@ -138,7 +138,7 @@ object Deeplinks {
     private fun unknown(expected: String): Nothing = throw DeeplinkException(DeeplinkException.UNKNOWN_EVENT, "expected $expected")
 }
 
-/** `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (contract section 2). */
+/** `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (docs/contract.md section 2). */
 class DeeplinkException(val code: String, message: String) : IllegalArgumentException(message) {
     companion object {
         const val INVALID_DEEPLINK = "invalid_deeplink"
@@ -375,7 +375,7 @@ class CallbackUrls(val success: String, val exit: String, val event: String, val
     }
 }
 
-/** One of the events; [toJson] is the JSON of contract sections 3 and 6. */
+/** One of the events; [toJson] is the JSON of docs/contract.md sections 3 and 6. */
 sealed interface DeeplinkEvent {
     val extra: Map<String, String>
 

@@ -21,7 +21,7 @@ sealed interface Navigation {
  * let any https URL load in the WebView and branch on the URL host alone; this policy is stricter:
  *
  * - only the widget's origin (scheme, host and port of the session's `widget_url`) loads inside;
- * - the session's callback URLs are matched on scheme, host and path (contract section 3, rule 1);
+ * - the session's callback URLs are matched on scheme, host and path (docs/contract.md section 3, rule 1);
  *   a URL on the same custom scheme that matches none is forwarded as well, because Belvo's
  *   examples deliver host-named URLs (`<scheme>://warning?...`, docs/belvo.md §3.5) and the backend, not
  *   the app, decides what they are; it is never handed to the OS, where another app could claim it;
@@ -76,7 +76,7 @@ class CallbackMatcher(callbackUrls: CallbackUrls) {
 }
 
 /**
- * Contract section 3, rule 1, for one URL against a configured one: scheme and authority
+ * docs/contract.md section 3, rule 1, for one URL against a configured one: scheme and authority
  * case-insensitively, the path exactly (an empty path equal to "/"), the query ignored.
  */
 internal fun sameEndpoint(a: UriParts, b: UriParts): Boolean =

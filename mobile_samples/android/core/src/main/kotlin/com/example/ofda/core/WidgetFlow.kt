@@ -67,7 +67,7 @@ sealed interface Screen {
  * after the process died.
  *
  * The app never decides an outcome itself: a callback only counts once the backend has verified it
- * (contract section 4: a success is accepted after the backend fetched the link from Belvo).
+ * (docs/contract.md section 4: a success is accepted after the backend fetched the link from Belvo).
  *
  * The calls block (they call the backend) and are serialised: two callbacks arriving together (the
  * WebView's and one the OS delivers) must not interleave their reads and writes of the stored
@@ -83,7 +83,7 @@ class WidgetFlow(
      */
     widgetOrigin: String,
     /**
-     * The app's App Link / universal link, the backend's `APPLICATION_LINK` (contract section 6): the
+     * The app's App Link / universal link, the backend's `APPLICATION_LINK` (docs/contract.md section 6): the
      * bank sends the user back to it after they authorised. Null when the app does not use App2App.
      */
     applicationLink: String? = null,
@@ -137,7 +137,7 @@ class WidgetFlow(
     /**
      * The OS opened the app with [url], from outside the WebView:
      *
-     * - the application link: the user is back from the bank (App2App, contract section 6). The
+     * - the application link: the user is back from the bank (App2App, docs/contract.md section 6). The
      *   backend finds the session (even if this process was started just now, with nothing stored)
      *   and answers with the widget URL carrying the bank's query, which the widget needs to finish;
      * - a URL on the pending session's callbacks (an App Link or the callback scheme): forwarded to

@@ -95,7 +95,7 @@ object LiveBackendTests {
         }
 
         val applicationLink = requiredEnv("OFDA_APPLICATION_LINK")
-        // What the bank sends the user back with (contract section 6): the session's token, a consent id.
+        // What the bank sends the user back with (docs/contract.md section 6): the session's token, a consent id.
         fun backFromBank(session: WidgetSession): String {
             val token = Regex("[?&]access_token=([^&]+)").find(session.widgetUrl.orEmpty())?.groupValues?.get(1)
                 ?: throw CheckFailure("expected an access_token in the widget URL")
