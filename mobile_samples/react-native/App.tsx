@@ -1,7 +1,7 @@
 import AsyncStorage from "@react-native-async-storage/async-storage";
 import React, { useState } from "react";
 import { Button, Modal } from "react-native";
-import { SafeAreaProvider } from "react-native-safe-area-context";
+import { SafeAreaProvider, SafeAreaView } from "react-native-safe-area-context";
 
 import { BackendClient, type IdentificationInfo, type SessionRequest } from "./src/backendClient";
 import { ConsentsScreen } from "./src/ConsentsScreen";
@@ -64,7 +64,9 @@ export default function App(): React.JSX.Element {
     <SafeAreaProvider>
       <WidgetScreen flow={flow} request={REQUEST} launchLinks={launchLinks} />
       {/* The easy-to-find way to the user's consents the Open Finance rules ask for. */}
-      <Button title="Your connections and data sharing" onPress={() => setConsentsOpen(true)} />
+      <SafeAreaView edges={["bottom", "left", "right"]}>
+        <Button title="Your connections and data sharing" onPress={() => setConsentsOpen(true)} />
+      </SafeAreaView>
       <Modal visible={consentsOpen} animationType="slide" onRequestClose={() => setConsentsOpen(false)}>
         <SafeAreaProvider>
           <ConsentsScreen client={client} identification={IDENTIFICATION} onClose={() => setConsentsOpen(false)} />
