@@ -1,8 +1,10 @@
 import AsyncStorage from "@react-native-async-storage/async-storage";
-import React from "react";
-import { SafeAreaProvider } from "react-native-safe-area-context";
+import React, { useState } from "react";
+import { Button, Modal } from "react-native";
+import { SafeAreaProvider, SafeAreaView } from "react-native-safe-area-context";
 
-import { BackendClient, type SessionRequest } from "./src/backendClient";
+import { BackendClient, type IdentificationInfo, type SessionRequest } from "./src/backendClient";
+import { ConsentsScreen } from "./src/ConsentsScreen";
 import { LaunchLinks } from "./src/launchLinks";
 import { WidgetScreen } from "./src/WidgetScreen";
 import { WidgetFlow, type PendingSession, type PendingSessionStore } from "./src/widgetFlow";
@@ -44,21 +46,32 @@ const asyncStorageStore: PendingSessionStore = {
 
 // Created once, outside any render: the screen's effects depend on them, and a new flow per render
 // would resume the session again and remount the widget.
-const flow = new WidgetFlow(new BackendClient(BACKEND_URL, () => DEV_TOKEN), asyncStorageStore, {
+const client = new BackendClient(BACKEND_URL, () => DEV_TOKEN);
+const flow = new WidgetFlow(client, asyncStorageStore, {
   widgetOrigin: WIDGET_ORIGIN,
   applicationLink: APPLICATION_LINK,
 });
 const launchLinks = new LaunchLinks(AsyncStorage);
-// A real app takes the CPF and name from its own sign-up; this is the contract's example. It names no
-// bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
-const REQUEST: SessionRequest = {
-  identification_info: [{ type: "CPF", number: "76109277673", name: "Ralph Bragg" }],
-};
+// A real app takes the CPF and name from its own sign-up; this is the contract's example.
+const IDENTIFICATION: IdentificationInfo = [{ type: "CPF", number: "76109277673", name: "Ralph Bragg" }];
+// It names no bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
+const REQUEST: SessionRequest = { identification_info: IDENTIFICATION };
 
 export default function App(): React.JSX.Element {
+  // The consents screen opens over the widget screen, which stays mounted (and its session with it).
+  const [consentsOpen, setConsentsOpen] = useState(false);
   return (
     <SafeAreaProvider>
       <WidgetScreen flow={flow} request={REQUEST} launchLinks={launchLinks} />
+      {/* The easy-to-find way to the user's consents the Open Finance rules ask for. */}
+      <SafeAreaView edges={["bottom", "left", "right"]}>
+        <Button title="Your connections and data sharing" onPress={() => setConsentsOpen(true)} />
+      </SafeAreaView>
+      <Modal visible={consentsOpen} animationType="slide" onRequestClose={() => setConsentsOpen(false)}>
+        <SafeAreaProvider>
+          <ConsentsScreen client={client} identification={IDENTIFICATION} onClose={() => setConsentsOpen(false)} />
+        </SafeAreaProvider>
+      </Modal>
     </SafeAreaProvider>
   );
 }

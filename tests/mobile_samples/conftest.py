@@ -16,11 +16,16 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+import deeplinks
 from tests.mobile_samples import fake_backend as fake
 from tests.mobile_samples.toolchains import CORPUS
+
+# A CPF with valid check digits (the contract's example).
+IDENTIFICATION = [{"type": "CPF", "number": "76109277673", "name": "Ralph Bragg"}]
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,61 @@ class LiveBackend:
             # Another user, whose token must not resume `user_id`'s session.
             "OFDA_OTHER_TOKEN": self.token(f"{user_id}-other"),
         }
+
+    def consent_env(self, user_id: str) -> dict[str, str]:
+        """What the platforms' ConsentTests programs read: `app_env(user_id)` plus two recurrent links
+        of `user_id`, made through a widget session as the app would: `OFDA_FRESH_LINK_ID`, whose consent
+        Belvo has not reported yet, and `OFDA_EXPIRED_LINK_ID`, whose consent the emulator expired
+        (`POST /sandbox/_control/consents`, docs/contract.md section 7)."""
+        env = self.app_env(user_id)
+        # Two banks: a second link at the same bank would replace the first (a duplicate).
+        fresh = self._recurrent_link(env["OFDA_TOKEN"], "ofnubank_br_retail")
+        expired = self._recurrent_link(env["OFDA_TOKEN"], "ofmockbank_br_retail")
+        self._request("POST", "/sandbox/_control/consents", None, {"link_id": expired, "state": "expired"})
+        # The consent webhook reaches the backend off the request: wait until the link shows it.
+        deadline = time.monotonic() + 30
+        while self._consent_status(expired, env["OFDA_TOKEN"]) != "expired":
+            if time.monotonic() > deadline:
+                pytest.fail("the emulator's consent_expired webhook never reached the backend's link")
+            time.sleep(0.2)
+        return {**env, "OFDA_FRESH_LINK_ID": fresh, "OFDA_EXPIRED_LINK_ID": expired}
+
+    def _consent_status(self, link_id: str, token: str) -> object:
+        consent = self._request("GET", f"/v1/links/{link_id}", token, None).get("consent")
+        return consent.get("status") if isinstance(consent, dict) else None
+
+    def _recurrent_link(self, token: str, institution: str) -> str:
+        """A recurrent link at the emulator for a new widget session, its success callback forwarded."""
+        session = self._request(
+            "POST",
+            "/v1/widget-sessions",
+            token,
+            {"identification_info": IDENTIFICATION, "access_mode": "recurrent"},
+        )
+        link = self._request(
+            "POST",
+            "/sandbox/_control/links",
+            None,
+            {
+                "external_id": session["external_id"],
+                "institution": institution,
+                "access_mode": "recurrent",
+                "identification_info": IDENTIFICATION,
+            },
+        )
+        success = deeplinks.build(deeplinks.SuccessEvent(link["id"], institution), session["callback_urls"])
+        self._request("POST", f"/v1/widget-sessions/{session['id']}/events", token, {"url": success})
+        return str(link["id"])
+
+    def _request(self, method: str, path: str, token: str | None, body: object) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if token is not None:
+            headers["Authorization"] = f"Bearer {token}"
+        data = None if body is None else json.dumps(body).encode()
+        request = urllib.request.Request(f"{self.base_url}{path}", data, headers, method=method)  # noqa: S310
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (loopback)
+            answer: dict[str, Any] = json.loads(response.read())
+            return answer
 
     def token(self, user_id: str) -> str:
         """A bearer token for `user_id` (`ofda token USER_ID`)."""

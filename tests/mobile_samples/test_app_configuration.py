@@ -251,3 +251,47 @@ def test_ios_sends_the_bank_step_to_the_banks_app_or_a_secure_browser() -> None:
     assert "options: [.universalLinksOnly: true]" in controller
     assert "ASWebAuthenticationSession(url: url, callback: .https(" in controller
     assert "SFSafariViewController(url: url)" in controller
+
+
+CONSENT_SCREENS = {
+    # My Belvo Portal opens the way each platform's guidance says for a third-party page.
+    ANDROID_APP
+    / "main"
+    / "java"
+    / "com"
+    / "example"
+    / "ofda"
+    / "sample"
+    / "ConsentsActivity.kt": "openInCustomTab(",
+    IOS_APP / "ConsentsViewController.swift": "SFSafariViewController(url: url)",
+    MOBILE / "react-native" / "src" / "ConsentsScreen.tsx": "Linking.openURL(url)",
+}
+
+
+@pytest.mark.parametrize("path", CONSENT_SCREENS, ids=lambda path: path.name)
+def test_my_belvo_portal_opens_in_the_platforms_browser_never_a_webview_and_is_never_logged(
+    path: Path,
+) -> None:
+    source = path.read_text()
+    assert CONSENT_SCREENS[path] in source
+    # The portal and renew URLs carry an access token (docs/contract.md section 7).
+    for forbidden in (
+        "android.webkit",
+        "import WebKit",
+        "react-native-webview",
+        "Log.",
+        "print(",
+        "NSLog",
+        "os_log",
+        "Logger",
+        "console.",
+    ):
+        assert forbidden not in source, forbidden
+
+
+def test_android_custom_tabs_open_third_party_pages() -> None:
+    tabs = (
+        ANDROID_APP / "main" / "java" / "com" / "example" / "ofda" / "sample" / "BrowserTabs.kt"
+    ).read_text()
+    assert "CustomTabsIntent.Builder()" in tabs
+    assert "Log." not in tabs

@@ -54,3 +54,15 @@ def test_the_core_compiles_only_against_the_java_api_android_minsdk_has(tmp_path
     assert result.returncode != 0
     assert "BackendClient.kt" in result.output, result.summary()
     assert "Charset" in result.output, result.summary()
+
+
+def test_the_kotlin_consent_badge_shows_for_a_consent_about_to_expire_or_expired() -> None:
+    result = run_kotlin("ConsentBadgeTests", {})
+    assert result.returncode == 0, result.summary()
+    assert result.output.rstrip().endswith(" 0 failed"), result.summary()
+
+
+def test_the_kotlin_client_lists_consents_and_renews_an_expired_one(live_backend: LiveBackend) -> None:
+    result = run_kotlin("ConsentLiveTests", live_backend.consent_env("kotlin-consent-user"))
+    assert result.returncode == 0, result.summary()
+    assert result.output.rstrip().endswith(" 0 failed"), result.summary()

@@ -69,3 +69,15 @@ def test_the_typescript_flow_comes_back_from_the_bank_and_never_loads_a_foreign_
     # A cold start sends the link alone; with a pending session its id goes along (docs/contract.md section 6).
     assert {"url"} in [set(body) for body in resumes]
     assert {"url": resumes[1]["url"], "session_id": "s-pending"} in resumes
+
+
+def test_the_typescript_consent_badge_shows_for_a_consent_about_to_expire_or_expired() -> None:
+    result = run_node_tests("consents.test.js", {})
+    assert result.returncode == 0, result.summary()
+    assert "# fail 0" in result.output, result.summary()
+
+
+def test_the_typescript_client_lists_consents_and_renews_an_expired_one(live_backend: LiveBackend) -> None:
+    result = run_node_tests("consentsLive.test.js", live_backend.consent_env("typescript-consent-user"))
+    assert result.returncode == 0, result.summary()
+    assert "# fail 0" in result.output, result.summary()

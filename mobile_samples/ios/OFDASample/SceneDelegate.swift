@@ -28,11 +28,19 @@ final class SceneDelegate: UIResponder, UIWindowSceneDelegate {
         ) else { fatalError("OFDAWidgetOrigin must be an absolute http(s) URL") }
         // A real app takes the CPF and name from its own sign-up; this is the contract's example. It
         // names no bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
-        let request = SessionRequest(identificationInfo: [.init(type: "CPF", number: "76109277673", name: "Ralph Bragg")])
+        let identification: [SessionRequest.Identification] = [.init(type: "CPF", number: "76109277673", name: "Ralph Bragg")]
+        let request = SessionRequest(identificationInfo: identification)
         let widget = WidgetViewController(flow: flow, request: request, applicationLink: applicationLink.flatMap(URL.init(string:)))
         self.widget = widget
+        // The easy-to-find way to the user's consents the Open Finance rules ask for: a bar button over the widget screen.
+        widget.navigationItem.rightBarButtonItem = UIBarButtonItem(
+            primaryAction: UIAction(title: "Your connections") { [weak widget] _ in
+                let consents = ConsentsViewController(client: client, identification: identification)
+                widget?.present(UINavigationController(rootViewController: consents), animated: true)
+            }
+        )
         let window = UIWindow(windowScene: windowScene)
-        window.rootViewController = widget
+        window.rootViewController = UINavigationController(rootViewController: widget)
         window.makeKeyAndVisible()
         self.window = window
 

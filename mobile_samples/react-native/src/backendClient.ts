@@ -1,12 +1,16 @@
+import { linkFromJson, type PortalUrl, type UserLink } from "./consents";
 import type { CallbackUrlsJson, DeeplinkEvent } from "./deeplinks";
+
+/** Who the user is (docs/contract.md section 4): their CPF or CNPJ and name, from the app's own sign-up. */
+export type IdentificationInfo = ReadonlyArray<{
+  readonly type: "CPF" | "CNPJ";
+  readonly number: string;
+  readonly name: string;
+}>;
 
 /** `POST /v1/widget-sessions`'s body (docs/contract.md section 4): `identification_info` and optional fields. */
 export interface SessionRequest {
-  readonly identification_info: ReadonlyArray<{
-    readonly type: "CPF" | "CNPJ";
-    readonly number: string;
-    readonly name: string;
-  }>;
+  readonly identification_info: IdentificationInfo;
   readonly access_mode?: "single" | "recurrent";
   readonly institutions?: readonly string[];
   readonly institution_types?: readonly string[];
@@ -76,6 +80,16 @@ export function untrustedWidgetUrl(): BackendError {
 
 export function malformed(expected: string): BackendError {
   return new BackendError(200, "invalid_response", `expected ${expected} in the backend's answer`, null, null);
+}
+
+function failMalformed(expected: string): never {
+  throw malformed(expected);
+}
+
+function portalUrl(body: unknown, key: "portal_url" | "renew_url"): PortalUrl {
+  const url = isRecord(body) ? body[key] : undefined;
+  if (!isRecord(body) || typeof url !== "string") throw malformed(`an object with ${key}`);
+  return { url, expiresAt: typeof body.expires_at === "string" ? body.expires_at : null };
 }
 
 function isRecord(value: unknown): value is Record<string, unknown> {
@@ -150,6 +164,27 @@ export class BackendClient {
     );
     if (!isRecord(body) || typeof body.widget_url !== "string") throw malformed("an object with session and widget_url");
     return { session: sessionFromJson(body.session), widgetUrl: body.widget_url };
+  }
+
+  /** `GET /v1/links`: the user's links, each with Belvo's status and its consent (docs/contract.md section 7). */
+  async listLinks(): Promise<UserLink[]> {
+    const body = await this.call("GET", "/v1/links");
+    if (!isRecord(body) || !Array.isArray(body.links)) throw malformed("an object with a links list");
+    return body.links.map((item: unknown) => linkFromJson(item) ?? failMalformed("a link with id and institution"));
+  }
+
+  /** `POST /v1/consent-portal`: My Belvo Portal already showing this person's consents. */
+  async openConsentPortal(identificationInfo: IdentificationInfo): Promise<PortalUrl> {
+    return portalUrl(await this.call("POST", "/v1/consent-portal", { identification_info: identificationInfo }), "portal_url");
+  }
+
+  /**
+   * `POST /v1/links/{id}/consent-renewal`: the portal in renew mode for this link's consent;
+   * `409 consent_not_renewable` before Belvo reported a consent, or once it was revoked.
+   */
+  async renewConsent(linkId: string, identificationInfo: IdentificationInfo): Promise<PortalUrl> {
+    const path = `/v1/links/${encodeURIComponent(linkId)}/consent-renewal`;
+    return portalUrl(await this.call("POST", path, { identification_info: identificationInfo }), "renew_url");
   }
 
   private async call(method: string, path: string, body?: unknown): Promise<unknown> {

@@ -228,6 +228,29 @@ public final class BackendClient: Sendable {
         return ResumedSession(session: answer.session, widgetURL: answer.widgetURL)
     }
 
+    /// `GET /v1/links`: the user's links, each with Belvo's status and its consent (docs/contract.md section 7).
+    public func listLinks() async throws -> [UserLink] {
+        let answer: LinkList = try await call("GET", "/v1/links", body: nil)
+        return answer.links
+    }
+
+    /// `POST /v1/consent-portal`: My Belvo Portal already showing this person's consents.
+    public func openConsentPortal(identificationInfo: [SessionRequest.Identification]) async throws -> PortalURL {
+        let body = try JSONEncoder().encode(PortalRequest(identificationInfo: identificationInfo))
+        let answer: PortalAnswer = try await call("POST", "/v1/consent-portal", body: body)
+        guard let url = answer.portalURL else { throw BackendError.malformed("a portal_url") }
+        return PortalURL(url: url, expiresAt: answer.expiresAt)
+    }
+
+    /// `POST /v1/links/{id}/consent-renewal`: the portal in renew mode for this link's consent;
+    /// `409 consent_not_renewable` before Belvo reported a consent, or once it was revoked.
+    public func renewConsent(linkID: String, identificationInfo: [SessionRequest.Identification]) async throws -> PortalURL {
+        let body = try JSONEncoder().encode(PortalRequest(identificationInfo: identificationInfo))
+        let answer: PortalAnswer = try await call("POST", "/v1/links/\(Self.segment(linkID))/consent-renewal", body: body)
+        guard let url = answer.renewURL else { throw BackendError.malformed("a renew_url") }
+        return PortalURL(url: url, expiresAt: answer.expiresAt)
+    }
+
     private static func segment(_ id: String) -> String {
         id.addingPercentEncoding(withAllowedCharacters: .alphanumerics.union(CharacterSet(charactersIn: "-_"))) ?? id
     }

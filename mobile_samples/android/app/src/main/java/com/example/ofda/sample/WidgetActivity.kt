@@ -21,7 +21,6 @@ import android.widget.Toast
 import androidx.activity.ComponentActivity
 import androidx.activity.enableEdgeToEdge
 import androidx.activity.viewModels
-import androidx.browser.customtabs.CustomTabsIntent
 import androidx.core.view.ViewCompat
 import androidx.core.view.WindowInsetsCompat
 import androidx.lifecycle.Lifecycle
@@ -156,11 +155,7 @@ class WidgetActivity : ComponentActivity() {
                 // No bank app for this link: a Custom Tab below.
             }
         }
-        try {
-            CustomTabsIntent.Builder().setShowTitle(true).build().launchUrl(this, uri)
-        } catch (e: ActivityNotFoundException) {
-            Toast.makeText(this, "No browser can open your bank's page.", Toast.LENGTH_LONG).show()
-        }
+        openInCustomTab(url, "No browser can open your bank's page.")
     }
 
     /** The page held the widget's access token: nothing it stored survives the session (docs/security.md G5). */
@@ -191,6 +186,15 @@ class WidgetActivity : ComponentActivity() {
         layout.addView(TextView(this).apply { this.text = text; gravity = Gravity.CENTER })
         if (action != null) {
             layout.addView(Button(this).apply { this.text = action.label; setOnClickListener { viewModel.act(action) } })
+        }
+        // The easy-to-find way to the user's consents the Open Finance rules ask for, beside "Connect".
+        if (action == Action.Connect) {
+            layout.addView(
+                Button(this).apply {
+                    this.text = "Your connections and data sharing"
+                    setOnClickListener { startActivity(Intent(this@WidgetActivity, ConsentsActivity::class.java)) }
+                },
+            )
         }
         root.removeAllViews()
         root.addView(layout)

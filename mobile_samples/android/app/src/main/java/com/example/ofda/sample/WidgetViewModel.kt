@@ -132,10 +132,7 @@ class WidgetViewModel(application: Application, private val savedState: SavedSta
     private companion object {
         const val LAUNCH_HANDLED = "launch_link_handled"
 
-        // A real app takes the CPF and name from its own sign-up; this is the contract's example. It
-        // names no bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
-        val SESSION_REQUEST = mapOf(
-            "identification_info" to listOf(mapOf("type" to "CPF", "number" to "76109277673", "name" to "Ralph Bragg")),
-        )
+        // It names no bank: the widget shows its bank picker (and the sandbox's down, busy and disabled banks).
+        val SESSION_REQUEST = mapOf("identification_info" to SampleUser.IDENTIFICATION_INFO)
     }
 }

@@ -51,6 +51,33 @@ class BackendClient(
         )
     }
 
+    /** `GET /v1/links`: the user's links, each with Belvo's status and its consent (docs/contract.md section 7). */
+    fun listLinks(): List<UserLink> {
+        val body = call("GET", "/v1/links", null) as? Map<*, *> ?: throw BackendException.malformed("an object with 'links'")
+        return (body["links"] as? List<*> ?: throw BackendException.malformed("a 'links' list")).map(UserLink::fromJson)
+    }
+
+    /**
+     * `POST /v1/consent-portal`: My Belvo Portal already showing this person's consents.
+     * [identificationInfo] is the contract's `identification_info` (as for widget sessions).
+     */
+    fun openConsentPortal(identificationInfo: List<Map<String, Any?>>): PortalUrl =
+        portalUrl(call("POST", "/v1/consent-portal", mapOf("identification_info" to identificationInfo)), "portal_url")
+
+    /**
+     * `POST /v1/links/{id}/consent-renewal`: the portal in renew mode for this link's consent;
+     * `409 consent_not_renewable` before Belvo reported a consent, or once it was revoked.
+     */
+    fun renewConsent(linkId: String, identificationInfo: List<Map<String, Any?>>): PortalUrl = portalUrl(
+        call("POST", "/v1/links/${segment(linkId)}/consent-renewal", mapOf("identification_info" to identificationInfo)),
+        "renew_url",
+    )
+
+    private fun portalUrl(json: Any?, key: String): PortalUrl {
+        val body = json as? Map<*, *> ?: throw BackendException.malformed("an object with '$key'")
+        return PortalUrl(body[key] as? String ?: throw BackendException.malformed("a '$key'"), body["expires_at"] as? String)
+    }
+
     // The String overload: URLEncoder.encode(String, Charset) exists on Android from API 33 only.
     private fun segment(id: String) = URLEncoder.encode(id, "UTF-8").replace("+", "%20")
 
