@@ -56,7 +56,7 @@ def test_the_check_recognises_such_citations() -> None:
     assert _OUTSIDE.search("(facts file section 3.2)")
     assert _OUTSIDE.search("# threat model B1")
     assert _OUTSIDE.search("per decision 4")
-    assert _OUTSIDE.search("(docs/contract.md section 4)")
+    assert _OUTSIDE.search("(contract section 4)")
     assert not _OUTSIDE.search("(docs/belvo.md §3.2, docs/security.md B1, docs/contract.md section 4)")
 
 
