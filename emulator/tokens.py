@@ -191,17 +191,7 @@ def parse_token_request(body: Mapping[str, Any]) -> WidgetConfig:
     widget = body.get("widget")
     if widget is None:
         errors.raise_if_any()
-        return WidgetConfig(
-            **common,
-            callback_urls=None,
-            purpose=DEFAULT_PURPOSE,
-            terms_url=None,
-            identification=(),
-            default_consent_duration_days=None,
-            branding=Branding(),
-            theme=(),
-            color_scheme="LIGHT",
-        )
+        return _plain_config(common)
     if not isinstance(widget, Mapping):
         errors.add("widget", "invalid", "Expected an object.")
         errors.raise_if_any()
@@ -252,17 +242,25 @@ def _portal_config(
         errors.add("scopes", "invalid", f'My Belvo Portal requires scopes to be exactly "{PORTAL_SCOPES}".')
     terms_url, identification, _ = _consent(widget.get("consent"), errors)
     errors.raise_if_any()
+    return _plain_config(common, feature=PORTAL_FEATURE, terms_url=terms_url, identification=identification)
+
+
+def _plain_config(common: Mapping[str, Any], **given: Any) -> WidgetConfig:
+    """A token with none of the hosted widget's callbacks or looks: the SDKs' default request, or My
+    Belvo Portal's; ``given`` sets what it does carry."""
     return WidgetConfig(
-        **common,
-        feature=PORTAL_FEATURE,
-        callback_urls=None,
-        purpose=DEFAULT_PURPOSE,
-        terms_url=terms_url,
-        identification=identification,
-        default_consent_duration_days=None,
-        branding=Branding(),
-        theme=(),
-        color_scheme="LIGHT",
+        **{
+            "callback_urls": None,
+            "purpose": DEFAULT_PURPOSE,
+            "terms_url": None,
+            "identification": (),
+            "default_consent_duration_days": None,
+            "branding": Branding(),
+            "theme": (),
+            "color_scheme": "LIGHT",
+            **common,
+            **given,
+        }
     )
 
 
