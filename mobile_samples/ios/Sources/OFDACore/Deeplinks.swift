@@ -13,8 +13,8 @@
 import Foundation
 
 /// `code` is `invalid_deeplink` or `unknown_event`, as in the backend's error body (docs/contract.md section 2).
-public struct DeeplinkError: Error, Equatable, CustomStringConvertible {
-    public enum Code: String { case invalidDeeplink = "invalid_deeplink", unknownEvent = "unknown_event" }
+public struct DeeplinkError: Error, Equatable, Sendable, CustomStringConvertible {
+    public enum Code: String, Sendable { case invalidDeeplink = "invalid_deeplink", unknownEvent = "unknown_event" }
 
     public let code: Code
     public let message: String
@@ -27,13 +27,13 @@ public struct DeeplinkError: Error, Equatable, CustomStringConvertible {
 }
 
 /// The last error the user met before leaving: Belvo's code and, when sent, its message.
-public struct ExitError: Equatable {
+public struct ExitError: Equatable, Sendable {
     public let code: String
     public let message: String?
 }
 
 /// One of the events; `json` is the JSON of docs/contract.md sections 3 and 6.
-public enum DeeplinkEvent: Equatable {
+public enum DeeplinkEvent: Equatable, Sendable {
     /// The user linked an account: `linkId` (lowercase UUID) at `institution`.
     case success(linkId: String, institution: String, extra: [String: String])
     /// The user left the widget: maybe after an `error`, at an `institution`, at a `step`.
@@ -422,7 +422,7 @@ enum Query {
 /// every parameter of that callback URL's own query. `applicationLink` (App2App, optional) is the https
 /// link the bank sends the user back on; one trailing "/" on it is ignored, as Belvo's App2App page shows
 /// the redirect as `.../belvo-widget/?...` for a link written `.../belvo-widget`.
-public struct CallbackUrls: Equatable {
+public struct CallbackUrls: Equatable, Sendable {
     public let success: String
     public let exit: String
     public let event: String
