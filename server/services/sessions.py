@@ -16,12 +16,24 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Connection, Insert, ScalarSelect, Select, Table, and_, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    ScalarSelect,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import ReturningInsert
@@ -409,8 +421,8 @@ def reserve(
     if db.get_bind().dialect.name == "sqlite":
         new = {f"new_{name}": value for name, value in values.items()}
         statement = _reserve_for_known_user(tuple(values))
-        external_id: str | None = _autocommit(db).execute(statement, {**params, **new}).scalar()
-        db.commit()  # hands the connection back to the pool, which restores its isolation level
+        with _autocommit(db) as connection:
+            external_id: str | None = connection.execute(statement, {**params, **new}).scalar()
         if external_id is not None:
             return Reserved(row["id"], external_id)
     try:
@@ -558,8 +570,8 @@ def fill(
     # the driver lets go of the GIL, and under load getting it back is what takes the time
     # (bench/sessions.py, 8 clients: INSERT p99 4.1 ms plus COMMIT p99 2.5 ms; then 4.1 ms in all).
     # The write lock (SQLite has one writer at a time) is not held across Python code either.
-    filled = _autocommit(db).execute(_FILL, values).rowcount
-    db.commit()  # hands the connection back to the pool, which restores its isolation level
+    with _autocommit(db) as connection:
+        filled = connection.execute(_FILL, values).rowcount
     if not filled:
         # A newer session of the user took its place while Belvo answered: the token goes unused, and
         # the app is told the session is cancelled.
@@ -586,10 +598,13 @@ def fill(
     )
 
 
-def _autocommit(db: Session) -> Connection:
-    """The session's connection, each statement committed as it runs (``db`` must not be in a
-    transaction; ``db.commit()`` gives the connection back)."""
-    return db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+@contextmanager
+def _autocommit(db: Session) -> Iterator[Connection]:
+    """A pooled connection of ``db``'s database on which each statement commits as it runs, outside the
+    ORM session (whose transaction bookkeeping costs more than these one-statement writes); ``db`` must
+    hold no transaction (on SQLite, its write lock would stop these statements)."""
+    with cast(Engine, db.get_bind()).connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
 
 
 def release(db: Session, reservation: Reserved) -> None:
@@ -597,7 +612,7 @@ def release(db: Session, reservation: Reserved) -> None:
     reservation lapses at its expiry; the error the client gets is the one that stopped the session."""
     try:
         db.rollback()
-        _autocommit(db).execute(_RELEASE, {"session_id": reservation.session_id})
-        db.commit()
+        with _autocommit(db) as connection:
+            connection.execute(_RELEASE, {"session_id": reservation.session_id})
     except SQLAlchemyError:
         log.warning("widget session reservation not released", extra={"session_id": reservation.session_id})
