@@ -170,10 +170,3 @@ class Worker(ThreadWorker):  # type: ignore[misc]
 
 worker_class = Worker
 logger_class = PrivateLogger
-
-
-def post_worker_init(worker: Any) -> None:
-    import sys
-
-    if os.environ.get("XSWITCH"):
-        sys.setswitchinterval(float(os.environ["XSWITCH"]))
