@@ -3,9 +3,11 @@
 A new session is admitted under the user's lock and holds its slot as a ``reserving`` row before Belvo is
 asked for a token (``reserve``), so the per-user limits and the Idempotency-Key hold whatever the number
 of threads and instances: the lock is the user's row in ``app_users``, taken by the transaction's first
-statement (``storage.insert_or_lock``). No transaction, lock or pooled connection is held while Belvo is
-being called, so a slow Belvo slows only the requests waiting on it. The reservation then becomes the
-pending session, or is deleted when no token came: nothing half-written is left for a client to see.
+statement (``storage.insert_or_lock``); on SQLite, whose one write lock a writing statement takes before it
+reads, a returning user's reservation is one statement instead. No transaction, lock or pooled connection
+is held while Belvo is being called, so a slow Belvo slows only the requests waiting on it. The
+reservation then becomes the pending session, or is deleted when no token came: nothing half-written is
+left for a client to see.
 """
 
 from __future__ import annotations
