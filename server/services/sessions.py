@@ -38,7 +38,6 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
-from sqlalchemy.sql.dml import ReturningInsert
 
 from server.belvo import BelvoClient, BelvoError, as_api_error
 from server.config import RetryPolicy, Secret, SessionLimits, Settings
@@ -273,24 +272,8 @@ def _reserve_if_admitted(columns: tuple[str, ...]) -> Insert:
     return _SESSIONS.insert().from_select(list(columns), admitted).execution_options(preserve_rowcount=True)
 
 
-@functools.cache
-def _reserve_for_known_user(columns: tuple[str, ...]) -> ReturningInsert[str]:
-    """SQLite's common case in one statement: a returning user's new row with these ``columns`` (bound as
-    ``new_<name>``) and their ``external_id`` is stored if nothing stands in the way; answers the
-    ``external_id`` (no row: the user is new, or something is in the way).
-
-    SQLite takes its one write lock when a writing statement starts, before the statement reads, so the
-    admission and the insert are atomic in one statement; on its own, each round trip under the lock
-    (taking the user's lock, the insert, the commit) costs a wait for the GIL, and every other request
-    waits behind it. PostgreSQL needs the user's row lock before the admission reads (a statement reads
-    from the snapshot it started with), so it takes the path of ``lock_user``."""
-    binds = [bindparam(f"new_{name}", type_=_SESSIONS.c[name].type) for name in columns]
-    admitted = select(*binds, _USERS.c.external_id).where(
-        _USERS.c.user_id == bindparam("owner"), *(decider.is_(None) for decider in _ADMISSION)
-    )
-    return (
-        _SESSIONS.insert().from_select([*columns, "external_id"], admitted).returning(_SESSIONS.c.external_id)
-    )
+#: A user's ``external_id``: drawn with their first session, never changed.
+_EXTERNAL_ID = select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("owner"))
 
 
 #: Otherwise, why: the claimed session, the limits' blockers, the cap.
@@ -421,12 +404,19 @@ def reserve(
         "completed_at": None,
     }
     if db.get_bind().dialect.name == "sqlite":
-        new = {f"new_{name}": value for name, value in values.items()}
-        statement = _reserve_for_known_user(tuple(values))
+        # SQLite's common case, a returning user with nothing in the way, in one writing statement: SQLite
+        # takes its one write lock when such a statement starts, before it reads, so the admission and
+        # the insert are atomic, and the lock is let go inside the driver, never held while this thread
+        # waits for the GIL (nor is it by a RETURNING, whose statement stays open until its rows are
+        # read). PostgreSQL needs the user's row lock first: a statement reads from the snapshot it
+        # started with, before any lock it waits for.
         with _autocommit(db) as connection:
-            external_id: str | None = connection.execute(statement, {**params, **new}).scalar()
-        if external_id is not None:
-            return Reserved(row["id"], external_id)
+            external_id = connection.execute(_EXTERNAL_ID, {"owner": user_id}).scalar()
+            if external_id is not None:
+                new = {f"new_{name}": value for name, value in {**values, "external_id": external_id}.items()}
+                statement = _reserve_if_admitted((*values, "external_id"))
+                if connection.execute(statement, {**params, **new}).rowcount == 1:
+                    return Reserved(row["id"], external_id)
     try:
         values["external_id"] = lock_user(db, user_id, now)
         new = {f"new_{name}": value for name, value in values.items()}
