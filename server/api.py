@@ -156,8 +156,11 @@ class Blueprint(flask_smorest.Blueprint):  # type: ignore[misc]
         """
 
         def decorate(view: F) -> F:
+            documented = view
             for status in statuses:
-                view = self.alt_response(status, response=HTTPStatus(status).name)(view)
+                documented = self.alt_response(status, response=HTTPStatus(status).name)(documented)
+            # flask-smorest's wrappers only carry the documentation; a request would go through each.
+            view._apidoc = documented._apidoc  # type: ignore[attr-defined]
             return view
 
         return decorate

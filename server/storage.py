@@ -6,6 +6,7 @@ SQLite (a file) by default; PostgreSQL when ``DATABASE_URL`` says so (``postgres
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +19,7 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import Column, Engine, Table, create_engine, event, text
+from sqlalchemy import Column, Engine, Table, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -148,9 +149,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     command.upgrade(alembic_config(engine), revision)
 
 
-def _insert(db: Session, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:
-    """The database's own ``INSERT``, the one that knows ``ON CONFLICT``."""
-    match db.get_bind().dialect.name:
+def _insert(dialect: str, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:
+    """The ``dialect``'s own ``INSERT``, the one that knows ``ON CONFLICT``."""
+    match dialect:
         case "postgresql":
             return postgresql.insert(table)
         case "sqlite":
@@ -164,7 +165,7 @@ def insert_ignore(db: Session, model: type[DeclarativeBase], values: Mapping[str
     the same key was already there (or was inserted concurrently). Atomic on both databases, so the
     unique key alone decides races (duplicate webhooks, concurrent successes) without catching
     ``IntegrityError`` inside a transaction that must go on."""
-    statement = _insert(db, model).values(dict(values)).on_conflict_do_nothing()
+    statement = _insert(db.get_bind().dialect.name, model).values(dict(values)).on_conflict_do_nothing()
     # rowcount is kept for INSERTs only when asked (SQLAlchemy keeps it for UPDATE and DELETE).
     result: CursorResult[Any] = db.execute(statement.execution_options(preserve_rowcount=True))  # type: ignore[assignment]
     return result.rowcount == 1
@@ -179,14 +180,21 @@ def insert_or_lock(db: Session, table: Table, values: Mapping[str, Any], returni
     it (READ COMMITTED) then see what the previous holder committed. On SQLite, as the first statement of
     the transaction, it takes the database's write lock (SQLite has one writer at a time) before reading
     anything, as ``BEGIN IMMEDIATE`` would; the transaction must not have read before it."""
+    statement = _insert_or_lock(db.get_bind().dialect.name, table, tuple(values), returning)
+    return db.execute(statement, dict(values)).scalar_one()
+
+
+@functools.cache
+def _insert_or_lock(dialect: str, table: Table, columns: tuple[str, ...], returning: Column[Any]) -> Any:
+    """``insert_or_lock``'s statement with its values bound by column name: built once, not per call (it
+    runs on every new widget session)."""
+    insert = _insert(dialect, table)
     # "Update" a column to its own value: PostgreSQL's lighter row lock (no key changes), no new value.
-    statement = (
-        _insert(db, table)
-        .values(dict(values))
+    return (
+        insert.values({name: bindparam(name, type_=table.c[name].type) for name in columns})
         .on_conflict_do_update(index_elements=list(table.primary_key), set_={returning.name: returning})
         .returning(returning)
     )
-    return db.execute(statement).scalar_one()
 
 
 def database(app: Flask | None = None) -> Database:

@@ -3,9 +3,11 @@
 A new session is admitted under the user's lock and holds its slot as a ``reserving`` row before Belvo is
 asked for a token (``reserve``), so the per-user limits and the Idempotency-Key hold whatever the number
 of threads and instances: the lock is the user's row in ``app_users``, taken by the transaction's first
-statement (``storage.insert_or_lock``). No transaction, lock or pooled connection is held while Belvo is
-being called, so a slow Belvo slows only the requests waiting on it. The reservation then becomes the
-pending session, or is deleted when no token came: nothing half-written is left for a client to see.
+statement (``storage.insert_or_lock``); on SQLite, whose one write lock a writing statement takes before it
+reads, a returning user's reservation is one statement instead. No transaction, lock or pooled connection
+is held while Belvo is being called, so a slow Belvo slows only the requests waiting on it. The
+reservation then becomes the pending session, or is deleted when no token came: nothing half-written is
+left for a client to see.
 """
 
 from __future__ import annotations
@@ -16,12 +18,24 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Insert, ScalarSelect, Select, Table, and_, bindparam, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    Insert,
+    ScalarSelect,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    select,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session
 
@@ -251,6 +265,10 @@ def _reserve_if_admitted(columns: tuple[str, ...]) -> Insert:
     return _SESSIONS.insert().from_select(list(columns), admitted).execution_options(preserve_rowcount=True)
 
 
+#: A user's ``external_id``: drawn with their first session, never changed.
+_EXTERNAL_ID = select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("owner"))
+
+
 #: Otherwise, why: the claimed session, the limits' blockers, the cap.
 _ADMIT = select(*_ADMISSION)
 # A new session beyond the cap replaces the oldest open ones instead of being refused: all but the newest
@@ -372,15 +390,29 @@ def reserve(
         "now": now,
         "pending_skip": limits.max_pending - 1,
     }
+    values = {
+        **row,
+        "status": SessionStatus.RESERVING.value,
+        "widget_url": None,
+        "expires_at": now + hold,
+        "completed_at": None,
+    }
+    if db.get_bind().dialect.name == "sqlite":
+        # SQLite's common case, a returning user with nothing in the way, in one writing statement: SQLite
+        # takes its one write lock when such a statement starts, before it reads, so the admission and
+        # the insert are atomic, and the lock is let go inside the driver, never held while this thread
+        # waits for the GIL (nor is it by a RETURNING, whose statement stays open until its rows are
+        # read). PostgreSQL needs the user's row lock first: a statement reads from the snapshot it
+        # started with, before any lock it waits for.
+        with _autocommit(db) as connection:
+            external_id = connection.execute(_EXTERNAL_ID, {"owner": user_id}).scalar()
+            if external_id is not None:
+                new = {f"new_{name}": value for name, value in {**values, "external_id": external_id}.items()}
+                statement = _reserve_if_admitted((*values, "external_id"))
+                if connection.execute(statement, {**params, **new}).rowcount == 1:
+                    return Reserved(row["id"], external_id)
     try:
-        values = {
-            **row,
-            "external_id": lock_user(db, user_id, now),
-            "status": SessionStatus.RESERVING.value,
-            "widget_url": None,
-            "expires_at": now + hold,
-            "completed_at": None,
-        }
+        values["external_id"] = lock_user(db, user_id, now)
         new = {f"new_{name}": value for name, value in values.items()}
         reserved = db.execute(_reserve_if_admitted(tuple(values)), {**params, **new})
         if reserved.rowcount != 1:  # type: ignore[attr-defined]
@@ -526,9 +558,8 @@ def fill(
     # the driver lets go of the GIL, and under load getting it back is what takes the time
     # (bench/sessions.py measures it).
     # The write lock (SQLite has one writer at a time) is not held across Python code either.
-    connection = db.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-    filled = connection.execute(_FILL, values).rowcount
-    db.commit()  # hands the connection back to the pool, which restores its isolation level
+    with _autocommit(db) as connection:
+        filled = connection.execute(_FILL, values).rowcount
     if not filled:
         # A newer session of the user took its place while Belvo answered: the token goes unused, and
         # the app is told the session is cancelled.
@@ -555,14 +586,21 @@ def fill(
     )
 
 
+@contextmanager
+def _autocommit(db: Session) -> Iterator[Connection]:
+    """A pooled connection of ``db``'s database on which each statement commits as it runs, outside the
+    ORM session (whose transaction bookkeeping costs more than these one-statement writes); ``db`` must
+    hold no transaction (on SQLite, its write lock would stop these statements)."""
+    with cast(Engine, db.get_bind()).connect() as connection:
+        yield connection.execution_options(isolation_level="AUTOCOMMIT")
+
+
 def release(db: Session, reservation: Reserved) -> None:
     """Give the reservation's slot back: no token came, or none can be used. If even that fails, the
     reservation lapses at its expiry; the error the client gets is the one that stopped the session."""
     try:
         db.rollback()
-        db.connection(execution_options={"isolation_level": "AUTOCOMMIT"}).execute(
-            _RELEASE, {"session_id": reservation.session_id}
-        )
-        db.commit()
+        with _autocommit(db) as connection:
+            connection.execute(_RELEASE, {"session_id": reservation.session_id})
     except SQLAlchemyError:
         log.warning("widget session reservation not released", extra={"session_id": reservation.session_id})

@@ -9,7 +9,7 @@ from typing import Any
 
 import qrcode
 import qrcode.image.svg
-from flask import Response, current_app
+from flask import Response, current_app, jsonify
 from flask import request as flask_request
 
 from server.api import Blueprint
@@ -58,7 +58,7 @@ NO_STORE = {"Cache-Control": "no-store"}
 # An instance, not the class: webargs would build a schema (and its nested ones) on every request.
 @bp.arguments(WidgetSessionRequestSchema(), location="json")
 @bp.response(201, WidgetSessionCreatedSchema)
-def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict[str, str]]:
+def create_widget_session(request: SessionRequest) -> tuple[Response, int, dict[str, str]]:
     """Create a widget session and return the hosted widget URL to open in a webview.
 
     The backend asks Belvo for an OFDA widget token with the server's callback URLs, terms, branding,
@@ -83,7 +83,9 @@ def create_widget_session(request: SessionRequest) -> tuple[dict[str, Any], dict
         idempotency=_idempotency(),
         client_key=_client_key(),
     )
-    return sessions.created_view(session, moment), NO_STORE
+    # created_view holds exactly the contract's keys, as WidgetSessionCreatedSchema documents them:
+    # answered as it is, rather than copied field by field through the schema on every request.
+    return jsonify(sessions.created_view(session, moment)), 201, NO_STORE
 
 
 def _idempotency() -> sessions.Idempotency | None:

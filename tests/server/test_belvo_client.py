@@ -242,6 +242,9 @@ def test_the_firewalls_429_is_unavailable_with_its_retry_after(
     "body",
     [
         {"access": "not-a-jwt", "refresh": "r"},
+        {"access": "a.b", "refresh": "r"},
+        {"access": "eyJhbGciOiJIUzI1NiJ9.bm90IGpzb24.sig", "refresh": "r"},  # the claims are not JSON
+        {"access": "eyJhbGciOiJIUzI1NiJ9.WzFd.sig", "refresh": "r"},  # the claims are a list
         {"refresh": "r"},
         {"access": access_token(EXP, exp="soon"), "refresh": "r"},
         ["access"],
