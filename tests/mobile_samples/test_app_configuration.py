@@ -8,6 +8,7 @@ from __future__ import annotations
 import plistlib
 import re
 import xml.etree.ElementTree as ET
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,19 @@ def test_android_custom_tabs_open_third_party_pages() -> None:
     ).read_text()
     assert "CustomTabsIntent.Builder()" in tabs
     assert "Log." not in tabs
+
+
+def test_the_android_sample_builds_with_its_gradle_wrapper() -> None:
+    """`./gradlew` works on a fresh clone: the scripts are executable, the jar holds the wrapper's main
+    class, and the properties name an https Gradle distribution new enough for the catalog's AGP."""
+    android = MOBILE / "android"
+    assert (android / "gradlew").stat().st_mode & 0o111
+    assert (android / "gradlew.bat").is_file()
+    with zipfile.ZipFile(android / "gradle" / "wrapper" / "gradle-wrapper.jar") as jar:
+        assert "org/gradle/wrapper/GradleWrapperMain.class" in jar.namelist()
+    properties = (android / "gradle" / "wrapper" / "gradle-wrapper.properties").read_text()
+    url = re.search(r"distributionUrl=(\S+)", properties)
+    assert url is not None
+    version = re.search(r"https\\://services\.gradle\.org/distributions/gradle-(\d+)\.(\d+)", url.group(1))
+    assert version is not None, url.group(1)
+    assert (int(version[1]), int(version[2])) >= (8, 13)  # AGP 8.13's minimum
