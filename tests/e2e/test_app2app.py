@@ -22,7 +22,7 @@ import pytest
 from server.config import origin
 from tests.browser import capture_callback, screenshot
 from tests.e2e.conftest import Backend, running_backend
-from tests.e2e.test_full_flow import IDENTIFICATION, App
+from tests.e2e.test_full_flow import IDENTIFICATION, App, assert_denied
 from tests.support import Clock
 
 pytestmark = pytest.mark.browser
@@ -158,12 +158,7 @@ def test_denying_at_the_bank_exits_with_login_error(
     _, callback = resume_in_the_webview(app, webview, url, widget_origin)
     screenshot(mobile_page, "app2app-3-denied")
 
-    outcome = app.call("POST", f"/v1/widget-sessions/{session['id']}/events", 200, json={"url": callback})
-    assert outcome["event"]["type"] == "exit"
-    assert outcome["event"]["error"]["code"] == "login_error"
-    assert outcome["session"]["status"] == "exited"
-    backend.settle()
-    assert app.call("GET", "/v1/links", 200)["links"] == []
+    assert_denied(backend, app, session, callback)
 
 
 def test_without_the_app_the_link_offers_to_continue_in_the_browser(

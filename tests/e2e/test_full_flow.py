@@ -38,6 +38,16 @@ class App:
         return response.json() if response.content else None
 
 
+def assert_denied(backend: Backend, app: App, session: dict[str, Any], callback: str) -> None:
+    """The callback of a denial at the bank, forwarded: the session exits with login_error, no link."""
+    outcome = app.call("POST", f"/v1/widget-sessions/{session['id']}/events", 200, json={"url": callback})
+    assert outcome["event"]["type"] == "exit"
+    assert outcome["event"]["error"]["code"] == "login_error"
+    assert outcome["session"]["status"] == "exited"
+    backend.settle()
+    assert app.call("GET", "/v1/links", 200)["links"] == []
+
+
 def test_a_user_links_a_bank_and_reads_its_data(backend: Backend, mobile_page: Any) -> None:
     app = App(backend, "alice")
     session = app.call(
@@ -99,10 +109,4 @@ def test_denying_at_the_bank_exits_the_session_without_a_link(backend: Backend, 
     callback = capture_callback(mobile_page, lambda: mobile_page.click('[data-test="bank-deny"]'))
     screenshot(mobile_page, "e2e-3-denied")
 
-    outcome = app.call("POST", f"/v1/widget-sessions/{session['id']}/events", 200, json={"url": callback})
-
-    assert outcome["event"]["type"] == "exit"
-    assert outcome["event"]["error"]["code"] == "login_error"
-    assert outcome["session"]["status"] == "exited"
-    backend.settle()
-    assert app.call("GET", "/v1/links", 200)["links"] == []
+    assert_denied(backend, app, session, callback)

@@ -4,6 +4,8 @@ once, Belvo is not called, and the first call after the pause decides whether ca
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from tests.conftest import bearer
@@ -59,13 +61,20 @@ def open_breaker(flow: Flow) -> None:
     assert_error(create(flow), 503, "upstream_unavailable")  # refused without calling Belvo
 
 
-def test_calls_resume_one_probe_after_belvo_recovers(database_url: str) -> None:
+@contextmanager
+def probing(database_url: str) -> Iterator[Flow]:
+    """A backend whose breaker opens after 3 failures and lets a probe through after 1 s."""
     with Flow.start(
         database_url,
         BELVO_BREAKER_FAILURES=3,
         BELVO_BREAKER_PAUSE_SECONDS=30,
         BELVO_BREAKER_PROBE_SECONDS=1,
     ) as flow:
+        yield flow
+
+
+def test_calls_resume_one_probe_after_belvo_recovers(database_url: str) -> None:
+    with probing(database_url) as flow:
         open_breaker(flow)
         flow.clear_faults()  # Belvo is back
         time.sleep(1.1)
@@ -75,12 +84,7 @@ def test_calls_resume_one_probe_after_belvo_recovers(database_url: str) -> None:
 
 
 def test_a_failing_probe_is_one_call_then_belvo_is_left_alone_longer(database_url: str) -> None:
-    with Flow.start(
-        database_url,
-        BELVO_BREAKER_FAILURES=3,
-        BELVO_BREAKER_PAUSE_SECONDS=30,
-        BELVO_BREAKER_PROBE_SECONDS=1,
-    ) as flow:
+    with probing(database_url) as flow:
         open_breaker(flow)
         time.sleep(1.1)
         before = token_faults_left(flow)
