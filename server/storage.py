@@ -7,12 +7,13 @@ SQLite (a file) by default; PostgreSQL when ``DATABASE_URL`` says so (``postgres
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -25,6 +26,10 @@ from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+K = TypeVar("K")
+V = TypeVar("V")
+#: Users whose external id a process keeps in mind (a few MB at most).
+REMEMBERED_USERS = 20_000
 
 
 def normalise_url(url: str) -> str:
@@ -90,19 +95,65 @@ class SchemaState:
         return f"{current}, the code needs {', '.join(self.head)}: run `ofda db upgrade`"
 
 
-class Database:
-    """The engine and session factory an app uses."""
+class Memo(Generic[K, V]):
+    """Values that never change once stored, kept in memory by key, at most ``size`` of them (the first
+    remembered go first); safe to share between threads. (``functools.lru_cache`` would remember a miss
+    too, and cannot be told a value it did not compute.)
 
-    def __init__(self, engine: Engine) -> None:
+    >>> memo: Memo[str, str] = Memo(size=2)
+    >>> for key in "abc":
+    ...     memo.remember(key, key.upper())
+    >>> memo.get("a"), memo.get("c")
+    (None, 'C')
+    """
+
+    def __init__(self, size: int) -> None:
+        self._size = size
+        self._values: dict[K, V] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: K) -> V | None:
+        return self._values.get(key)
+
+    def remember(self, key: K, value: V) -> None:
+        with self._lock:
+            if key not in self._values and len(self._values) >= self._size:
+                del self._values[next(iter(self._values))]
+            self._values[key] = value
+
+
+class Database:
+    """The engines and session factory an app uses.
+
+    ``autocommit`` is a second engine on the same database whose connections commit each statement as it
+    runs: the request path's one-statement writes check one out as it is, where switching a pooled
+    connection to autocommit and back costs more than the statement (on SQLite, two PRAGMAs per checkout).
+    ``external_ids`` remembers users' external ids: each is drawn with the user's first session and never
+    changed (no code path updates or deletes ``app_users``), so a returning user's is not looked up again.
+    """
+
+    def __init__(self, engine: Engine, autocommit: Engine) -> None:
         self.engine = engine
+        self.autocommit = autocommit
         self.sessionmaker = sessionmaker(engine, expire_on_commit=False)
+        self.external_ids: Memo[str, str] = Memo(REMEMBERED_USERS)
         self._at_head: SchemaState | None = None
+
+    @classmethod
+    def at(cls, url: str) -> Database:
+        """Both engines on the database at ``url``."""
+        return cls(make_engine(url), make_engine(url, isolation_level="AUTOCOMMIT"))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
         """A session outside a request (CLI, background work): committed on success."""
         with self.sessionmaker() as session, session.begin():
             yield session
+
+    def dispose(self) -> None:
+        """Close every pooled connection of both engines (a test's database file can then go)."""
+        self.engine.dispose()
+        self.autocommit.dispose()
 
     def ping(self) -> None:
         with self.engine.connect() as connection:
@@ -211,7 +262,7 @@ def get_session() -> Session:
 
 
 def init_app(app: Flask, url: str) -> None:
-    app.extensions["ofda.db"] = Database(make_engine(url))
+    app.extensions["ofda.db"] = Database.at(url)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:

@@ -62,7 +62,7 @@ def make_app(database_url: str, **config: Any) -> Flask:
 def app(database_url: str) -> Iterator[Flask]:
     app = make_app(database_url)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 @pytest.fixture

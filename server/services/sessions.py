@@ -18,22 +18,20 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
-    Connection,
-    Engine,
     Insert,
     ScalarSelect,
     Select,
     Table,
     and_,
     bindparam,
+    or_,
     select,
 )
 from sqlalchemy.exc import SQLAlchemyError
@@ -47,7 +45,7 @@ from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, 
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
-from server.storage import insert_or_lock
+from server.storage import Database, insert_or_lock
 
 log = logging.getLogger(__name__)
 
@@ -212,7 +210,10 @@ _OF_THE_USER = _SESSIONS.c.user_id == bindparam("owner")
 #: waiting on Belvo (a reservation whose request never came back stops counting at its ``expires_at``).
 _OPEN = and_(
     _OF_THE_USER,
-    _SESSIONS.c.status.in_([SessionStatus.PENDING.value, SessionStatus.RESERVING.value]),
+    # Not ``in_``: its list is rendered into the SQL again on every execution.
+    or_(
+        _SESSIONS.c.status == SessionStatus.PENDING.value, _SESSIONS.c.status == SessionStatus.RESERVING.value
+    ),
     _SESSIONS.c.expires_at > bindparam("now"),
 )
 
@@ -360,11 +361,12 @@ class Claimed:
 
 def reserve(
     db: Session,
+    database: Database,
     row: Mapping[str, Any],
     now: datetime,
+    *,
     limits: SessionLimits,
     hold: timedelta,
-    *,
     idempotency: Idempotency | None = None,
 ) -> Reserved | Claimed:
     """Admit a new session and hold its slot, in one short transaction under the user's lock: the
@@ -397,16 +399,19 @@ def reserve(
         "expires_at": now + hold,
         "completed_at": None,
     }
-    if db.get_bind().dialect.name == "sqlite":
+    if database.autocommit.dialect.name == "sqlite":
         # SQLite's common case, a returning user with nothing in the way, in one writing statement: SQLite
         # takes its one write lock when such a statement starts, before it reads, so the admission and
         # the insert are atomic, and the lock is let go inside the driver, never held while this thread
         # waits for the GIL (nor is it by a RETURNING, whose statement stays open until its rows are
         # read). PostgreSQL needs the user's row lock first: a statement reads from the snapshot it
         # started with, before any lock it waits for.
-        with _autocommit(db) as connection:
-            external_id = connection.execute(_EXTERNAL_ID, {"owner": user_id}).scalar()
+        with database.autocommit.connect() as connection:
+            external_id = database.external_ids.get(user_id)
+            if external_id is None:
+                external_id = connection.execute(_EXTERNAL_ID, {"owner": user_id}).scalar()
             if external_id is not None:
+                database.external_ids.remember(user_id, external_id)
                 new = {f"new_{name}": value for name, value in {**values, "external_id": external_id}.items()}
                 statement = _reserve_if_admitted((*values, "external_id"))
                 if connection.execute(statement, {**params, **new}).rowcount == 1:
@@ -429,6 +434,7 @@ def reserve(
     except BaseException:
         db.rollback()  # lets go of the user's lock at once
         raise
+    database.external_ids.remember(user_id, values["external_id"])
     return Reserved(row["id"], values["external_id"])
 
 
@@ -480,6 +486,7 @@ def await_claimed(db: Session, claimed: Claimed, until: float) -> WidgetSession 
 
 def create_session(
     db: Session,
+    database: Database,
     client: BelvoClient,
     config: Settings,
     *,
@@ -496,7 +503,7 @@ def create_session(
     failed call frees the slot). With ``idempotency``, a session already created with that key is
     returned instead (no new token, not counted by the limits), waiting for it if its request is still
     under way. ``client_key`` identifies the client's address for the per-address limit (``None`` when
-    that limit is off). ``db`` must not be in a transaction."""
+    that limit is off). ``db`` is a session of ``database`` and must not be in a transaction."""
     options = startup_options(config, request)
     row: dict[str, Any] = {
         "id": SESSION_ID_PREFIX + secrets.token_urlsafe(24),
@@ -519,7 +526,10 @@ def create_session(
     # A retry waits for the first request with its key as long as that one may wait on Belvo.
     until = time.monotonic() + policy.deadline
     while not isinstance(
-        reservation := reserve(db, row, now, config.session_limits, hold, idempotency=idempotency), Reserved
+        reservation := reserve(
+            db, database, row, now, limits=config.session_limits, hold=hold, idempotency=idempotency
+        ),
+        Reserved,
     ):
         if (claimed := await_claimed(db, reservation, until)) is not None:
             return claimed
@@ -531,14 +541,17 @@ def create_session(
             raise as_api_error(exc) from exc
         url = widget_url(config.belvo_widget_url, token.access, reservation.external_id, options)
     except BaseException:
-        release(db, reservation)
+        release(db, database, reservation)
         raise
     token_key = keyed_hash(config.app_jwt_secret, token.access.encode())
-    return fill(db, reservation, row, url=url, expires_at=token.expires_at, access_token_key=token_key)
+    return fill(
+        db, database, reservation, row, url=url, expires_at=token.expires_at, access_token_key=token_key
+    )
 
 
 def fill(
     db: Session,
+    database: Database,
     reservation: Reserved,
     row: Mapping[str, Any],
     *,
@@ -558,7 +571,7 @@ def fill(
     # the driver lets go of the GIL, and under load getting it back is what takes the time
     # (bench/sessions.py measures it).
     # The write lock (SQLite has one writer at a time) is not held across Python code either.
-    with _autocommit(db) as connection:
+    with database.autocommit.connect() as connection:
         filled = connection.execute(_FILL, values).rowcount
     if not filled:
         # A newer session of the user took its place while Belvo answered: the token goes unused, and
@@ -586,21 +599,12 @@ def fill(
     )
 
 
-@contextmanager
-def _autocommit(db: Session) -> Iterator[Connection]:
-    """A pooled connection of ``db``'s database on which each statement commits as it runs, outside the
-    ORM session (whose transaction bookkeeping costs more than these one-statement writes); ``db`` must
-    hold no transaction (on SQLite, its write lock would stop these statements)."""
-    with cast(Engine, db.get_bind()).connect() as connection:
-        yield connection.execution_options(isolation_level="AUTOCOMMIT")
-
-
-def release(db: Session, reservation: Reserved) -> None:
+def release(db: Session, database: Database, reservation: Reserved) -> None:
     """Give the reservation's slot back: no token came, or none can be used. If even that fails, the
     reservation lapses at its expiry; the error the client gets is the one that stopped the session."""
     try:
-        db.rollback()
-        with _autocommit(db) as connection:
+        db.rollback()  # on SQLite, a write lock it held would stop the statement
+        with database.autocommit.connect() as connection:
             connection.execute(_RELEASE, {"session_id": reservation.session_id})
     except SQLAlchemyError:
         log.warning("widget session reservation not released", extra={"session_id": reservation.session_id})

@@ -30,7 +30,7 @@ from server.errors import ApiError, Unprocessable, flatten_messages
 from server.schemas import PortalRequestSchema, WidgetSessionRequestSchema
 from server.services import consents, links, sessions
 from server.settings import settings
-from server.storage import get_session
+from server.storage import database, get_session
 
 # A plain Flask blueprint: the page is a tool, not part of the API or its OpenAPI document.
 bp = Blueprint("qa", __name__, url_prefix="/qa")
@@ -62,6 +62,7 @@ def create_session() -> tuple[str, int, dict[str, str]]:
         moment = now()
         session = sessions.create_session(
             get_session(),
+            database(),
             belvo_client(),
             settings(),
             user_id=form["user_id"] or "qa-tester",

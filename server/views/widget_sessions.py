@@ -25,7 +25,7 @@ from server.schemas import (
 )
 from server.services import institutions, sessions
 from server.settings import settings
-from server.storage import get_session
+from server.storage import database, get_session
 
 bp = Blueprint(
     "widget_sessions",
@@ -75,6 +75,7 @@ def create_widget_session(request: SessionRequest) -> tuple[Response, int, dict[
     moment = now()
     session = sessions.create_session(
         get_session(),
+        database(),
         belvo_client(),
         settings(),
         user_id=current_user_id(),

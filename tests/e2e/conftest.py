@@ -79,4 +79,4 @@ def running_backend(
         listener.close()
         webhook_queue(app).drain()
         emulator_of(app.extensions["ofda.emulator"]).webhooks.close()
-        database(app).engine.dispose()
+        database(app).dispose()

@@ -81,7 +81,7 @@ def real_app(database_url: str, clock: Clock, **config: Any) -> Flask:
 def app_real(database_url: str, clock: Clock) -> Iterator[Flask]:
     app = real_app(database_url, clock)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 @pytest.fixture

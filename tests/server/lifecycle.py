@@ -54,7 +54,7 @@ class Flow:
             yield cls(app, app.test_client(), clock)
         finally:
             webhook_queue(app).drain()
-            database(app).engine.dispose()
+            database(app).dispose()
 
     # -- the app's side ---------------------------------------------------------------------------------
 

@@ -32,7 +32,7 @@ def fuzzed_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     path = tmp_path_factory.mktemp("fuzz") / "db.sqlite3"
     app = make_app(f"sqlite:///{path}", SESSION_RATE_LIMIT_PER_MINUTE=1_000_000, LOG_LEVEL="CRITICAL")
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def check(app: Flask, label: str, mode: GenerationMode) -> None:

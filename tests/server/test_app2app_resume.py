@@ -42,7 +42,7 @@ def back_from_the_bank(token: str, link: str = APPLICATION_LINK, **extra: str) -
 def app(database_url: str, clock: Clock) -> Iterator[Flask]:
     app = real_app(database_url, clock, APPLICATION_LINK=APPLICATION_LINK)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 @pytest.fixture
@@ -155,7 +155,7 @@ def test_without_app2app_nothing_resumes(
     app = real_app(database_url, clock)
     _, token = open_session(app, belvo, clock)
     assert_error(resume(app.test_client(), app, back_from_the_bank(token)), 422, "invalid_deeplink", "url")
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_the_session_id_names_the_session_when_the_bank_returns_another_token(
@@ -253,7 +253,7 @@ def laptop(database_url: str) -> Iterator[Flask]:
         APPLICATION_LINK="http://127.0.0.1:8000/belvo/app",
     )
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_the_link_opened_in_a_browser_offers_to_continue_there(laptop: Flask) -> None:
@@ -300,4 +300,4 @@ def test_the_qa_page_shows_the_back_from_the_bank_qr(laptop: Flask, database_url
     assert 'data-test="qa-back-from-the-bank"' not in without.test_client().post(
         "/qa/sessions", data=form
     ).get_data(as_text=True)
-    database(without).engine.dispose()
+    database(without).dispose()

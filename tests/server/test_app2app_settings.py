@@ -70,7 +70,7 @@ def test_the_association_files_cover_the_application_link(database_url: str) -> 
         IOS_APP_IDS="ABCDE12345.com.example.app",
         APP_LINK_PATHS="/belvo/*",
     )
-    database(app).engine.dispose()
+    database(app).dispose()
     details = (
         app.test_client().get("/.well-known/apple-app-site-association").get_json()["applinks"]["details"]
     )
@@ -81,7 +81,7 @@ def test_the_association_files_cover_the_application_link(database_url: str) -> 
 def app2app(database_url: str, clock: Clock) -> Any:
     app = real_app(database_url, clock, APPLICATION_LINK=APPLICATION_LINK, **HTTPS_CALLBACKS)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_token_requests_carry_the_application_link_and_sessions_show_it(

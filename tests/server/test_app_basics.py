@@ -24,7 +24,7 @@ def app(database_url: str) -> Iterator[Flask]:
     # Real mode: these tests must not depend on the emulator.
     app = make_app(database_url, **REAL_BELVO)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_unknown_path_is_contract_404(client: FlaskClient) -> None:

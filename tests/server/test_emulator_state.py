@@ -91,7 +91,7 @@ def test_a_slow_emulator_trips_the_backends_deadline(database_url: str) -> None:
         assert response.headers["Retry-After"]
     finally:
         webhook_queue(app).drain()
-        database(app).engine.dispose()
+        database(app).dispose()
 
 
 def _free_port() -> int:

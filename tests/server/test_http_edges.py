@@ -20,7 +20,7 @@ from tests.support import assert_error
 def app(database_url: str) -> Iterator[Flask]:
     app = make_app(database_url, **REAL_BELVO)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 @pytest.mark.parametrize(

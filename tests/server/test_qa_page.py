@@ -53,8 +53,8 @@ def test_absent_in_production_unless_enabled(database_url: str) -> None:
     assert_error(app.test_client().get("/qa"), 404, "not_found")
     enabled = make_app(database_url, QA_PAGE=True, **REAL_BELVO)
     assert enabled.test_client().get("/qa").status_code == 200
-    database(app).engine.dispose()
-    database(enabled).engine.dispose()
+    database(app).dispose()
+    database(enabled).dispose()
 
 
 def test_a_fixture_too_long_for_a_qr_code_says_so_in_the_error_shape(client: FlaskClient) -> None:

@@ -23,7 +23,7 @@ def unmigrated(database_url: str) -> Iterator[Flask]:
     """A deployment whose release step (`ofda db upgrade`) did not run."""
     app = make_app(database_url, AUTO_MIGRATE=False, **REAL_BELVO)
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def upgrade(app: Flask, *revision: str) -> None:

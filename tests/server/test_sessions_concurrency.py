@@ -83,7 +83,7 @@ def deployment(database_url: str) -> Iterator[Deployment]:
                 yield Deployment(backends[0], (one.url, two.url), counter)
         finally:
             for backend in backends:
-                database(backend).engine.dispose()
+                database(backend).dispose()
 
 
 def test_a_burst_of_one_users_requests_creates_exactly_the_per_minute_limit(deployment: Deployment) -> None:

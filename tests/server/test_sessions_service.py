@@ -20,7 +20,7 @@ from server.errors import Conflict, UpstreamUnavailable
 from server.models import AppUser, WidgetSession
 from server.schemas import WidgetSessionRequestSchema
 from server.services.sessions import Idempotency, create_session, created_view, lock_user, reserve
-from server.storage import Database, make_engine, upgrade
+from server.storage import Database, upgrade
 from tests.server.conftest import REAL_BELVO, session_body
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -28,10 +28,10 @@ NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
 @pytest.fixture
 def db(database_url: str) -> Iterator[Database]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield Database(engine)
-    engine.dispose()
+    database = Database.at(database_url)
+    upgrade(database.engine)
+    yield database
+    database.dispose()
 
 
 def test_a_users_external_id_is_drawn_once_and_kept(db: Database) -> None:
@@ -137,7 +137,7 @@ def create_in_thread(
     def create() -> WidgetSession:
         with db.sessionmaker() as session:
             created = create_session(  # type: ignore[arg-type]
-                session, belvo, config, user_id="alice", request=REQUEST, now=NOW, idempotency=idempotency
+                session, db, belvo, config, user_id="alice", request=REQUEST, now=NOW, idempotency=idempotency
             )
             session.expunge_all()
             return created
@@ -234,14 +234,16 @@ def test_a_reservation_whose_request_died_lapses_and_frees_its_key_and_slot(
         "client_key": None,
     }
     with db.sessionmaker() as session:
-        reserve(session, row, NOW, config.session_limits, timedelta(seconds=70), idempotency=KEY)
+        reserve(
+            session, db, row, NOW, limits=config.session_limits, hold=timedelta(seconds=70), idempotency=KEY
+        )
 
     belvo = GatedBelvo()
     belvo.gate.set()
     later = NOW + timedelta(seconds=71)
     with db.sessionmaker() as session:
         created = create_session(  # type: ignore[arg-type]
-            session, belvo, config, user_id="alice", request=REQUEST, now=later, idempotency=KEY
+            session, db, belvo, config, user_id="alice", request=REQUEST, now=later, idempotency=KEY
         )
 
     assert created.id != row["id"]

@@ -89,7 +89,7 @@ def test_ofda_worker_on_sqlite_refuses_and_says_why(tmp_path: Path) -> None:
 
     assert result.exit_code == 2
     assert "ofda worker needs DATABASE_URL to name PostgreSQL" in result.output
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_a_reconcile_queued_with_a_transaction_runs_once_it_commits(flow: Flow) -> None:

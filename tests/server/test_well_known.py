@@ -18,7 +18,7 @@ FINGERPRINT = ":".join(["AB"] * 32)
 
 def app_with(database_url: str, **config: Any) -> Flask:
     app = make_app(database_url, **REAL_BELVO, **config)
-    database(app).engine.dispose()
+    database(app).dispose()
     return app
 
 

@@ -178,7 +178,7 @@ def test_every_option_reaches_belvo_or_the_widget_url(
         "show_close_dialog": "false",
         "show_abandon_survey": "true",
     }
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_each_user_keeps_one_opaque_external_id(
@@ -356,7 +356,7 @@ def test_a_failed_token_call_gives_its_slot_back(
     assert_error(create(client, app), 502, "upstream_error")
     assert create(client, app).status_code == 201  # the one session a minute is still there to take
     assert_error(create(client, app), 429, "rate_limited")
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_too_many_sessions_is_retried_then_succeeds(
@@ -394,7 +394,7 @@ def test_sessions_per_user_per_minute_are_limited(
 
     clock.advance(seconds=41)
     assert create(client, app).status_code == 201
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 @pytest.fixture
@@ -424,7 +424,7 @@ def test_sessions_per_user_per_day_are_limited_even_when_spread_out(
 
     clock.advance(hours=6, seconds=1)
     assert create(client, app).status_code == 201
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_when_several_limits_are_reached_retry_after_is_the_longest_wait(
@@ -438,7 +438,7 @@ def test_when_several_limits_are_reached_retry_after_is_the_longest_wait(
     assert_error(refused, 429, "rate_limited")
     # Trying again after the minute would only be refused again: the day's limit says when it is worth it.
     assert refused.headers["Retry-After"] == str(24 * 3600)
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def from_address(client: FlaskClient, app: Flask, user: str, address: str, **headers: str) -> Any:
@@ -472,7 +472,7 @@ def test_an_address_creating_sessions_for_many_users_is_limited_when_configured(
     # One keyed hash per address, never the address itself (an IP address is personal data).
     assert len(keys) == 2
     assert not any("203.0.113.7" in key or "198.51.100.1" in key for key in keys)
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address_that_proxy_saw(
@@ -487,7 +487,7 @@ def test_behind_a_trusted_proxy_the_limit_counts_the_forwarded_address_that_prox
     # last hop is trusted.
     forged = from_address(client, app, "u3", router, **{"X-Forwarded-For": "192.0.2.99, 203.0.113.7"})
     assert_error(forged, 429, "rate_limited")
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_without_the_address_limit_no_address_is_kept_and_one_address_serves_many_users(
@@ -498,7 +498,7 @@ def test_without_the_address_limit_no_address_is_kept_and_one_address_serves_man
     assert {from_address(client, app, f"u{i}", "203.0.113.7").status_code for i in range(12)} == {201}
     with database(app).session() as db:
         assert set(db.scalars(select(WidgetSession.client_key))) == {None}
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_a_session_beyond_the_open_cap_cancels_the_users_oldest_open_one(
@@ -531,7 +531,7 @@ def test_a_session_beyond_the_open_cap_cancels_the_users_oldest_open_one(
     assert read(newest.get_json()["id"])["status"] == "pending"
     assert read(latest["id"])["status"] == "pending"
     assert read(newer["id"])["status"] == "expired"
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 # -- reading a session back ------------------------------------------------------------------------------

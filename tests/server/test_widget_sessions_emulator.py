@@ -27,7 +27,7 @@ def emulated(database_url: str, clock: Clock) -> Iterator[Flask]:
     """Emulator mode, one clock for both sides, Belvo's retry schedule without the waiting."""
     app = make_app(database_url, CLOCK=clock, BELVO_RETRY_SCHEDULE="0,0,0,0,0")
     yield app
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 @pytest.fixture
@@ -85,7 +85,7 @@ def test_a_business_session_with_every_option_is_accepted_by_the_emulator(
     )
     response = app.test_client().post(SESSIONS, json=body, headers=bearer(app, "bob"))
     assert response.status_code == 201, response.get_json()
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_belvo_failing_twice_then_answering_is_retried_to_a_201(emulated: Flask, client: FlaskClient) -> None:
@@ -106,4 +106,4 @@ def test_wrong_secret_keys_are_503(database_url: str, clock: Clock) -> None:
     app = make_app(database_url, CLOCK=clock, EMULATOR_SECRET_PASSWORD="rotated-at-belvo")
     response = app.test_client().post(SESSIONS, json=session_body(), headers=bearer(app, "alice"))
     assert_error(response, 503, "upstream_unavailable")
-    database(app).engine.dispose()
+    database(app).dispose()

@@ -52,7 +52,7 @@ def test_without_a_key_or_with_a_new_key_each_request_is_a_new_session(
     ids = {create(app.test_client(), app, key).get_json()["id"] for key in (None, None, "a", "b")}
     assert len(ids) == 4
     assert token_calls(belvo) == 4
-    database(app).engine.dispose()
+    database(app).dispose()
 
 
 def test_the_same_key_with_another_body_is_refused_and_stores_nothing(
