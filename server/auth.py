@@ -7,6 +7,7 @@ development with ``APP_JWT_SECRET``.
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import ParamSpec, TypeVar
@@ -16,10 +17,19 @@ from flask import g, request
 
 from server.config import Secret
 from server.errors import Unauthenticated
+from server.memo import Memo
 from server.settings import settings
 
 ALGORITHM = "HS256"
 MAX_USER_ID_LENGTH = 255
+#: Tokens a process keeps verified (a few MB at most).
+REMEMBERED_TOKENS = 20_000
+
+#: Tokens already verified, by secret and token: their user and expiry (a POSIX time). Nothing in a token
+#: changes once it has passed, but that it expires: only the expiry is checked again. An app's users send
+#: the same token with each request until it expires, and verifying one anew costs more than any other
+#: check of a new widget session (bench/sessions.py).
+_VERIFIED: Memo[tuple[str, str], tuple[str, float]] = Memo(REMEMBERED_TOKENS)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -42,6 +52,10 @@ def mint_token(user_id: str, secret: Secret, ttl: timedelta, now: datetime | Non
 def user_from_token(token: str, secret: Secret) -> str:
     """The user id a valid token names; :class:`Unauthenticated` otherwise (the reason is not told
     to the client beyond what helps it recover)."""
+    key = (secret.reveal(), token)
+    verified = _VERIFIED.get(key)
+    if verified is not None and time.time() < verified[1]:
+        return verified[0]
     try:
         claims = jwt.decode(
             token, secret.reveal(), algorithms=[ALGORITHM], options={"require": ["sub", "exp"]}
@@ -53,6 +67,7 @@ def user_from_token(token: str, secret: Secret) -> str:
     user_id = claims["sub"]
     if not isinstance(user_id, str) or not 0 < len(user_id) <= MAX_USER_ID_LENGTH:
         raise Unauthenticated("The bearer token is not valid")
+    _VERIFIED.remember(key, (user_id, float(claims["exp"])))
     return user_id
 
 

@@ -7,13 +7,12 @@ SQLite (a file) by default; PostgreSQL when ``DATABASE_URL`` says so (``postgres
 from __future__ import annotations
 
 import functools
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
@@ -25,9 +24,9 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, make_url
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from server.memo import Memo
+
 MIGRATIONS = Path(__file__).parent / "migrations"
-K = TypeVar("K")
-V = TypeVar("V")
 #: Users whose external id a process keeps in mind (a few MB at most).
 REMEMBERED_USERS = 20_000
 
@@ -93,33 +92,6 @@ class SchemaState:
             else "the database has no migrations applied"
         )
         return f"{current}, the code needs {', '.join(self.head)}: run `ofda db upgrade`"
-
-
-class Memo(Generic[K, V]):
-    """Values that never change once stored, kept in memory by key, at most ``size`` of them (the first
-    remembered go first); safe to share between threads. (``functools.lru_cache`` would remember a miss
-    too, and cannot be told a value it did not compute.)
-
-    >>> memo: Memo[str, str] = Memo(size=2)
-    >>> for key in "abc":
-    ...     memo.remember(key, key.upper())
-    >>> memo.get("a"), memo.get("c")
-    (None, 'C')
-    """
-
-    def __init__(self, size: int) -> None:
-        self._size = size
-        self._values: dict[K, V] = {}
-        self._lock = threading.Lock()
-
-    def get(self, key: K) -> V | None:
-        return self._values.get(key)
-
-    def remember(self, key: K, value: V) -> None:
-        with self._lock:
-            if key not in self._values and len(self._values) >= self._size:
-                del self._values[next(iter(self._values))]
-            self._values[key] = value
 
 
 class Database:

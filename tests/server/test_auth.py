@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 
 import jwt
@@ -38,6 +39,24 @@ def test_round_trip() -> None:
 def test_rejected_tokens(token: str, reason: str) -> None:
     with pytest.raises(Unauthenticated, match=reason):
         user_from_token(token, SECRET)
+
+
+def test_a_token_accepted_before_is_refused_once_it_expires() -> None:
+    """Verified tokens are remembered: the expiry still holds for them."""
+    expires = int(time.time()) + 2
+    token = jwt.encode({"sub": "alice", "exp": expires}, SECRET.reveal(), algorithm="HS256")
+    assert user_from_token(token, SECRET) == "alice"
+    assert user_from_token(token, SECRET) == "alice"
+    time.sleep(max(0.0, expires - time.time()) + 0.05)
+    with pytest.raises(Unauthenticated, match="expired"):
+        user_from_token(token, SECRET)
+
+
+def test_a_token_accepted_under_one_secret_is_refused_under_another() -> None:
+    token = mint_token("alice", SECRET, timedelta(minutes=1))
+    assert user_from_token(token, SECRET) == "alice"
+    with pytest.raises(Unauthenticated, match="not valid"):
+        user_from_token(token, Secret("rotated" * 6))
 
 
 def test_cli_token_authenticates_its_user(app: Flask, runner: FlaskCliRunner) -> None:
