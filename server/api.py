@@ -13,7 +13,7 @@ import flask
 import flask_smorest
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from marshmallow import Schema, fields
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from webargs.flaskparser import FlaskParser
 from werkzeug.exceptions import HTTPException, RequestEntityTooLarge
 from werkzeug.exceptions import MethodNotAllowed as WerkzeugMethodNotAllowed
@@ -233,6 +233,15 @@ def init_app(app: Flask) -> Api:
             except Unavailable as unavailable:
                 log.error("database not ready: %s", unavailable)
                 return error_response(unavailable)
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # A pooled connection lost since its last use (a database restart): it is gone from
+                # the pool, and the request can be sent again at once.
+                log.warning("database connection lost: %s", type(exc.orig).__name__)
+                return error_response(
+                    Unavailable(
+                        "The database connection was lost; retry", code="database_unavailable", retry_after=1
+                    )
+                )
         log.exception("unhandled error")
         return error_response(ApiError("Internal error; quote the request id to support"))
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -80,23 +80,38 @@ class AppUser(Base):
     links_reconciled_at: Mapped[datetime | None]
 
 
+def _present(column: str) -> dict[str, Any]:
+    """A partial index's condition, on both databases: only the rows where ``column`` has a value."""
+    condition = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
+
 class WidgetSession(Base):
     __tablename__ = "widget_sessions"
     __table_args__ = (
-        # The per-user rate limit reads a user's sessions of the last minute on every new session.
+        # The per-user rate limit reads a user's sessions of the last minute on every new session (and
+        # every query by user starts with it).
         Index("ix_widget_sessions_user_created", "user_id", "created_at"),
+        # Every new session writes each index twice (its reservation, then the session), so the indexes
+        # below hold only the rows with a value (migration 0009).
         # The optional per-address rate limit reads the sessions of the last minute from one address.
-        Index("ix_widget_sessions_client_created", "client_key", "created_at"),
+        Index("ix_widget_sessions_client_created", "client_key", "created_at", **_present("client_key")),
         # App2App: the bank sends the user back with the session's access token; the app's resume call
-        # finds the user's session by a keyed hash of it.
-        Index("ix_widget_sessions_user_access_token_key", "user_id", "access_token_key"),
+        # finds the session by a keyed hash of it.
+        Index("ix_widget_sessions_access_token_key", "access_token_key", **_present("access_token_key")),
         # One session per (user, Idempotency-Key): a retried request finds the session it created.
-        UniqueConstraint("user_id", "idempotency_key", name="uq_widget_sessions_user_idempotency_key"),
+        Index(
+            "uq_widget_sessions_user_idempotency_key",
+            "user_id",
+            "idempotency_key",
+            unique=True,
+            **_present("idempotency_key"),
+        ),
     )
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
-    user_id: Mapped[str] = mapped_column(String(255), index=True)
-    external_id: Mapped[str] = mapped_column(String(64), index=True)
+    user_id: Mapped[str] = mapped_column(String(255))
+    external_id: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(16), default=SessionStatus.PENDING)
     #: Carries Belvo's access token: returned to its owner only, never logged, cleared once the
     #: session is over.

@@ -7,6 +7,7 @@ SQLite (a file) by default; PostgreSQL when ``DATABASE_URL`` says so (``postgres
 from __future__ import annotations
 
 import functools
+import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,14 +20,18 @@ from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
-from sqlalchemy import Column, Engine, Table, bindparam, create_engine, event, text
+from sqlalchemy import ClauseElement, Column, Engine, Table, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import CursorResult, make_url
+from sqlalchemy.engine import CursorResult, Dialect, make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.memo import Memo
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+#: Seconds a pooled PostgreSQL connection may sit unused and still be taken as alive, unchecked.
+PING_AFTER_IDLE = 10.0
 #: Users whose external id a process keeps in mind (a few MB at most).
 REMEMBERED_USERS = 20_000
 
@@ -48,7 +53,9 @@ def normalise_url(url: str) -> str:
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if make_url(url).get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, **kwargs)
+        _ping_idle_connections(engine)
+        return engine
     engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs)
 
     @event.listens_for(engine, "connect")
@@ -61,9 +68,31 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=30000")
+        cursor.execute("PRAGMA mmap_size=268435456")
         cursor.close()
 
     return engine
+
+
+def _ping_idle_connections(engine: Engine) -> None:
+    """Check that a pooled connection still works before it is used, if it sat unused for more than
+    ``PING_AFTER_IDLE`` seconds (a database restarted, a proxy's idle timeout): the pool then opens a new
+    one. SQLAlchemy's ``pool_pre_ping`` checks on every checkout, a round trip more for each of a widget
+    session's two writes; a connection lost while in use fails its request with a 503 and is dropped."""
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= PING_AFTER_IDLE:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_connection)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            raise DisconnectionError("a pooled connection no longer answers") from exc
 
 
 @dataclass(frozen=True)
@@ -218,6 +247,129 @@ def _insert_or_lock(dialect: str, table: Table, columns: tuple[str, ...], return
         .on_conflict_do_update(index_elements=list(table.primary_key), set_={returning.name: returning})
         .returning(returning)
     )
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A Core statement rendered once for one kind of database: its SQL in the driver's parameter style,
+    and for each parameter its name, the conversion SQLAlchemy would apply to its value, and its default
+    (the statement's own literals)."""
+
+    sql: str
+    #: In the order the driver takes them (``positional``), or by name.
+    names: tuple[str, ...]
+    positional: bool
+    conversions: tuple[Any, ...]
+    defaults: Mapping[str, Any]
+
+    def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
+        converted = [
+            convert(value) if convert else value
+            for name, convert in zip(self.names, self.conversions, strict=True)
+            for value in (values[name] if name in values else self.defaults[name],)
+        ]
+        return tuple(converted) if self.positional else dict(zip(self.names, converted, strict=True))
+
+
+#: Renderings by statement and kind of database (not by engine: every engine of a kind shares one).
+_PREPARED: dict[tuple[ClauseElement, type[Dialect], str], Prepared] = {}
+
+
+def prepared(statement: ClauseElement, dialect: Dialect) -> Prepared:
+    """``statement`` rendered for ``dialect``'s kind of database, once per process."""
+    key = (statement, type(dialect), dialect.paramstyle)
+    if (known := _PREPARED.get(key)) is not None:
+        return known
+    compiled = statement.compile(dialect=dialect)
+    assert isinstance(compiled, SQLCompiler)  # a statement's, not DDL's
+    binds = compiled.binds
+    order = compiled.positiontup
+    names = tuple(order) if order is not None else tuple(binds)
+    rendered = _PREPARED[key] = Prepared(
+        sql=compiled.string,
+        names=names,
+        positional=order is not None,
+        conversions=tuple(binds[name].type.dialect_impl(dialect).bind_processor(dialect) for name in names),
+        defaults={name: binds[name].value for name in names},
+    )
+    return rendered
+
+
+@contextmanager
+def _cursor(engine: Engine, statement: ClauseElement) -> Iterator[tuple[Any, Prepared]]:
+    """A cursor on one of ``engine``'s pooled DB-API connections, given back after the block; a driver
+    error comes out as SQLAlchemy's (parameters hidden: they may hold a widget URL), and a connection it
+    reports lost is not given back (on PostgreSQL, the pool's check at checkout finds any other)."""
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        try:
+            yield cursor, prepared(statement, engine.dialect)
+        finally:
+            cursor.close()
+    except engine.dialect.loaded_dbapi.Error as exc:
+        lost = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+        if lost:
+            connection.invalidate(exc)
+        raise DBAPIError.instance(
+            prepared(statement, engine.dialect).sql,
+            None,
+            exc,
+            engine.dialect.loaded_dbapi.Error,
+            hide_parameters=True,
+            connection_invalidated=lost,
+            dialect=engine.dialect,
+        ) from exc
+    finally:
+        connection.close()
+
+
+def write(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -> int:
+    """Run a one-statement write on ``engine`` (an autocommit one: it commits as it runs) straight on the
+    driver; answers how many rows it wrote. On the request path of every widget session: SQLAlchemy's
+    execution of a statement (its context, parameter and result objects) costs more than SQLite's."""
+    with _cursor(engine, statement) as (cursor, statement_sql):
+        cursor.execute(statement_sql.sql, statement_sql.parameters(values))
+        rows: int = cursor.rowcount
+        return rows
+
+
+def write_under_lock(
+    engine: Engine,
+    lock: ClauseElement,
+    lock_values: Mapping[str, Any],
+    statement: ClauseElement,
+    values: Mapping[str, Any],
+) -> int:
+    """``lock`` then ``statement``, in one transaction on ``engine`` (an autocommit PostgreSQL one):
+    ``BEGIN``, the lock, the write and ``COMMIT`` go to the server together, in one round trip
+    (psycopg's pipeline), and each statement still reads what committed before it ran (READ COMMITTED
+    takes a snapshot per statement, once the one before it is done). Answers how many rows the write
+    wrote; nothing is written when anything fails."""
+    with _cursor(engine, statement) as (cursor, write_sql):
+        connection = cursor.connection
+        lock_sql = prepared(lock, engine.dialect)
+        try:
+            with connection.pipeline():
+                cursor.execute("BEGIN")
+                cursor.execute(lock_sql.sql, lock_sql.parameters(lock_values))
+                written = connection.cursor()
+                written.execute(write_sql.sql, write_sql.parameters(values))
+                cursor.execute("COMMIT")
+        except BaseException:
+            connection.rollback()
+            raise
+        rows: int = written.rowcount
+        return rows
+
+
+def read_value(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -> Any:
+    """The first column of the first row ``statement`` reads (``None`` when none), straight on the driver,
+    with no conversion of the value (for a column the driver gives as it is, such as a string)."""
+    with _cursor(engine, statement) as (cursor, statement_sql):
+        cursor.execute(statement_sql.sql, statement_sql.parameters(values))
+        row = cursor.fetchone()
+        return None if row is None else row[0]
 
 
 def database(app: Flask | None = None) -> Database:

@@ -45,7 +45,7 @@ from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, 
 from server.models import AppUser, SessionStatus, WidgetSession
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
-from server.storage import Database, insert_or_lock
+from server.storage import Database, insert_or_lock, read_value, write, write_under_lock
 
 log = logging.getLogger(__name__)
 
@@ -268,6 +268,10 @@ def _reserve_if_admitted(columns: tuple[str, ...]) -> Insert:
 
 #: A user's ``external_id``: drawn with their first session, never changed.
 _EXTERNAL_ID = select(_USERS.c.external_id).where(_USERS.c.user_id == bindparam("owner"))
+#: A returning user's row, locked as ``lock_user`` locks it (PostgreSQL's FOR NO KEY UPDATE).
+_LOCK_USER = (
+    select(_USERS.c.user_id).where(_USERS.c.user_id == bindparam("owner")).with_for_update(key_share=True)
+)
 
 
 #: Otherwise, why: the claimed session, the limits' blockers, the cap.
@@ -399,23 +403,28 @@ def reserve(
         "expires_at": now + hold,
         "completed_at": None,
     }
-    if database.autocommit.dialect.name == "sqlite":
-        # SQLite's common case, a returning user with nothing in the way, in one writing statement: SQLite
-        # takes its one write lock when such a statement starts, before it reads, so the admission and
-        # the insert are atomic, and the lock is let go inside the driver, never held while this thread
-        # waits for the GIL (nor is it by a RETURNING, whose statement stays open until its rows are
-        # read). PostgreSQL needs the user's row lock first: a statement reads from the snapshot it
-        # started with, before any lock it waits for.
-        with database.autocommit.connect() as connection:
-            external_id = database.external_ids.get(user_id)
-            if external_id is None:
-                external_id = connection.execute(_EXTERNAL_ID, {"owner": user_id}).scalar()
-            if external_id is not None:
-                database.external_ids.remember(user_id, external_id)
-                new = {f"new_{name}": value for name, value in {**values, "external_id": external_id}.items()}
-                statement = _reserve_if_admitted((*values, "external_id"))
-                if connection.execute(statement, {**params, **new}).rowcount == 1:
-                    return Reserved(row["id"], external_id)
+    # The common case, a returning user with nothing in the way, is one write. SQLite takes its one write
+    # lock when a writing statement starts, before it reads, so the admission and the insert are atomic,
+    # and the lock is let go inside the driver, never held while this thread waits for the GIL (nor is
+    # it by a RETURNING, whose statement stays open until its rows are read). PostgreSQL needs the user's
+    # row lock first, in the same transaction: a statement reads from the snapshot it started with, before
+    # any lock it waits for; the three statements still go in one round trip.
+    sqlite = database.autocommit.dialect.name == "sqlite"
+    external_id = database.external_ids.get(user_id)
+    if external_id is None and sqlite:
+        external_id = read_value(database.autocommit, _EXTERNAL_ID, {"owner": user_id})
+    if external_id is not None:
+        database.external_ids.remember(user_id, external_id)
+        new = {f"new_{name}": value for name, value in {**values, "external_id": external_id}.items()}
+        statement = _reserve_if_admitted((*values, "external_id"))
+        admitted = {**params, **new}
+        written = (
+            write(database.autocommit, statement, admitted)
+            if sqlite
+            else write_under_lock(database.autocommit, _LOCK_USER, {"owner": user_id}, statement, admitted)
+        )
+        if written == 1:
+            return Reserved(row["id"], external_id)
     try:
         values["external_id"] = lock_user(db, user_id, now)
         new = {f"new_{name}": value for name, value in values.items()}
@@ -571,9 +580,7 @@ def fill(
     # the driver lets go of the GIL, and under load getting it back is what takes the time
     # (bench/sessions.py measures it).
     # The write lock (SQLite has one writer at a time) is not held across Python code either.
-    with database.autocommit.connect() as connection:
-        filled = connection.execute(_FILL, values).rowcount
-    if not filled:
+    if not write(database.autocommit, _FILL, values):
         # A newer session of the user took its place while Belvo answered: the token goes unused, and
         # the app is told the session is cancelled.
         log.info(
@@ -604,7 +611,6 @@ def release(db: Session, database: Database, reservation: Reserved) -> None:
     reservation lapses at its expiry; the error the client gets is the one that stopped the session."""
     try:
         db.rollback()  # on SQLite, a write lock it held would stop the statement
-        with database.autocommit.connect() as connection:
-            connection.execute(_RELEASE, {"session_id": reservation.session_id})
+        write(database.autocommit, _RELEASE, {"session_id": reservation.session_id})
     except SQLAlchemyError:
         log.warning("widget session reservation not released", extra={"session_id": reservation.session_id})
