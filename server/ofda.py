@@ -9,9 +9,10 @@ that Belvo would reject or ignore stops the deployment instead of a user's sessi
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any, Literal
 from urllib.parse import urlencode, urlsplit
@@ -210,9 +211,19 @@ class TokenRequest:
     stale_in: str | None = None
 
     def payload(self) -> dict[str, Any]:
-        """The JSON body, as Belvo documents it."""
-        body: dict[str, Any] = _TOKEN_REQUEST_SCHEMA.dump(self)
-        return body
+        """The JSON body, as Belvo documents it (its parts may be shared with other bodies: read it, do
+        not change it)."""
+        # All of it but the person's documents comes from the server's settings and the app's few
+        # choices: that part is dumped once per distinct request, and never holds personal data.
+        consent = self.widget.consent
+        anonymous = replace(self.widget, consent=replace(consent, identification_info=()))
+        shared = _dump_shared(replace(self, widget=anonymous))
+        widget = shared["widget"]
+        documents = _IDENTIFICATIONS_SCHEMA.dump(consent.identification_info)
+        return {
+            **shared,
+            "widget": {**widget, "consent": {**widget["consent"], "identification_info": documents}},
+        }
 
 
 @dataclass(frozen=True)
@@ -447,6 +458,13 @@ class PortalTokenRequestSchema(_WireSchema):
 # with it is thread-safe.
 _TOKEN_REQUEST_SCHEMA = TokenRequestSchema()
 _PORTAL_TOKEN_REQUEST_SCHEMA = PortalTokenRequestSchema()
+_IDENTIFICATIONS_SCHEMA = IdentificationSchema(many=True)
+
+
+@functools.lru_cache(maxsize=64)
+def _dump_shared(request: TokenRequest) -> dict[str, Any]:
+    body: dict[str, Any] = _TOKEN_REQUEST_SCHEMA.dump(request)
+    return body
 
 
 # -- the hosted widget URL (docs/belvo.md §2) --------------------------------------------------------

@@ -411,7 +411,7 @@ def reserve(
     # any lock it waits for; the three statements still go in one round trip.
     sqlite = database.autocommit.dialect.name == "sqlite"
     external_id = database.external_ids.get(user_id)
-    if external_id is None and sqlite:
+    if external_id is None:
         external_id = read_value(database.autocommit, _EXTERNAL_ID, {"owner": user_id})
     if external_id is not None:
         database.external_ids.remember(user_id, external_id)

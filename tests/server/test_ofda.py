@@ -23,6 +23,25 @@ def test_the_golden_payloads_are_what_the_schema_describes(name: str) -> None:
     assert TokenRequestSchema().load(payload).payload() == payload
 
 
+def test_each_payload_carries_its_own_persons_documents() -> None:
+    """The server's part of the body is dumped once and shared: one session's documents never show in
+    another's body, nor does building one change the other."""
+    body = json.loads((GOLDEN / "token_request_full.json").read_text(encoding="utf-8"))
+    payload = {key: value for key, value in body.items() if key not in {"id", "password"}}
+    other = json.loads(json.dumps(payload))
+    other["widget"]["consent"]["identification_info"] = [
+        {"type": "CPF", "number": "52998224725", "name": "Maria da Silva"}
+    ]
+    first = TokenRequestSchema().load(payload).payload()
+    second = TokenRequestSchema().load(other).payload()
+    assert first == payload
+    assert second == other
+    assert (
+        first["widget"]["consent"]["identification_info"]
+        != second["widget"]["consent"]["identification_info"]
+    )
+
+
 def test_widget_url_values_are_url_encoded() -> None:
     options = StartupOptions(access_mode="single", institutions=("a_b",), show_abandon_survey=False)
     url = widget_url("http://127.0.0.1:8000/sandbox/widget/", "x.y+z/=", "id-&=?", options)
