@@ -61,7 +61,7 @@ def create_app(
 
     observability.init_app(app)
     commands.init_app(app)
-    storage.init_app(app, settings.database_url)
+    storage.init_app(app, settings.database_url, settings.database_pool_size)
     if settings.auto_migrate:
         storage.database(app).upgrade()
     webhook_queue.init_app(app)

@@ -132,6 +132,9 @@ class SessionLimits:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
+    #: Connections each process keeps open per pool (``DATABASE_POOL_SIZE``): at least its threads, or the
+    #: ones beyond are opened and closed again for every query (on PostgreSQL, a server process each).
+    database_pool_size: int
     public_base_url: str
     emulator_mode: bool
     belvo_api_url: str
@@ -546,6 +549,7 @@ def load_settings(
 
     loaded = Settings(
         database_url=src.text("DATABASE_URL", "sqlite:///ofda.sqlite3") or "",
+        database_pool_size=src.checked(16, _positive, src, "DATABASE_POOL_SIZE", 16),
         public_base_url=public_base_url,
         emulator_mode=emulator_mode,
         belvo_api_url=belvo_api_url,

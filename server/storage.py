@@ -140,9 +140,14 @@ class Database:
         self._at_head: SchemaState | None = None
 
     @classmethod
-    def at(cls, url: str) -> Database:
-        """Both engines on the database at ``url``."""
-        return cls(make_engine(url), make_engine(url, isolation_level="AUTOCOMMIT"))
+    def at(cls, url: str, pool_size: int = 16) -> Database:
+        """Both engines on the database at ``url``, each pool keeping up to ``pool_size`` connections
+        open (and opening as many again beyond, closed after use). The most recently used connection is
+        taken first: on SQLite its page cache is the likeliest to still be current."""
+        pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "pool_use_lifo": True}
+        if make_url(normalise_url(url)).database in {None, "", ":memory:"}:
+            pooling = {}  # an in-memory SQLite database: one connection per thread, not a pool
+        return cls(make_engine(url, **pooling), make_engine(url, isolation_level="AUTOCOMMIT", **pooling))
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -384,8 +389,8 @@ def get_session() -> Session:
     return session
 
 
-def init_app(app: Flask, url: str) -> None:
-    app.extensions["ofda.db"] = Database.at(url)
+def init_app(app: Flask, url: str, pool_size: int) -> None:
+    app.extensions["ofda.db"] = Database.at(url, pool_size)
 
     @app.teardown_appcontext
     def _close_session(_exc: BaseException | None) -> None:
