@@ -80,6 +80,15 @@ class AppUser(Base):
     links_reconciled_at: Mapped[datetime | None]
 
 
+def effective_status(status: str, expires_at: datetime, now: datetime) -> SessionStatus:
+    """A session's status as of ``now``: a pending session past ``expires_at`` is expired, whether or not
+    anything has written that down yet (no background job needed)."""
+    stored = SessionStatus(status)
+    if stored is SessionStatus.PENDING and now >= expires_at:
+        return SessionStatus.EXPIRED
+    return stored
+
+
 def _present(column: str) -> dict[str, Any]:
     """A partial index's condition, on both databases: only the rows where ``column`` has a value."""
     condition = text(f"{column} IS NOT NULL")
@@ -140,12 +149,7 @@ class WidgetSession(Base):
     )
 
     def effective_status(self, now: datetime) -> SessionStatus:
-        """The status as of ``now``: a pending session past ``expires_at`` is expired, whether or
-        not anything has written that down yet (no background job needed)."""
-        status = SessionStatus(self.status)
-        if status is SessionStatus.PENDING and now >= self.expires_at:
-            return SessionStatus.EXPIRED
-        return status
+        return effective_status(self.status, self.expires_at, now)
 
 
 class SessionEvent(Base):

@@ -42,7 +42,7 @@ from server.belvo import BelvoClient, BelvoError, as_api_error
 from server.clock import isoformat_z
 from server.config import RetryPolicy, Secret, SessionLimits, Settings
 from server.errors import Conflict, Gone, NotFound, RateLimited, Unprocessable, retry_after
-from server.models import AppUser, SessionStatus, WidgetSession
+from server.models import AppUser, SessionStatus, WidgetSession, effective_status
 from server.ofda import Consent, StartupOptions, TokenRequest, Widget, widget_url
 from server.schemas import SessionRequest
 from server.storage import Database, insert_or_lock, read_value, write, write_under_lock
@@ -97,7 +97,24 @@ def get_owned_session(db: Session, session_id: str, user_id: str) -> WidgetSessi
     return session
 
 
-def created_view(session: WidgetSession, now: datetime) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Created:
+    """A session as the request that just made it answers it: what ``created_view`` shows, read from
+    the values just written rather than through a mapped ``WidgetSession`` (building one costs more than
+    the rest of the answer)."""
+
+    id: str
+    status: str
+    widget_url: str | None
+    expires_at: datetime
+    external_id: str
+    callback_urls: dict[str, Any]
+
+    def effective_status(self, now: datetime) -> SessionStatus:
+        return effective_status(self.status, self.expires_at, now)
+
+
+def created_view(session: WidgetSession | Created, now: datetime) -> dict[str, Any]:
     """The ``201`` answer to a new session: the contract's keys only (docs/security.md C9). The widget URL
     carries Belvo's access token, so it is shown only while the session can still be used."""
     status = session.effective_status(now)
@@ -504,7 +521,7 @@ def create_session(
     now: datetime,
     idempotency: Idempotency | None = None,
     client_key: str | None = None,
-) -> WidgetSession:
+) -> WidgetSession | Created:
     """Mint a Belvo widget token for ``user_id`` and store the session; the caller answers with it.
 
     The slot is reserved first (``reserve``), Belvo is called with no transaction open, and the
@@ -567,9 +584,10 @@ def fill(
     url: str,
     expires_at: datetime,
     access_token_key: str,
-) -> WidgetSession:
+) -> WidgetSession | Created:
     """Turn the reservation into a pending session with its widget URL and the keyed hash of its access
-    token (App2App's resume finds the session by it); answers the session as stored."""
+    token (App2App's resume finds the session by it); answers it as written, or as stored when a newer
+    session took its place meanwhile."""
     values = {
         "session_id": reservation.session_id,
         "url": url,
@@ -595,14 +613,13 @@ def fill(
             "expires_at": isoformat_z(expires_at),
         },
     )
-    return WidgetSession(
-        **row,
-        external_id=reservation.external_id,
+    return Created(
+        id=reservation.session_id,
         status=SessionStatus.PENDING.value,
         widget_url=url,
         expires_at=expires_at,
-        completed_at=None,
-        access_token_key=access_token_key,
+        external_id=reservation.external_id,
+        callback_urls=row["callback_urls"],
     )
 
 
