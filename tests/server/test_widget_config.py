@@ -106,6 +106,7 @@ def test_secrets_never_show_in_a_repr() -> None:
         ({"SESSION_RATE_LIMIT_PER_DAY": "-5"}, "SESSION_RATE_LIMIT_PER_DAY: expected a whole number"),
         ({"SESSION_RATE_LIMIT_PER_IP_PER_MINUTE": "0"}, "SESSION_RATE_LIMIT_PER_IP_PER_MINUTE: expected a"),
         ({"TRUSTED_PROXY_HOPS": "-1"}, "TRUSTED_PROXY_HOPS: expected a whole number of 0 or more"),
+        ({"DATABASE_POOL_SIZE": "0"}, "DATABASE_POOL_SIZE: expected a whole number of 1 or more"),
     ],
 )  # fmt: skip
 def test_misconfiguration_refuses_to_start(setting: dict[str, str], message: str) -> None:
