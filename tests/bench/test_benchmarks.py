@@ -54,6 +54,11 @@ def test_the_sessions_benchmark_gets_an_answer_to_every_request(clients: str, us
         rows = re.findall(rf"^(\w+) +1 +{count} +(\d+) +(\d+) ", out, re.MULTILINE)
         assert sorted(target for target, _, _ in rows) == ["backend", "naive", "relay", "upstream"], out
         assert all(int(requests) > 0 and int(errors) == 0 for _, requests, errors in rows), out
+    # The overhead is the latency less the upstream delays each target waits out (the naive baseline's
+    # login check as well as its token call): never below zero, or the stand-in skipped a delay.
+    overheads = re.findall(r"^\w+ +1 +\d+ +\d+ +\d+ +[\d.]+ +[\d.]+ +[\d.]+ +(-?[\d.]+) ", out, re.MULTILINE)
+    assert overheads, out
+    assert all(float(overhead) >= 0 for overhead in overheads), out
     assert re.search(r"^Python calls per request .*: backend [\d,]+, naive [\d,]+, relay [\d,]+", out, re.M)
     # The last line sums the run up for scripts; figures the loads chosen do not measure are n/a.
     figure = r"\d+\.\d+" if clients == "8,32" else r"(?:\d+\.\d+|n/a)"
