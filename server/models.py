@@ -101,8 +101,8 @@ class WidgetSession(Base):
         # The per-user rate limit reads a user's sessions of the last minute on every new session (and
         # every query by user starts with it).
         Index("ix_widget_sessions_user_created", "user_id", "created_at"),
-        # Every new session writes each index twice (its reservation, then the session), so the indexes
-        # below hold only the rows with a value (migration 0009).
+        # A new session is written twice (its reservation, then the session): the indexes below hold only
+        # the rows with a value, so neither write touches one whose column is empty (migration 0009).
         # The optional per-address rate limit reads the sessions of the last minute from one address.
         Index("ix_widget_sessions_client_created", "client_key", "created_at", **_present("client_key")),
         # App2App: the bank sends the user back with the session's access token; the app's resume call

@@ -1,8 +1,9 @@
 """widget sessions keep only the indexes their queries use, partial where the column is often empty
 
-Every new session writes each index of the table twice (its reservation, then the session): the
-indexes on ``user_id`` alone and on ``external_id`` served no query, and the ones on the client's
-address key, the Idempotency-Key and the access token key now hold only the rows that have one.
+A new session is written twice (its reservation, then the session), and each write updates the
+indexes its columns are in: the indexes on ``user_id`` alone and on ``external_id`` served no query, and
+the ones on the client's address key, the Idempotency-Key and the access token key now hold only the rows
+that have one (a reservation has none of them unless the client sent a key or the per-address limit is on).
 
 Revision ID: 0009
 Revises: 0008
