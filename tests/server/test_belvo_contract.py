@@ -53,7 +53,7 @@ from server.belvo import (
 )
 from server.config import RetryPolicy, Secret
 from server.inprocess import WSGIAdapter
-from server.ofda import TokenRequestSchema
+from server.ofda import FETCH_RESOURCES, TokenRequestSchema
 from tests.server.conftest import BELVO, SECRET_ID, SECRET_PASSWORD
 from tests.support import Clock
 
@@ -436,14 +436,7 @@ class EmulatorUpstream(Upstream):
                 "institution": "ofmockbank_br_retail",
                 "access_mode": "recurrent",
                 "external_id": "contract-test-user",
-                "fetch_resources": [
-                    "ACCOUNTS",
-                    "OWNERS",
-                    "TRANSACTIONS",
-                    "BILLS",
-                    "INVESTMENTS",
-                    "INVESTMENT_TRANSACTIONS",
-                ],
+                "fetch_resources": list(FETCH_RESOURCES),
             },
         )
         link_id: str = link["id"]
