@@ -267,11 +267,11 @@ class Prepared:
     defaults: Mapping[str, Any]
 
     def parameters(self, values: Mapping[str, Any]) -> tuple[Any, ...] | dict[str, Any]:
-        converted = [
-            convert(value) if convert else value
-            for name, convert in zip(self.names, self.conversions, strict=True)
-            for value in (values[name] if name in values else self.defaults[name],)
-        ]
+        """The driver's parameters for ``values`` (by name; the statement's literals where absent)."""
+        converted = []
+        for name, convert in zip(self.names, self.conversions, strict=True):
+            value = values[name] if name in values else self.defaults[name]
+            converted.append(convert(value) if convert else value)
         return tuple(converted) if self.positional else dict(zip(self.names, converted, strict=True))
 
 
@@ -304,11 +304,12 @@ def _cursor(engine: Engine, statement: ClauseElement) -> Iterator[tuple[Any, Pre
     """A cursor on one of ``engine``'s pooled DB-API connections, given back after the block; a driver
     error comes out as SQLAlchemy's (parameters hidden: they may hold a widget URL), and a connection it
     reports lost is not given back (on PostgreSQL, the pool's check at checkout finds any other)."""
+    rendered = prepared(statement, engine.dialect)
     connection = engine.raw_connection()
     try:
         cursor = connection.cursor()
         try:
-            yield cursor, prepared(statement, engine.dialect)
+            yield cursor, rendered
         finally:
             cursor.close()
     except engine.dialect.loaded_dbapi.Error as exc:
@@ -316,7 +317,7 @@ def _cursor(engine: Engine, statement: ClauseElement) -> Iterator[tuple[Any, Pre
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            prepared(statement, engine.dialect).sql,
+            rendered.sql,
             None,
             exc,
             engine.dialect.loaded_dbapi.Error,

@@ -430,8 +430,9 @@ def reserve(
     external_id = database.external_ids.get(user_id)
     if external_id is None:
         external_id = read_value(database.autocommit, _EXTERNAL_ID, {"owner": user_id})
+        if external_id is not None:
+            database.external_ids.remember(user_id, external_id)
     if external_id is not None:
-        database.external_ids.remember(user_id, external_id)
         new = {f"new_{name}": value for name, value in {**values, "external_id": external_id}.items()}
         statement = _reserve_if_admitted((*values, "external_id"))
         admitted = {**params, **new}
