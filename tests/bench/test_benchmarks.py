@@ -35,6 +35,15 @@ def test_the_parse_benchmark_compares_with_the_bare_parse() -> None:
     assert re.search(r"deeplinks takes \d+\.\d+x the bare time", out), out
 
 
+def test_the_sqlite_writes_benchmark_compares_the_retries_with_sqlites_busy_handler() -> None:
+    out = run("sqlite_writes.py", "--rounds", "1", "--seconds", "0.5")
+    assert re.search(r"^retries +1 +\d+ ", out, re.MULTILINE), out
+    assert re.search(r"^sqlite +1 +\d+ ", out, re.MULTILINE), out
+    assert re.search(
+        r"busy handler: \d+\.\d+ vs \d+\.\d+ ms \(x\d+\.\d+\), (met|NOT met)$", out, re.MULTILINE
+    ), out
+
+
 @pytest.mark.postgres
 @pytest.mark.skipif(not os.environ.get("TEST_DATABASE_URL"), reason="needs TEST_DATABASE_URL")
 def test_the_webhooks_benchmark_compares_the_deployment_with_an_empty_200() -> None:
