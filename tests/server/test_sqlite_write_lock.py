@@ -1,4 +1,4 @@
-"""SQLite has one write lock for the whole database: a widget session asked for while another process
+"""SQLite has one write lock for the whole database: a widget session asked for while another connection
 holds it waits its turn (tried again every few milliseconds at most, not after SQLite's own growing
 waits), is stored once the lock is free, and nothing is written when it never comes free."""
 
@@ -34,7 +34,8 @@ def _sqlite_only(database_url: str) -> None:
 
 @contextmanager
 def write_lock_held(app: Flask, seconds: float) -> Iterator[None]:
-    """Another process's connection takes SQLite's write lock and lets go of it ``seconds`` later."""
+    """A connection of its own (as another process's would) takes SQLite's write lock, and lets go of it
+    ``seconds`` later."""
     path = database(app).engine.url.database
     assert path
     other = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
