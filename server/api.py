@@ -4,7 +4,6 @@ failure (ours, werkzeug's and marshmallow's), JSON-only request bodies and the `
 from __future__ import annotations
 
 import logging
-import uuid
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import IO, Any, TypeVar
@@ -32,7 +31,7 @@ from server.errors import (
     UnsupportedMediaType,
     flatten_messages,
 )
-from server.observability import current_request_id
+from server.observability import current_request_id, new_request_id
 from server.storage import database
 
 log = logging.getLogger(__name__)
@@ -41,7 +40,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def error_response(error: ApiError) -> Response:
-    request_id = current_request_id() or uuid.uuid4().hex
+    request_id = current_request_id() or new_request_id()
     response = jsonify(error.body(request_id))
     response.status_code = error.status
     response.headers.update(error.headers())

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import json
 import os
-import uuid
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -42,7 +41,13 @@ from server.errors import (
     InvalidRequest,
     UriTooLong,
 )
-from server.observability import REQUEST_ID_HEADER, ROUTE_ENVIRON_KEY, JsonFormatter, RedactingFilter
+from server.observability import (
+    REQUEST_ID_HEADER,
+    ROUTE_ENVIRON_KEY,
+    JsonFormatter,
+    RedactingFilter,
+    new_request_id,
+)
 
 #: What the access log shows for a request no route matched (404, 405): its path may be anything.
 UNMATCHED = "<unmatched>"
@@ -141,7 +146,7 @@ class Worker(ThreadWorker):  # type: ignore[misc]
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         error = answer_for(exc, self.cfg)
-        request_id = uuid.uuid4().hex
+        request_id = new_request_id()
         if error.status >= 500:
             self.log.error(
                 "request failed in the server: %s", type(exc).__name__, extra={"request_id": request_id}

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
+import subprocess
+import sys
+import time
 
 import pytest
 from flask import Flask
 
-from server.observability import JsonFormatter, RedactingFilter, redact
+from server.observability import BatchingStreamHandler, JsonFormatter, RedactingFilter, redact
 
 
 @pytest.mark.parametrize(
@@ -79,3 +83,47 @@ def test_records_from_any_logger_leave_redacted_with_the_request_id(app: Flask) 
     [line] = [json.loads(line) for line in lines if "doc" in line]
     assert line["message"] == "doc [document]"
     assert line["request_id"] == response.headers["X-Request-Id"]
+
+
+def _logger_writing_to(stream: io.StringIO, linger: float) -> logging.Logger:
+    logger = logging.getLogger(f"tests.batching.{id(stream)}")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(BatchingStreamHandler(stream, linger=linger))
+    return logger
+
+
+def test_info_lines_go_out_together_within_the_linger() -> None:
+    stream = io.StringIO()
+    logger = _logger_writing_to(stream, linger=1.0)
+    logger.info("first")
+    logger.info("second")
+    assert stream.getvalue() == ""  # still waiting for company
+    deadline = time.monotonic() + 5
+    while not stream.getvalue() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert stream.getvalue() == "first\nsecond\n"
+
+
+def test_a_warning_goes_out_at_once_after_the_lines_before_it() -> None:
+    stream = io.StringIO()
+    logger = _logger_writing_to(stream, linger=60)
+    logger.info("session created")
+    logger.warning("Belvo answered 503")
+    assert stream.getvalue() == "session created\nBelvo answered 503\n"
+
+
+def test_no_line_is_lost_when_the_process_exits_at_once() -> None:
+    program = (
+        "import logging, sys\n"
+        "from server.observability import configure_logging\n"
+        "configure_logging('INFO')\n"
+        "for n in range(3):\n"
+        "    logging.getLogger('server.x').info('line %d', n)\n"
+        "sys.exit(0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = [json.loads(line)["message"] for line in done.stderr.splitlines()]
+    assert lines == ["line 0", "line 1", "line 2"]
