@@ -149,9 +149,13 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             lines, self._pending = self._pending, []
-            if lines:
+            if not lines:
+                return
+            try:
                 self.stream.write("".join(lines))
-            super().flush()
+                super().flush()
+            except Exception:  # a closed or broken stream: reported as logging reports it, never raised
+                self.handleError(logging.makeLogRecord({"msg": f"{len(lines)} log lines not written"}))
 
     def _write_batches(self) -> None:
         while True:

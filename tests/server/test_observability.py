@@ -113,6 +113,15 @@ def test_a_warning_goes_out_at_once_after_the_lines_before_it() -> None:
     assert stream.getvalue() == "session created\nBelvo answered 503\n"
 
 
+def test_a_stream_that_refuses_lines_never_raises_into_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+    stream = io.StringIO()
+    logger = _logger_writing_to(stream, linger=60)
+    stream.close()  # as a log router's pipe that went away
+    monkeypatch.setattr(logging, "raiseExceptions", False)  # production's setting: report nothing more
+    logger.info("queued")
+    logger.error("Belvo unavailable")  # would write at once, and the stream refuses it
+
+
 def test_no_line_is_lost_when_the_process_exits_at_once() -> None:
     program = (
         "import logging, sys\n"
