@@ -382,21 +382,24 @@ def write_under_lock(
     statement: ClauseElement,
     values: Mapping[str, Any],
 ) -> int:
-    """``lock`` then ``statement``, in one transaction on ``engine`` (an autocommit PostgreSQL one):
-    ``BEGIN``, the lock, the write and ``COMMIT`` go to the server together, in one round trip
-    (psycopg's pipeline), and each statement still reads what committed before it ran (READ COMMITTED
-    takes a snapshot per statement, once the one before it is done). Answers how many rows the write
-    wrote; nothing is written when anything fails."""
+    """``lock`` then ``statement``, in one transaction on ``engine`` (an autocommit PostgreSQL one): both go
+    to the server together, in one round trip (psycopg's pipeline), and each still reads what committed
+    before it ran (READ COMMITTED takes a snapshot per statement, once the one before it is done).
+    Answers how many rows the write wrote; nothing is written when anything fails.
+
+    No ``BEGIN`` or ``COMMIT``: in the extended query protocol the statements before a Sync (the
+    pipeline's end) are one transaction, committed at the Sync, or rolled back whole if one fails
+    (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-PIPELINING). Each statement
+    sent through the pipeline costs a poll of the socket, and under load each poll a hand-over of the
+    GIL: two statements instead of four."""
     with _cursor(engine, statement) as (cursor, write_sql):
         connection = cursor.connection
         lock_sql = prepared(lock, engine.dialect)
         try:
             with connection.pipeline():
-                cursor.execute("BEGIN")
                 cursor.execute(lock_sql.sql, lock_sql.parameters(lock_values))
                 written = connection.cursor()
                 written.execute(write_sql.sql, write_sql.parameters(values))
-                cursor.execute("COMMIT")
         except BaseException:
             connection.rollback()
             raise
