@@ -127,11 +127,17 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         self._pending: list[str] = []
         self._waiting = threading.Event()
         self._start_writer()
-        # A process forked with this handler (gunicorn --preload) needs a writer thread of its own.
-        os.register_at_fork(after_in_child=self._start_writer)
+        os.register_at_fork(after_in_child=self._forked)
 
     def _start_writer(self) -> None:
         threading.Thread(target=self._write_batches, name="log-writer", daemon=True).start()
+
+    def _forked(self) -> None:
+        """A process forked with this handler (gunicorn --preload) writes its own lines with a writer of
+        its own; the lines waiting at the fork are the parent's to write, not written twice."""
+        self._pending = []
+        self._waiting.clear()
+        self._start_writer()
 
     def emit(self, record: logging.LogRecord) -> None:
         try:

@@ -113,13 +113,33 @@ def test_a_warning_goes_out_at_once_after_the_lines_before_it() -> None:
     assert stream.getvalue() == "session created\nBelvo answered 503\n"
 
 
-def test_a_stream_that_refuses_lines_never_raises_into_the_caller(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_stream_that_refuses_lines_never_raises_into_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
     stream = io.StringIO()
     logger = _logger_writing_to(stream, linger=60)
     stream.close()  # as a log router's pipe that went away
-    monkeypatch.setattr(logging, "raiseExceptions", False)  # production's setting: report nothing more
     logger.info("queued")
-    logger.error("Belvo unavailable")  # would write at once, and the stream refuses it
+    logger.error("Belvo unavailable")  # goes out at once with the line before it; the stream refuses both
+    assert "2 log lines not written" in capsys.readouterr().err  # logging's own report, on standard error
+
+
+def test_a_forked_process_does_not_write_its_parents_waiting_lines_again() -> None:
+    program = (
+        "import logging, os, sys\n"
+        "from server.observability import configure_logging\n"
+        "configure_logging('INFO')\n"
+        "logging.getLogger('server.x').info('before the fork')\n"
+        "child = os.fork()\n"
+        "if child == 0:\n"
+        "    logging.getLogger('server.x').info('in the child')\n"
+        "    logging.shutdown()\n"
+        "    os._exit(0)\n"
+        "os.waitpid(child, 0)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
+    )
+    lines = sorted(json.loads(line)["message"] for line in done.stderr.splitlines())
+    assert lines == ["before the fork", "in the child"]
 
 
 def test_no_line_is_lost_when_the_process_exits_at_once() -> None:
