@@ -122,11 +122,22 @@ def test_a_stream_that_refuses_lines_never_raises_into_the_caller(capsys: pytest
     assert "2 log lines not written" in capsys.readouterr().err  # logging's own report, on standard error
 
 
-def test_a_forked_process_does_not_write_its_parents_waiting_lines_again() -> None:
-    program = (
+def _messages_logged_by(program: str) -> list[str]:
+    """The messages of the log lines a Python program writes to standard error after configuring the
+    backend's logging at INFO, in the order they were written."""
+    prelude = (
         "import logging, os, sys\n"
         "from server.observability import configure_logging\n"
         "configure_logging('INFO')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", prelude + program], capture_output=True, text=True, timeout=60, check=True
+    )
+    return [json.loads(line)["message"] for line in done.stderr.splitlines()]
+
+
+def test_a_forked_process_does_not_write_its_parents_waiting_lines_again() -> None:
+    program = (
         "logging.getLogger('server.x').info('before the fork')\n"
         "child = os.fork()\n"
         "if child == 0:\n"
@@ -135,24 +146,9 @@ def test_a_forked_process_does_not_write_its_parents_waiting_lines_again() -> No
         "    os._exit(0)\n"
         "os.waitpid(child, 0)\n"
     )
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
-    )
-    lines = sorted(json.loads(line)["message"] for line in done.stderr.splitlines())
-    assert lines == ["before the fork", "in the child"]
+    assert sorted(_messages_logged_by(program)) == ["before the fork", "in the child"]
 
 
 def test_no_line_is_lost_when_the_process_exits_at_once() -> None:
-    program = (
-        "import logging, sys\n"
-        "from server.observability import configure_logging\n"
-        "configure_logging('INFO')\n"
-        "for n in range(3):\n"
-        "    logging.getLogger('server.x').info('line %d', n)\n"
-        "sys.exit(0)\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True
-    )
-    lines = [json.loads(line)["message"] for line in done.stderr.splitlines()]
-    assert lines == ["line 0", "line 1", "line 2"]
+    program = "for n in range(3):\n    logging.getLogger('server.x').info('line %d', n)\nsys.exit(0)\n"
+    assert _messages_logged_by(program) == ["line 0", "line 1", "line 2"]
