@@ -104,6 +104,21 @@ def test_a_burst_of_one_users_requests_creates_exactly_the_per_minute_limit(depl
     assert all(session.widget_url is None for session in stored if session.status == "cancelled")
 
 
+def test_a_returning_users_burst_stops_exactly_at_the_per_minute_limit(deployment: Deployment) -> None:
+    """A user both instances already know takes the one-statement reservation (on PostgreSQL the row lock
+    and the insert in one pipeline, one transaction): a burst still admits exactly what the limit leaves."""
+    headers = bearer(deployment.backend, "alice")
+    for url in deployment.urls:  # one session through each instance: both now remember the user
+        first = requests.post(f"{url}{SESSIONS}", json=session_body(), headers=headers, timeout=60)
+        assert first.status_code == 201, first.text
+
+    answers = deployment.burst(30, headers)
+
+    assert sorted(answer.status_code for answer in answers) == [201] * 8 + [429] * 22
+    assert deployment.belvo.calls == 10
+    assert len(deployment.stored()) == 10
+
+
 def test_one_idempotency_key_sent_ten_times_at_once_makes_one_token_call(deployment: Deployment) -> None:
     headers = {**bearer(deployment.backend, "alice"), "Idempotency-Key": "double-tap-1"}
 
