@@ -23,6 +23,7 @@ Command-line flags override these settings; the Procfile passes only the process
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 from datetime import timedelta
@@ -110,6 +111,13 @@ class PrivateLogger(Logger):  # type: ignore[misc]
             self.atoms_wrapper_class(atoms),
             extra={"request_id": dict(resp.headers).get(REQUEST_ID_HEADER)},
         )
+
+
+def post_worker_init(worker: Any) -> None:
+    """Once the worker has loaded the application: what the imports and the app's start-up made lives as
+    long as the process, and the collector's full passes stop walking it on every request's behalf
+    (https://docs.python.org/3/library/gc.html#gc.freeze)."""
+    gc.freeze()
 
 
 def pre_request(worker: Any, req: Any) -> None:

@@ -26,11 +26,16 @@ from server.observability import BatchingStreamHandler, JsonFormatter, Redacting
         "cnpj 50.685.362/0067-73",
         "cnpj 50685362006773",
         "password=hunter2&x=1",
+        # Names and schemes in any case, each alone in its text.
+        "AUTHORIZATION: BASIC dXNlcjpwYXNz",
+        "Access_Token=zq9opaque",
+        "SECRET=zq9opaque",
     ],
 )
 def test_redact_masks_what_must_not_be_logged(leak: str) -> None:
     masked = redact(leak)
-    for secret in ("eyJ", "s3cr3t", "76109277673", "761.092.776-73", "50685362006773", "hunter2"):
+    secrets = ("eyJ", "s3cr3t", "76109277673", "761.092.776-73", "50685362006773", "hunter2", "dXNlcjpw", "zq9")
+    for secret in secrets:
         assert secret not in masked
 
 
