@@ -34,7 +34,16 @@ from server.observability import BatchingStreamHandler, JsonFormatter, Redacting
 )
 def test_redact_masks_what_must_not_be_logged(leak: str) -> None:
     masked = redact(leak)
-    secrets = ("eyJ", "s3cr3t", "76109277673", "761.092.776-73", "50685362006773", "hunter2", "dXNlcjpw", "zq9")
+    secrets = (
+        "eyJ",
+        "s3cr3t",
+        "76109277673",
+        "761.092.776-73",
+        "50685362006773",
+        "hunter2",
+        "dXNlcjpw",
+        "zq9",
+    )
     for secret in secrets:
         assert secret not in masked
 
