@@ -6,6 +6,7 @@ SQLite (a file) by default; PostgreSQL when ``DATABASE_URL`` says so (``postgres
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import sqlite3
 import time
@@ -40,6 +41,8 @@ SQLITE_BUSY_TIMEOUT = 30.0
 #: The first and the longest pause between two tries of a statement SQLite found locked (seconds).
 _BUSY_FIRST_PAUSE = 0.0001
 _BUSY_LONGEST_PAUSE = 0.005
+#: The PostgreSQL advisory lock held while migrating: a number of our own ("ofda" in ASCII).
+_MIGRATION_LOCK = 0x6F666461
 #: SQLite's result code for "the database is locked" (https://www.sqlite.org/rescode.html#busy).
 _SQLITE_BUSY = 5
 
@@ -215,7 +218,32 @@ def alembic_config(engine: Engine) -> AlembicConfig:
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    command.upgrade(alembic_config(engine), revision)
+    with _one_migration_at_a_time(engine):
+        command.upgrade(alembic_config(engine), revision)
+
+
+@contextmanager
+def _one_migration_at_a_time(engine: Engine) -> Iterator[None]:
+    """Held while migrating ``engine``'s database: processes started together on a new one (the Procfile's
+    workers, migrating it themselves in emulator mode) would each find no schema and each create it, and
+    all but one fail to start. PostgreSQL: an advisory lock; SQLite: a lock on a file beside the
+    database (``<database>-migrate.lock``)."""
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+        return
+    database = engine.url.database
+    # An in-memory database is the process's own; in a missing folder, the upgrade says what is wrong.
+    if not database or database == ":memory:" or not Path(database).absolute().parent.is_dir():
+        yield
+        return
+    with open(f"{database}-migrate.lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # let go when the file is closed
+        yield
 
 
 def _insert(dialect: str, table: type[DeclarativeBase] | Table) -> postgresql.Insert | sqlite.Insert:

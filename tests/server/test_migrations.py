@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
@@ -26,5 +29,24 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
     try:
         upgrade(engine)
         upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def test_processes_migrating_a_new_database_together_all_start(database_url: str) -> None:
+    # As the Procfile's workers do in emulator mode: without one migration at a time, each found no
+    # schema, each created it, and all but one failed.
+    script = "import sys; from server.storage import make_engine, upgrade; upgrade(make_engine(sys.argv[1]))"
+    processes = [
+        subprocess.Popen([sys.executable, "-c", script, database_url], stderr=subprocess.PIPE, text=True)
+        for _ in range(4)
+    ]
+    errors = [process.communicate(timeout=120)[1] for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            options = {"compare_type": True, "include_name": ours}
+            assert compare_metadata(MigrationContext.configure(connection, opts=options), Base.metadata) == []
     finally:
         engine.dispose()
