@@ -186,7 +186,7 @@ class Database:
     @cached_property
     def _head(self) -> tuple[str, ...]:
         # Parsing the migration scripts takes milliseconds; they do not change while the process runs.
-        return tuple(ScriptDirectory.from_config(alembic_config(self.engine)).get_heads())
+        return tuple(ScriptDirectory.from_config(alembic_config()).get_heads())
 
     def schema(self) -> SchemaState:
         """The schema's migration state (raises ``SQLAlchemyError`` when the database does not answer).
@@ -210,35 +210,38 @@ def ours(name: str | None, type_: str, _parent_names: Any) -> bool:
     return not (type_ in {"table", "index"} and (name or "").startswith("procrastinate_"))
 
 
-def alembic_config(engine: Engine) -> AlembicConfig:
+def alembic_config() -> AlembicConfig:
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS))
-    config.attributes["engine"] = engine
     return config
 
 
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    with _one_migration_at_a_time(engine):
-        command.upgrade(alembic_config(engine), revision)
+    """Migrate ``engine``'s database to ``revision``, one process at a time: processes started together
+    on a new database (the Procfile's workers, migrating it themselves in emulator mode) would each find
+    no schema and each create it, and all but one fail to start. On PostgreSQL the migrations' own
+    transaction takes an advisory lock first (released when it ends, whatever pooler is in between);
+    SQLite's driver runs DDL outside transactions, so a lock on a file beside the database
+    (``<database>-migrate.lock``) is held instead."""
+    config = alembic_config()
+    with _sqlite_file_lock(engine), engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
 
 
 @contextmanager
-def _one_migration_at_a_time(engine: Engine) -> Iterator[None]:
-    """Held while migrating ``engine``'s database: processes started together on a new one (the Procfile's
-    workers, migrating it themselves in emulator mode) would each find no schema and each create it, and
-    all but one fail to start. PostgreSQL: an advisory lock; SQLite: a lock on a file beside the
-    database (``<database>-migrate.lock``)."""
-    if engine.dialect.name == "postgresql":
-        with engine.connect() as connection:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
-            try:
-                yield
-            finally:
-                connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
-        return
+def _sqlite_file_lock(engine: Engine) -> Iterator[None]:
     database = engine.url.database
-    # An in-memory database is the process's own; in a missing folder, the upgrade says what is wrong.
-    if not database or database == ":memory:" or not Path(database).absolute().parent.is_dir():
+    # Not for another database, nor an in-memory one (the process's own); in a missing folder, the
+    # upgrade says what is wrong.
+    if (
+        engine.dialect.name != "sqlite"
+        or not database
+        or database == ":memory:"
+        or not Path(database).absolute().parent.is_dir()
+    ):
         yield
         return
     with open(f"{database}-migrate.lock", "a") as lock:

@@ -35,14 +35,30 @@ def test_upgrade_is_idempotent(database_url: str) -> None:
 
 def test_processes_migrating_a_new_database_together_all_start(database_url: str) -> None:
     # As the Procfile's workers do in emulator mode: without one migration at a time, each found no
-    # schema, each created it, and all but one failed.
-    script = "import sys; from server.storage import make_engine, upgrade; upgrade(make_engine(sys.argv[1]))"
+    # schema, each created it, and all but one failed. Each process waits, ready, for the same go.
+    script = (
+        "import sys; from server.storage import make_engine, upgrade; engine = make_engine(sys.argv[1]); "
+        "print('ready', flush=True); sys.stdin.readline(); upgrade(engine)"
+    )
     processes = [
-        subprocess.Popen([sys.executable, "-c", script, database_url], stderr=subprocess.PIPE, text=True)
+        subprocess.Popen(
+            [sys.executable, "-c", script, database_url],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         for _ in range(4)
     ]
-    errors = [process.communicate(timeout=120)[1] for process in processes]
-    assert [process.returncode for process in processes] == [0, 0, 0, 0], errors
+    for process in processes:
+        assert process.stdout is not None
+        assert process.stdout.readline() == "ready\n"
+    for process in processes:
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.flush()
+    outcomes = [process.communicate(timeout=120) for process in processes]
+    assert [process.returncode for process in processes] == [0, 0, 0, 0], [err for _, err in outcomes]
     engine = make_engine(database_url)
     try:
         with engine.connect() as connection:
