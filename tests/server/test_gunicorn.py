@@ -399,9 +399,9 @@ async def busy_clients(port: int, count: int, seconds: float) -> list[asyncio.St
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the kernel spreads connections over sockets on Linux")
 def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path) -> None:
-    # With one socket shared by the workers, the worker that was awake took most of such a burst (of 32
-    # clients 28, 31, 32, 25 and 31 in five tries; at 32 clients of bench/sessions.py it served 2,949
-    # requests and the other 1,298), and a kept-alive connection stays with its worker.
+    # With one socket shared by the workers, the worker that was awake often took most of such a burst
+    # (sent from a script, of 32 clients 28, 31, 32, 25 and 31 in five tries; 32 widget-session clients
+    # made 2,949 requests to one worker and 1,298 to the other), and a connection stays with its worker.
     with web_process(tmp_path, workers=2, threads=4) as (server, master):
         port = urlsplit(server.url).port or 0
         workers = running_workers(master.pid, port, 2)
