@@ -121,10 +121,14 @@ def bearer(gunicorn: Gunicorn, user_id: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def connect(url: str) -> socket.socket:
+    address = urlsplit(url)
+    return socket.create_connection((address.hostname, address.port), timeout=10)
+
+
 def raw_exchange(gunicorn: Gunicorn, request: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send ``request`` as bytes; the status, headers and body of the answer."""
-    address = urlsplit(gunicorn.url)
-    with socket.create_connection((address.hostname, address.port), timeout=10) as connection:
+    with connect(gunicorn.url) as connection:
         connection.sendall(request)
         answer = b""
         while chunk := connection.recv(65536):
@@ -334,11 +338,6 @@ def running_workers(master: int, port: int, count: int) -> list[int]:
             return workers
         assert time.monotonic() < deadline, f"workers {workers}, listening {listening}"
         time.sleep(0.1)
-
-
-def connect(url: str) -> socket.socket:
-    address = urlsplit(url)
-    return socket.create_connection((address.hostname, address.port), timeout=10)
 
 
 def kept_alive(url: str, count: int) -> list[socket.socket]:

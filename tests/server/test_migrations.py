@@ -4,22 +4,30 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from typing import Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import Engine
 
 from server.models import Base
 from server.storage import make_engine, ours, upgrade
+
+
+def differences_from_models(engine: Engine) -> list[Any]:
+    """What the database's schema has that the models do not, and the other way round."""
+    with engine.connect() as connection:
+        options = {"compare_type": True, "include_name": ours}
+        context = MigrationContext.configure(connection, opts=options)
+        diff: list[Any] = compare_metadata(context, Base.metadata)
+        return diff
 
 
 def test_migrations_match_models(database_url: str) -> None:
     engine = make_engine(database_url)
     try:
         upgrade(engine)
-        with engine.connect() as connection:
-            options = {"compare_type": True, "include_name": ours}
-            context = MigrationContext.configure(connection, opts=options)
-            assert compare_metadata(context, Base.metadata) == []
+        assert differences_from_models(engine) == []
     finally:
         engine.dispose()
 
@@ -61,8 +69,6 @@ def test_processes_migrating_a_new_database_together_all_start(database_url: str
     assert [process.returncode for process in processes] == [0, 0, 0, 0], [err for _, err in outcomes]
     engine = make_engine(database_url)
     try:
-        with engine.connect() as connection:
-            options = {"compare_type": True, "include_name": ours}
-            assert compare_metadata(MigrationContext.configure(connection, opts=options), Base.metadata) == []
+        assert differences_from_models(engine) == []
     finally:
         engine.dispose()

@@ -14,9 +14,8 @@ from flask import Flask
 from sqlalchemy import bindparam, func, insert, select
 
 from server.models import AppUser
+from server.services.sessions import _LOCK_USER  # the lock the reservation takes
 from server.storage import database, write_under_lock
-
-_LOCK = select(AppUser.user_id).where(AppUser.user_id == bindparam("owner")).with_for_update(key_share=True)
 
 
 @pytest.fixture(autouse=True)
@@ -46,7 +45,7 @@ def test_the_lock_is_held_across_the_write_until_the_transaction_ends(app: Flask
     slow_write = select(func.pg_sleep(bindparam("seconds")))
     writing = threading.Thread(
         target=write_under_lock,
-        args=(database(app).autocommit, _LOCK, {"owner": "alice"}, slow_write, {"seconds": 1.0}),
+        args=(database(app).autocommit, _LOCK_USER, {"owner": "alice"}, slow_write, {"seconds": 1.0}),
     )
     writing.start()
     time.sleep(0.3)  # the lock is taken, the "write" under way
