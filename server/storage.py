@@ -8,25 +8,33 @@ from __future__ import annotations
 
 import fcntl
 import functools
+import itertools
+import select
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
+import psycopg
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Flask, current_app, g
+from psycopg import pq
+from psycopg.adapt import PyFormat, Transformer
+from psycopg.pq.abc import PGconn, PGresult
 from sqlalchemy import ClauseElement, Column, Engine, Table, bindparam, create_engine, event, text
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects.postgresql.psycopg import dialect as psycopg_dialect
 from sqlalchemy.engine import CursorResult, Dialect, make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
 from server.memo import Memo
@@ -344,24 +352,20 @@ def prepared(statement: ClauseElement, dialect: Dialect) -> Prepared:
 
 
 @contextmanager
-def _cursor(engine: Engine, statement: ClauseElement) -> Iterator[tuple[Any, Prepared]]:
-    """A cursor on one of ``engine``'s pooled DB-API connections, given back after the block; a driver
-    error comes out as SQLAlchemy's (parameters hidden: they may hold a widget URL), and a connection it
-    reports lost is not given back (on PostgreSQL, the pool's check at checkout finds any other)."""
-    rendered = prepared(statement, engine.dialect)
+def _checked_out(engine: Engine, sql: str) -> Iterator[PoolProxiedConnection]:
+    """One of ``engine``'s pooled DB-API connections for the block, given back after. A driver error
+    comes out as SQLAlchemy's (parameters hidden: they may hold a widget URL); a connection the driver
+    reports lost is not given back (on PostgreSQL, the pool's check at checkout finds any other), nor is
+    one whose exchange anything else interrupted, its state unknown."""
     connection = engine.raw_connection()
     try:
-        cursor = connection.cursor()
-        try:
-            yield cursor, rendered
-        finally:
-            cursor.close()
+        yield connection
     except engine.dialect.loaded_dbapi.Error as exc:
         lost = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            rendered.sql,
+            sql,
             None,
             exc,
             engine.dialect.loaded_dbapi.Error,
@@ -369,26 +373,47 @@ def _cursor(engine: Engine, statement: ClauseElement) -> Iterator[tuple[Any, Pre
             connection_invalidated=lost,
             dialect=engine.dialect,
         ) from exc
+    except BaseException:
+        connection.invalidate()
+        raise
     finally:
         connection.close()
 
 
 def write(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -> int:
     """Run a one-statement write on ``engine`` (an autocommit one: it commits as it runs) straight on the
-    driver; answers how many rows it wrote. On the request path of every widget session: SQLAlchemy's
-    execution of a statement (its context, parameter and result objects) costs more than SQLite's."""
-    with _cursor(engine, statement) as (cursor, statement_sql):
-        _execute(cursor, statement_sql.sql, statement_sql.parameters(values))
+    driver (on PostgreSQL, :func:`_exchange`); answers how many rows it wrote. On the request path of every
+    widget session: SQLAlchemy's execution of a statement (its context, parameter and result objects)
+    costs more than SQLite's."""
+    if engine.dialect.name == "postgresql":
+        (written,) = _exchange(engine, ((statement, values),))
+        return written.rows
+    with _sqlite_statement(engine, statement, values) as cursor:
         rows: int = cursor.rowcount
         return rows
 
 
+@contextmanager
+def _sqlite_statement(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -> Iterator[Any]:
+    """``statement`` run with ``values`` on one of ``engine``'s pooled SQLite connections: its cursor,
+    for the block."""
+    rendered = prepared(statement, engine.dialect)
+    with _checked_out(engine, rendered.sql) as connection:
+        cursor = connection.cursor()
+        try:
+            _execute(cursor, rendered.sql, rendered.parameters(values))
+            yield cursor
+        finally:
+            cursor.close()
+
+
 def _execute(cursor: Any, sql: str, parameters: Any) -> None:
-    """``cursor.execute``, tried again while SQLite finds the database locked (another writer holds its one
-    write lock; a one-statement write fails before it has done anything), up to ``SQLITE_BUSY_TIMEOUT``.
-    SQLite's own busy handler waits 1, 2, 5, 10, 15, 20 ms and longer between tries, where a widget
-    session's write holds the lock for a tenth of a millisecond: with two processes' threads writing,
-    these shorter waits take a write's p99 to 0.5 to 0.7 of what it was (bench/sqlite_writes.py)."""
+    """``cursor.execute`` on SQLite, tried again while it finds the database locked (another writer holds
+    its one write lock; a one-statement write fails before it has done anything), up to
+    ``SQLITE_BUSY_TIMEOUT``. SQLite's own busy handler waits 1, 2, 5, 10, 15, 20 ms and longer between
+    tries, where a widget session's write holds the lock for a tenth of a millisecond: with two
+    processes' threads writing, these shorter waits take a write's p99 to 0.5 to 0.7 of what it was
+    (bench/sqlite_writes.py)."""
     pause, deadline = _BUSY_FIRST_PAUSE, None
     while True:
         try:
@@ -413,38 +438,160 @@ def write_under_lock(
     statement: ClauseElement,
     values: Mapping[str, Any],
 ) -> int:
-    """``lock`` then ``statement``, in one transaction on ``engine`` (an autocommit PostgreSQL one): both go
-    to the server together, in one round trip (psycopg's pipeline), and each still reads what committed
-    before it ran (READ COMMITTED takes a snapshot per statement, once the one before it is done).
-    Answers how many rows the write wrote; nothing is written when anything fails.
-
-    No ``BEGIN`` or ``COMMIT``: in the extended query protocol the statements before a Sync (the
-    pipeline's end) are one transaction, committed at the Sync, or rolled back whole if one fails
-    (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-PIPELINING). Each statement
-    sent through the pipeline costs a poll of the socket, and under load each poll a hand-over of the
-    GIL: two statements instead of four."""
-    with _cursor(engine, statement) as (cursor, write_sql):
-        connection = cursor.connection
-        lock_sql = prepared(lock, engine.dialect)
-        try:
-            with connection.pipeline():
-                cursor.execute(lock_sql.sql, lock_sql.parameters(lock_values))
-                written = connection.cursor()
-                written.execute(write_sql.sql, write_sql.parameters(values))
-        except BaseException:
-            connection.rollback()
-            raise
-        rows: int = written.rowcount
-        return rows
+    """``lock`` then ``statement``, in one transaction on ``engine`` (a PostgreSQL one), in one round trip
+    (:func:`_exchange`); each still reads what committed before it ran (READ COMMITTED takes a snapshot
+    per statement, once the one before it is done). Answers how many rows the write wrote; nothing is
+    written when anything fails."""
+    _locked, written = _exchange(engine, ((lock, lock_values), (statement, values)))
+    return written.rows
 
 
 def read_value(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -> Any:
     """The first column of the first row ``statement`` reads (``None`` when none), straight on the driver,
-    with no conversion of the value (for a column the driver gives as it is, such as a string)."""
-    with _cursor(engine, statement) as (cursor, statement_sql):
-        _execute(cursor, statement_sql.sql, statement_sql.parameters(values))
+    with no conversion of the value beyond the driver's (for a column it gives as it is, such as a
+    string)."""
+    if engine.dialect.name == "postgresql":
+        (read,) = _exchange(engine, ((statement, values),))
+        return read.first
+    with _sqlite_statement(engine, statement, values) as cursor:
         row = cursor.fetchone()
         return None if row is None else row[0]
+
+
+#: PostgreSQL statements for :func:`_exchange`, rendered with libpq's numbered placeholders ($1, $2...).
+_NUMBERED: Dialect = psycopg_dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
+#: Where a pooled PostgreSQL connection keeps its :class:`_Prepares`.
+_PREPARES = "ofda.prepares"
+#: Statements a connection prepares at most (the request path has a handful).
+_MAX_PREPARED = 64
+#: Names for prepared statements, never used twice in a process (psycopg names its own ``_pg3_<n>``).
+_STATEMENT_NAMES = itertools.count()
+
+
+class _Prepares:
+    """What a pooled PostgreSQL connection keeps for :func:`_exchange`: psycopg's ``Transformer`` adapting
+    its values, and the statements it has prepared on the server, by SQL and parameter types (as psycopg
+    keys its own: an ``int`` may go as a smallint or a bigint)."""
+
+    def __init__(self, driver: psycopg.Connection[Any]) -> None:
+        self.transformer = Transformer(driver)
+        self.names: dict[tuple[bytes, tuple[int, ...]], bytes] = {}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """What one statement of an exchange did: the rows it wrote or read, and the first row's first
+    column (``None`` when it read no row)."""
+
+    rows: int
+    first: Any
+
+
+def _exchange(
+    engine: Engine, statements: Sequence[tuple[ClauseElement, Mapping[str, Any]]]
+) -> list[_Outcome]:
+    """Run ``statements`` with their values on one of ``engine``'s pooled PostgreSQL connections (an
+    autocommit one), as one transaction in one round trip: sent together in a pipeline, and committed at
+    its end (the Sync), or rolled back whole if one fails; no ``BEGIN`` or ``COMMIT``
+    (https://www.postgresql.org/docs/current/protocol-flow.html#PROTOCOL-FLOW-PIPELINING).
+
+    Straight on libpq through psycopg's ``pq`` module, with psycopg's own adaptation of the values:
+    psycopg's cursor and pipeline run several times more Python than the exchange itself (a tenth of a
+    millisecond of CPU per statement, on the path of every widget session; bench/sessions.py), and poll
+    the socket once per statement, where each poll under load is a hand-over of the GIL. Here the thread
+    lets go of the GIL only to wait for the server's answers.
+
+    Each statement is prepared on the connection the first time it runs there, so the server parses it
+    once (psycopg prepares the statements it runs often too). Statements something dropped since (a
+    pooler's ``DISCARD ALL``, an operator's ``DEALLOCATE ALL``) are prepared again, and the transaction,
+    rolled back at the first statement that was missing, runs again."""
+    rendered = [(prepared(statement, _NUMBERED), values) for statement, values in statements]
+    with _checked_out(engine, ";\n".join(sql.sql for sql, _ in rendered)) as connection:
+        driver = cast("psycopg.Connection[Any]", connection.dbapi_connection)
+        prepares = connection.info.get(_PREPARES)
+        if prepares is None:
+            prepares = connection.info[_PREPARES] = _Prepares(driver)
+        try:
+            return _pipeline(driver, prepares, rendered)
+        except psycopg.errors.InvalidSqlStatementName:
+            prepares.names.clear()
+            return _pipeline(driver, prepares, rendered)
+
+
+def _pipeline(
+    driver: psycopg.Connection[Any],
+    prepares: _Prepares,
+    rendered: Sequence[tuple[Prepared, Mapping[str, Any]]],
+) -> list[_Outcome]:
+    """:func:`_exchange`'s round trip on ``driver``, preparing the statements it has not prepared yet."""
+    pgconn, transformer = driver.pgconn, prepares.transformer
+    # For each result the pipeline will give: the statement it answers (its index), or the key and name
+    # of a statement being prepared.
+    answers: list[int | tuple[tuple[bytes, tuple[int, ...]], bytes]] = []
+    pgconn.enter_pipeline_mode()
+    for index, (sql, values) in enumerate(rendered):
+        parameters = sql.parameters(values)
+        assert isinstance(parameters, tuple)  # numbered placeholders take their values in order
+        dumped = transformer.dump_sequence(parameters, [PyFormat.AUTO] * len(parameters))
+        command, types = sql.sql.encode(), tuple(transformer.types or ())
+        name = prepares.names.get((command, types))
+        if name is None and len(prepares.names) < _MAX_PREPARED:
+            name = f"ofda_{next(_STATEMENT_NAMES)}".encode()
+            pgconn.send_prepare(name, command, types)
+            answers.append(((command, types), name))
+        if name is None:
+            pgconn.send_query_params(command, dumped, types, transformer.formats)
+        else:
+            pgconn.send_query_prepared(name, dumped, transformer.formats)
+        answers.append(index)
+    pgconn.pipeline_sync()
+    results = _pipeline_results(pgconn)
+    pgconn.exit_pipeline_mode()
+    outcomes = []
+    for answer, result in zip(answers, results, strict=True):
+        if result.status == pq.ExecStatus.FATAL_ERROR:
+            raise psycopg.errors.error_from_result(result, driver.info.encoding)
+        if isinstance(answer, tuple):  # a statement prepared: it stays, even if a later one fails
+            key, name = answer
+            prepares.names[key] = name
+        elif result.status == pq.ExecStatus.TUPLES_OK:
+            first = None
+            if result.ntuples:
+                transformer.set_pgresult(result)
+                first = transformer.load_row(0, tuple)[0]
+            outcomes.append(_Outcome(result.ntuples, first))
+        else:
+            outcomes.append(_Outcome(result.command_tuples or 0, None))
+    return outcomes
+
+
+def _pipeline_results(pgconn: PGconn) -> list[PGresult]:
+    """Send what the pipeline holds, then every statement's result up to its Sync, waiting for the server
+    (with the GIL let go) while libpq has none to give (https://www.postgresql.org/docs/current/libpq-async.html)."""
+    while pgconn.flush():  # the rest did not fit in the socket's buffer: wait until it can go
+        if _wait(pgconn.socket, select.POLLIN | select.POLLOUT) & select.POLLIN:
+            pgconn.consume_input()
+    results: list[PGresult] = []
+    while True:
+        while pgconn.is_busy():
+            _wait(pgconn.socket, select.POLLIN)
+            pgconn.consume_input()  # raises when the connection is lost
+        result = pgconn.get_result()
+        if result is None:  # the end of one statement's results
+            if pgconn.status == pq.ConnStatus.BAD:
+                raise psycopg.OperationalError("the connection to the database was lost")
+            continue
+        if result.status == pq.ExecStatus.PIPELINE_SYNC:
+            return results
+        results.append(result)
+
+
+def _wait(socket: int, events: int) -> int:
+    """Block until ``socket`` is ready for one of ``events`` (``select.POLLIN``...); answers which."""
+    poller = select.poll()
+    poller.register(socket, events)
+    ((_socket, ready),) = poller.poll()
+    return ready
 
 
 def database(app: Flask | None = None) -> Database:

@@ -1,6 +1,8 @@
-"""The request path's locked write on PostgreSQL (``server.storage.write_under_lock``): the lock taken
-by its first statement is held until the transaction ends, after the write, so a reservation's admission
-reads every reservation committed before it, whatever the instance."""
+"""The request path's statements on PostgreSQL (``server.storage``, straight on libpq): the lock taken by
+``write_under_lock``'s first statement is held until the transaction ends, after the write, so a
+reservation's admission reads every reservation committed before it, whatever the instance; a failure
+undoes both statements and leaves the connection usable; statements prepared on a connection are
+prepared again when something drops them."""
 
 from __future__ import annotations
 
@@ -11,11 +13,16 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy.exc import IntegrityError
 
 from server.models import AppUser
-from server.services.sessions import _LOCK_USER  # the lock the reservation takes
-from server.storage import database, write_under_lock
+from server.services.sessions import _EXTERNAL_ID, _LOCK_USER  # the reservation's lock and its read
+from server.storage import database, read_value, write, write_under_lock
+
+NEW_USER = insert(AppUser).values(
+    user_id=bindparam("owner"), external_id=bindparam("external_id"), created_at=bindparam("now")
+)
 
 
 @pytest.fixture(autouse=True)
@@ -54,3 +61,51 @@ def test_the_lock_is_held_across_the_write_until_the_transaction_ends(app: Flask
     finally:
         writing.join()
     assert _try_lock(app, "alice")  # the transaction ended with the write
+
+
+def _users(app: Flask) -> set[str]:
+    with database(app).session() as db:
+        return set(db.scalars(select(AppUser.user_id)))
+
+
+def _new_user(owner: str) -> dict[str, object]:
+    return {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
+
+
+def test_when_the_second_statement_fails_the_first_is_undone_and_the_connection_still_works(
+    app: Flask,
+) -> None:
+    engine = database(app).autocommit
+    assert write(engine, NEW_USER, _new_user("alice")) == 1
+
+    with pytest.raises(IntegrityError) as failed:
+        write_under_lock(engine, NEW_USER, _new_user("bob"), NEW_USER, _new_user("alice"))
+    assert "[parameters:" not in str(failed.value)  # the values a statement was sent may hold a widget URL
+
+    assert _users(app) == {"alice"}  # bob's row went with the failed transaction
+    assert write_under_lock(engine, NEW_USER, _new_user("bob"), NEW_USER, _new_user("carol")) == 1
+    assert _users(app) == {"alice", "bob", "carol"}
+
+
+def test_a_read_answers_the_first_value_or_none(app: Flask) -> None:
+    engine = database(app).autocommit
+    write(engine, NEW_USER, _new_user("alice"))
+
+    assert read_value(engine, _EXTERNAL_ID, {"owner": "alice"}) == "alicealicealice"
+    assert read_value(engine, _EXTERNAL_ID, {"owner": "nobody"}) is None
+
+
+def test_statements_dropped_from_the_connection_are_prepared_again(app: Flask) -> None:
+    """A pooler's ``DISCARD ALL`` or an operator's ``DEALLOCATE ALL`` drops the statements a connection
+    prepared: the next write still succeeds."""
+    engine = database(app).autocommit
+    write(engine, NEW_USER, _new_user("alice"))
+    with engine.connect() as connection:  # the pool's most recently used connection: the write's
+        prepared = connection.execute(
+            text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO app_users%'")
+        ).scalar()
+        assert prepared == 1  # parsed once by the server, not at every write
+        connection.execute(text("DEALLOCATE ALL"))
+
+    assert write(engine, NEW_USER, _new_user("bob")) == 1
+    assert _users(app) == {"alice", "bob"}
