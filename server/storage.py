@@ -117,6 +117,21 @@ def _ping_idle_connections(engine: Engine) -> None:
             raise DisconnectionError("a pooled connection no longer answers") from exc
 
 
+def _plan_once(engine: Engine) -> None:
+    """Have PostgreSQL plan each statement prepared on ``engine``'s connections once (the request path's:
+    :func:`_exchange` prepares them), not at every execution. With the plan cache's default choice it
+    planned the reservation's ``INSERT ... SELECT`` anew every time (``pg_prepared_statements``: 0 generic
+    plans, 195 custom ones): PostgreSQL's CPU per widget session was 0.95 to 1.00 ms, and 0.73 to 0.77 ms
+    with the generic plan (the backend under the Procfile's server, 32 clients, two pairs of runs). Every
+    one of these statements finds a user's rows through an index, whatever the values. Behind a pooler in
+    transaction mode the setting may stay on one server connection, and the others plan as before."""
+
+    @event.listens_for(engine, "connect")
+    def _generic_plans(dbapi_connection: Any, _record: Any) -> None:
+        # The engine's autocommit is set by then (the dialect's own connect handler runs first).
+        dbapi_connection.execute("SET plan_cache_mode = force_generic_plan")
+
+
 @dataclass(frozen=True)
 class SchemaState:
     """Which migrations the database has (``current``) against the newest ones this code ships (``head``).
@@ -171,6 +186,8 @@ class Database:
         if make_url(normalise_url(url)).database in {None, "", ":memory:"}:
             pooling = {}  # an in-memory SQLite database: one connection per thread, not a pool
         autocommit = make_engine(url, busy_handler=False, isolation_level="AUTOCOMMIT", **pooling)
+        if autocommit.dialect.name == "postgresql":
+            _plan_once(autocommit)
         return cls(make_engine(url, **pooling), autocommit)
 
     @contextmanager

@@ -1,8 +1,8 @@
 """The request path's statements on PostgreSQL (``server.storage``, straight on libpq): the lock taken by
 ``write_under_lock``'s first statement is held until the transaction ends, after the write, so a
 reservation's admission reads every reservation committed before it, whatever the instance; a failure
-undoes both statements and leaves the connection usable; statements prepared on a connection are
-prepared again when something drops them."""
+undoes both statements and leaves the connection usable; statements are prepared on a connection and
+planned once, and prepared again when something drops them."""
 
 from __future__ import annotations
 
@@ -109,3 +109,18 @@ def test_statements_dropped_from_the_connection_are_prepared_again(app: Flask) -
 
     assert write(engine, NEW_USER, _new_user("bob")) == 1
     assert _users(app) == {"alice", "bob"}
+
+
+def test_the_request_paths_statements_are_planned_once_per_connection(app: Flask) -> None:
+    engine = database(app).autocommit
+    for owner in ("alice", "bob", "carol", "dave", "erin", "frank", "grace"):
+        write(engine, NEW_USER, _new_user(owner))
+
+    with engine.connect() as connection:  # the pool's most recently used connection: the writes'
+        generic, custom = connection.execute(
+            text(
+                "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+                " WHERE statement LIKE 'INSERT INTO app_users%'"
+            )
+        ).one()
+    assert (generic, custom) == (7, 0)
