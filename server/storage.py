@@ -542,28 +542,38 @@ def _pipeline(
 ) -> list[_Outcome]:
     """:func:`_exchange`'s round trip on ``driver``, preparing the statements it has not prepared yet."""
     pgconn, transformer = driver.pgconn, prepares.transformer
+    # Adapted before anything is sent: a value psycopg cannot adapt leaves the connection as it was.
+    adapted = []
+    for sql, values in rendered:
+        parameters = sql.parameters(values)
+        assert isinstance(parameters, tuple)  # numbered placeholders take their values in order
+        dumped = transformer.dump_sequence(parameters, [PyFormat.AUTO] * len(parameters))
+        adapted.append(
+            (sql.sql.encode(), tuple(transformer.types or ()), dumped, list(transformer.formats or ()))
+        )
     # For each result the pipeline will give: the statement it answers (its index), or the key and name
     # of a statement being prepared.
     answers: list[int | tuple[tuple[bytes, tuple[int, ...]], bytes]] = []
     pgconn.enter_pipeline_mode()
-    for index, (sql, values) in enumerate(rendered):
-        parameters = sql.parameters(values)
-        assert isinstance(parameters, tuple)  # numbered placeholders take their values in order
-        dumped = transformer.dump_sequence(parameters, [PyFormat.AUTO] * len(parameters))
-        command, types = sql.sql.encode(), tuple(transformer.types or ())
-        name = prepares.names.get((command, types))
-        if name is None and len(prepares.names) < _MAX_PREPARED:
-            name = f"ofda_{next(_STATEMENT_NAMES)}".encode()
-            pgconn.send_prepare(name, command, types)
-            answers.append(((command, types), name))
-        if name is None:
-            pgconn.send_query_params(command, dumped, types, transformer.formats)
-        else:
-            pgconn.send_query_prepared(name, dumped, transformer.formats)
-        answers.append(index)
-    pgconn.pipeline_sync()
-    results = _pipeline_results(pgconn)
-    pgconn.exit_pipeline_mode()
+    try:
+        for index, (command, types, dumped, formats) in enumerate(adapted):
+            name = prepares.names.get((command, types))
+            if name is None and len(prepares.names) < _MAX_PREPARED:
+                name = f"ofda_{next(_STATEMENT_NAMES)}".encode()
+                pgconn.send_prepare(name, command, types)
+                answers.append(((command, types), name))
+            if name is None:
+                pgconn.send_query_params(command, dumped, types, formats)
+            else:
+                pgconn.send_query_prepared(name, dumped, formats)
+            answers.append(index)
+        pgconn.pipeline_sync()
+        results = _pipeline_results(pgconn)
+        pgconn.exit_pipeline_mode()
+    except BaseException:
+        if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+            pgconn.finish()  # left mid-exchange: closed, so that the pool opens another
+        raise
     outcomes = []
     for answer, result in zip(answers, results, strict=True):
         if result.status == pq.ExecStatus.FATAL_ERROR:

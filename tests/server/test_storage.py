@@ -14,7 +14,7 @@ import psycopg
 import pytest
 from flask import Flask
 from sqlalchemy import bindparam, func, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from server.models import AppUser
 from server.services.sessions import _EXTERNAL_ID, _LOCK_USER  # the reservation's lock and its read
@@ -85,6 +85,17 @@ def test_when_the_second_statement_fails_the_first_is_undone_and_the_connection_
     assert _users(app) == {"alice"}  # bob's row went with the failed transaction
     assert write_under_lock(engine, NEW_USER, _new_user("bob"), NEW_USER, _new_user("carol")) == 1
     assert _users(app) == {"alice", "bob", "carol"}
+
+
+def test_a_value_the_driver_cannot_send_fails_that_write_only(app: Flask) -> None:
+    engine = database(app).autocommit
+    with pytest.raises(ProgrammingError):
+        write(engine, NEW_USER, {**_new_user("alice"), "external_id": object()})
+
+    with engine.connect() as connection:  # the pool's most recently used: the failed write's
+        assert connection.execute(text("SELECT 1")).scalar() == 1  # left as it was
+    assert write(engine, NEW_USER, _new_user("bob")) == 1
+    assert _users(app) == {"bob"}
 
 
 def test_a_read_answers_the_first_value_or_none(app: Flask) -> None:
