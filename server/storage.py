@@ -369,9 +369,10 @@ def prepared(statement: ClauseElement, dialect: Dialect) -> Prepared:
 
 
 @contextmanager
-def _checked_out(engine: Engine, sql: str) -> Iterator[PoolProxiedConnection]:
+def _checked_out(engine: Engine, *sql: str) -> Iterator[PoolProxiedConnection]:
     """One of ``engine``'s pooled DB-API connections for the block, given back after. A driver error
-    comes out as SQLAlchemy's (parameters hidden: they may hold a widget URL); a connection the driver
+    comes out as SQLAlchemy's, naming the statements' ``sql`` (parameters hidden: they may hold a widget
+    URL); a connection the driver
     reports lost is not given back (on PostgreSQL, the pool's check at checkout finds any other), nor is
     one whose exchange anything else interrupted, its state unknown."""
     connection = engine.raw_connection()
@@ -382,7 +383,7 @@ def _checked_out(engine: Engine, sql: str) -> Iterator[PoolProxiedConnection]:
         if lost:
             connection.invalidate(exc)
         raise DBAPIError.instance(
-            sql,
+            ";\n".join(sql),
             None,
             exc,
             engine.dialect.loaded_dbapi.Error,
@@ -523,7 +524,7 @@ def _exchange(
     pooler's ``DISCARD ALL``, an operator's ``DEALLOCATE ALL``) are prepared again, and the transaction,
     rolled back at the first statement that was missing, runs again."""
     rendered = [(prepared(statement, _NUMBERED), values) for statement, values in statements]
-    with _checked_out(engine, ";\n".join(sql.sql for sql, _ in rendered)) as connection:
+    with _checked_out(engine, *(sql.sql for sql, _ in rendered)) as connection:
         driver = cast("psycopg.Connection[Any]", connection.dbapi_connection)
         prepares = connection.info.get(_PREPARES)
         if prepares is None:
@@ -551,12 +552,12 @@ def _pipeline(
         adapted.append(
             (sql.sql.encode(), tuple(transformer.types or ()), dumped, list(transformer.formats or ()))
         )
-    # For each result the pipeline will give: the statement it answers (its index), or the key and name
-    # of a statement being prepared.
-    answers: list[int | tuple[tuple[bytes, tuple[int, ...]], bytes]] = []
+    # For each result the pipeline will give: the key and name of a statement being prepared, or None for
+    # a statement's own result.
+    answers: list[tuple[tuple[bytes, tuple[int, ...]], bytes] | None] = []
     pgconn.enter_pipeline_mode()
     try:
-        for index, (command, types, dumped, formats) in enumerate(adapted):
+        for command, types, dumped, formats in adapted:
             name = prepares.names.get((command, types))
             if name is None and len(prepares.names) < _MAX_PREPARED:
                 name = f"ofda_{next(_STATEMENT_NAMES)}".encode()
@@ -566,7 +567,7 @@ def _pipeline(
                 pgconn.send_query_params(command, dumped, types, formats)
             else:
                 pgconn.send_query_prepared(name, dumped, formats)
-            answers.append(index)
+            answers.append(None)
         pgconn.pipeline_sync()
         results = _pipeline_results(pgconn)
         pgconn.exit_pipeline_mode()
@@ -578,7 +579,7 @@ def _pipeline(
     for answer, result in zip(answers, results, strict=True):
         if result.status == pq.ExecStatus.FATAL_ERROR:
             raise psycopg.errors.error_from_result(result, driver.info.encoding)
-        if isinstance(answer, tuple):  # a statement prepared: it stays, even if a later one fails
+        if answer is not None:  # a statement prepared: it stays, even if a later one fails
             key, name = answer
             prepares.names[key] = name
         elif result.status == pq.ExecStatus.TUPLES_OK:

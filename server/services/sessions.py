@@ -425,7 +425,7 @@ def reserve(
     # and the lock is let go inside the driver, never held while this thread waits for the GIL (nor is
     # it by a RETURNING, whose statement stays open until its rows are read). PostgreSQL needs the user's
     # row lock first, in the same transaction: a statement reads from the snapshot it started with, before
-    # any lock it waits for; the three statements still go in one round trip.
+    # any lock it waits for; the two statements still go in one round trip.
     sqlite = database.autocommit.dialect.name == "sqlite"
     external_id = database.external_ids.get(user_id)
     if external_id is None:
