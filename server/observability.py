@@ -15,6 +15,7 @@ import random
 import re
 import threading
 import time
+from collections import deque
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -129,12 +130,18 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     session, getting the GIL back cost more than formatting the line. The standard library's
     ``MemoryHandler`` flushes only by count or level (a quiet process would hold its lines for ever) and
     its target still writes record by record.
+
+    A record is formatted and queued without the handler's lock: ``Handler.handle`` holds it around
+    ``emit``, and a thread that lost the GIL while holding it (formatting, or writing a batch) made every
+    other thread with a line to log wait, then wake, behind it. Only writing takes the lock, so that
+    batches go out whole and in order.
     """
 
     def __init__(self, stream: TextIO | None = None, linger: float = 0.05) -> None:
         super().__init__(stream)
         self.linger = linger
-        self._pending: list[str] = []
+        # Appending to and popping from a deque are atomic: threads queue lines without a lock.
+        self._pending: deque[str] = deque()
         self._waiting = threading.Event()
         self._start_writer()
         os.register_at_fork(after_in_child=self._forked)
@@ -145,9 +152,16 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
     def _forked(self) -> None:
         """A process forked with this handler (gunicorn --preload) writes its own lines with a writer of
         its own; the lines waiting at the fork are the parent's to write, not written twice."""
-        self._pending = []
+        self._pending = deque()
         self._waiting.clear()
         self._start_writer()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """``Handler.handle`` without its lock around ``emit`` (the class's docstring says why)."""
+        if not self.filter(record):
+            return False
+        self.emit(record)
+        return True
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -155,16 +169,17 @@ class BatchingStreamHandler(logging.StreamHandler):  # type: ignore[type-arg]
         except Exception:  # logging's own convention: report it, never raise into the caller
             self.handleError(record)
             return
-        # Handler.handle holds self.lock around emit, and flush takes it too.
         self._pending.append(line)
         if record.levelno >= logging.WARNING:
             self.flush()
-        elif len(self._pending) == 1:
+        elif not self._waiting.is_set():
+            # The writer clears the event before it takes the queued lines: this line goes out with
+            # the batch it wakes the writer for, or with the one already on its way.
             self._waiting.set()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
-            lines, self._pending = self._pending, []
+            lines = [self._pending.popleft() for _ in range(len(self._pending))]
             if not lines:
                 return
             try:

@@ -7,6 +7,7 @@ import json
 import logging
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -125,6 +126,30 @@ def test_a_warning_goes_out_at_once_after_the_lines_before_it() -> None:
     logger.info("session created")
     logger.warning("Belvo answered 503")
     assert stream.getvalue() == "session created\nBelvo answered 503\n"
+
+
+def test_lines_logged_by_many_threads_at_once_each_go_out_once_and_in_order() -> None:
+    stream = io.StringIO()
+    logger = _logger_writing_to(stream, linger=0.001)
+    threads, lines = 8, 400
+
+    def log_lines(thread: int) -> None:
+        for n in range(lines):
+            logger.info("thread %d line %d", thread, n)
+
+    workers = [threading.Thread(target=log_lines, args=(t,)) for t in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    logger.warning("done")  # goes out at once, with everything still waiting before it
+
+    written = stream.getvalue().splitlines()
+    assert written[-1] == "done"
+    for thread in range(threads):
+        own = [line for line in written if line.startswith(f"thread {thread} ")]
+        assert own == [f"thread {thread} line {n}" for n in range(lines)]
+    assert len(written) == threads * lines + 1
 
 
 def test_a_stream_that_refuses_lines_never_raises_into_the_caller(capsys: pytest.CaptureFixture[str]) -> None:
