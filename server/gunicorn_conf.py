@@ -78,6 +78,13 @@ class PrivateLogger(Logger):  # type: ignore[misc]
                 if getattr(handler, "_gunicorn", False):  # gunicorn's own handlers, not logconfig's
                     handler.setFormatter(JsonFormatter())
 
+    def info(self, msg: str, *args: Any, **kwargs: Any) -> None:
+        # With a socket per worker the master holds none, and gunicorn's arbiter would announce
+        # "Listening at:  (<pid>)"; on_starting has said where the workers listen instead.
+        if msg.startswith("Listening at: ") and args and not args[0]:
+            return
+        super().info(msg, *args, **kwargs)
+
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: timedelta) -> dict[str, Any]:
         route = environ.get(ROUTE_ENVIRON_KEY) or UNMATCHED
         protocol = environ.get("SERVER_PROTOCOL", "-")
@@ -154,7 +161,8 @@ def on_starting(server: Any) -> None:
     whose sockets are the ones to use."""
     if own_socket_per_worker(server.cfg.bind) and "LISTEN_FDS" not in os.environ:
         server.cfg.set("reuse_port", True)
-        # gunicorn's own "Listening at" line is empty then: the master holds no socket.
+        # gunicorn's own "Listening at" line would be empty then (the master holds no socket): this
+        # one says where, and PrivateLogger leaves the empty one out.
         server.log.info("Listening at: %s (a socket per worker)", ",".join(server.cfg.bind))
 
 

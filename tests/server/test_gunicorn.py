@@ -207,6 +207,13 @@ def test_no_cpf_name_or_token_reaches_any_log_line(gunicorn: Gunicorn) -> None:
     assert any(json.loads(line)["level"] == "debug" for line in lines if line.startswith('{"ts"'))
 
 
+def test_the_start_up_log_says_once_where_the_server_listens(gunicorn: Gunicorn) -> None:
+    # With a socket per worker (Linux) the master holds none: gunicorn's own line would have no address.
+    said = [json.loads(line)["message"] for line in gunicorn.lines() if '"Listening at' in line]
+    assert len(said) == 1, said
+    assert f"0.0.0.0:{urlsplit(gunicorn.url).port} " in said[0]
+
+
 def test_gunicorn_refusals_are_in_the_error_shape(gunicorn: Gunicorn) -> None:
     too_long = b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n"
     assert_error_shape(*raw_exchange(gunicorn, too_long), 414, "uri_too_long")
