@@ -18,7 +18,7 @@ import hmac
 import logging
 import secrets
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -381,7 +381,7 @@ class Claimed:
 
 
 def reserve(
-    db: Session,
+    orm: Callable[[], Session],
     database: Database,
     row: Mapping[str, Any],
     now: datetime,
@@ -443,6 +443,7 @@ def reserve(
         )
         if written == 1:
             return Reserved(row["id"], external_id)
+    db = orm()
     try:
         values["external_id"] = lock_user(db, user_id, now)
         new = {f"new_{name}": value for name, value in values.items()}
@@ -512,7 +513,7 @@ def await_claimed(db: Session, claimed: Claimed, until: float) -> WidgetSession 
 
 
 def create_session(
-    db: Session,
+    orm: Callable[[], Session],
     database: Database,
     client: BelvoClient,
     config: Settings,
@@ -530,7 +531,9 @@ def create_session(
     failed call frees the slot). With ``idempotency``, a session already created with that key is
     returned instead (no new token, not counted by the limits), waiting for it if its request is still
     under way. ``client_key`` identifies the client's address for the per-address limit (``None`` when
-    that limit is off). ``db`` is a session of ``database`` and must not be in a transaction."""
+    that limit is off). ``orm`` gives an ORM session of ``database``, not in a transaction, asked for only
+    on the paths that need one (a user's first session, a held key, a failure): a returning user's session
+    is written straight on the driver, and an ORM session is code and objects it would make for nothing."""
     options = startup_options(config, request)
     row: dict[str, Any] = {
         "id": SESSION_ID_PREFIX + secrets.token_urlsafe(24),
@@ -554,11 +557,11 @@ def create_session(
     until = time.monotonic() + policy.deadline
     while not isinstance(
         reservation := reserve(
-            db, database, row, now, limits=config.session_limits, hold=hold, idempotency=idempotency
+            orm, database, row, now, limits=config.session_limits, hold=hold, idempotency=idempotency
         ),
         Reserved,
     ):
-        if (claimed := await_claimed(db, reservation, until)) is not None:
+        if (claimed := await_claimed(orm(), reservation, until)) is not None:
             return claimed
 
     try:
@@ -568,16 +571,16 @@ def create_session(
             raise as_api_error(exc) from exc
         url = widget_url(config.belvo_widget_url, token.access, reservation.external_id, options)
     except BaseException:
-        release(db, database, reservation)
+        release(orm, database, reservation)
         raise
     token_key = keyed_hash(config.app_jwt_secret, token.access.encode())
     return fill(
-        db, database, reservation, row, url=url, expires_at=token.expires_at, access_token_key=token_key
+        orm, database, reservation, row, url=url, expires_at=token.expires_at, access_token_key=token_key
     )
 
 
 def fill(
-    db: Session,
+    orm: Callable[[], Session],
     database: Database,
     reservation: Reserved,
     row: Mapping[str, Any],
@@ -605,7 +608,7 @@ def fill(
         log.info(
             "widget session superseded before it was filled in", extra={"session_id": reservation.session_id}
         )
-        return db.get_one(WidgetSession, reservation.session_id)
+        return orm().get_one(WidgetSession, reservation.session_id)
     log.info(
         "widget session created",
         extra={
@@ -624,11 +627,11 @@ def fill(
     )
 
 
-def release(db: Session, database: Database, reservation: Reserved) -> None:
+def release(orm: Callable[[], Session], database: Database, reservation: Reserved) -> None:
     """Give the reservation's slot back: no token came, or none can be used. If even that fails, the
     reservation lapses at its expiry; the error the client gets is the one that stopped the session."""
     try:
-        db.rollback()  # on SQLite, a write lock it held would stop the statement
+        orm().rollback()  # on SQLite, a write lock it held would stop the statement
         write(database.autocommit, _RELEASE, {"session_id": reservation.session_id})
     except SQLAlchemyError:
         log.warning("widget session reservation not released", extra={"session_id": reservation.session_id})

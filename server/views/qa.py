@@ -61,7 +61,7 @@ def create_session() -> tuple[str, int, dict[str, str]]:
         session_request = WidgetSessionRequestSchema().load(body)
         moment = now()
         session = sessions.create_session(
-            get_session(),
+            get_session,
             database(),
             belvo_client(),
             settings(),

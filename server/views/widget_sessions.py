@@ -74,7 +74,7 @@ def create_widget_session(request: SessionRequest) -> tuple[Response, int, dict[
     institutions.check_known(institutions.catalogue(), request.options.institutions)
     moment = now()
     session = sessions.create_session(
-        get_session(),
+        get_session,
         database(),
         belvo_client(),
         settings(),

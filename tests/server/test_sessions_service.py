@@ -137,7 +137,14 @@ def create_in_thread(
     def create() -> WidgetSession:
         with db.sessionmaker() as session:
             created = create_session(  # type: ignore[arg-type]
-                session, db, belvo, config, user_id="alice", request=REQUEST, now=NOW, idempotency=idempotency
+                lambda: session,
+                db,
+                belvo,
+                config,
+                user_id="alice",
+                request=REQUEST,
+                now=NOW,
+                idempotency=idempotency,
             )
             session.expunge_all()
             return created
@@ -235,7 +242,13 @@ def test_a_reservation_whose_request_died_lapses_and_frees_its_key_and_slot(
     }
     with db.sessionmaker() as session:
         reserve(
-            session, db, row, NOW, limits=config.session_limits, hold=timedelta(seconds=70), idempotency=KEY
+            lambda: session,
+            db,
+            row,
+            NOW,
+            limits=config.session_limits,
+            hold=timedelta(seconds=70),
+            idempotency=KEY,
         )
 
     belvo = GatedBelvo()
@@ -243,7 +256,7 @@ def test_a_reservation_whose_request_died_lapses_and_frees_its_key_and_slot(
     later = NOW + timedelta(seconds=71)
     with db.sessionmaker() as session:
         created = create_session(  # type: ignore[arg-type]
-            session, db, belvo, config, user_id="alice", request=REQUEST, now=later, idempotency=KEY
+            lambda: session, db, belvo, config, user_id="alice", request=REQUEST, now=later, idempotency=KEY
         )
 
     assert created.id != row["id"]
