@@ -372,9 +372,8 @@ def prepared(statement: ClauseElement, dialect: Dialect) -> Prepared:
 def _checked_out(engine: Engine, *sql: str) -> Iterator[PoolProxiedConnection]:
     """One of ``engine``'s pooled DB-API connections for the block, given back after. A driver error
     comes out as SQLAlchemy's, naming the statements' ``sql`` (parameters hidden: they may hold a widget
-    URL); a connection the driver
-    reports lost is not given back (on PostgreSQL, the pool's check at checkout finds any other), nor is
-    one whose exchange anything else interrupted, its state unknown."""
+    URL); a connection the driver reports lost is not given back (on PostgreSQL, the pool's check at
+    checkout finds any other), nor is one whose exchange anything else interrupted, its state unknown."""
     connection = engine.raw_connection()
     try:
         yield connection
