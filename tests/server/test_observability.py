@@ -15,38 +15,59 @@ from flask import Flask
 
 from server.observability import BatchingStreamHandler, JsonFormatter, RedactingFilter, redact
 
-
-@pytest.mark.parametrize(
-    "leak",
-    [
-        "GET /sandbox/widget/?access_token=eyJhbGciOiJIUzUxMiJ9.eyJleHAiOjF9.c2lnbmF0dXJl&locale=pt",
-        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.abc",
-        "Authorization: Bearer s3cr3t-value",
-        "cpf 761.092.776-73",
-        "cpf 76109277673",
-        "cnpj 50.685.362/0067-73",
-        "cnpj 50685362006773",
-        "password=hunter2&x=1",
-        # Names and schemes in any case, each alone in its text.
-        "AUTHORIZATION: BASIC dXNlcjpwYXNz",
-        "Access_Token=zq9opaque",
-        "SECRET=zq9opaque",
-    ],
+LEAKS = [
+    "GET /sandbox/widget/?access_token=eyJhbGciOiJIUzUxMiJ9.eyJleHAiOjF9.c2lnbmF0dXJl&locale=pt",
+    "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.abc",
+    "Authorization: Bearer s3cr3t-value",
+    "cpf 761.092.776-73",
+    "cpf 76109277673",
+    "cnpj 50.685.362/0067-73",
+    "cnpj 50685362006773",
+    "password=hunter2&x=1",
+    # Names and schemes in any case, each alone in its text.
+    "AUTHORIZATION: BASIC dXNlcjpwYXNz",
+    "Access_Token=zq9opaque",
+    "SECRET=zq9opaque",
+    # Letters re takes for others when case is ignored (a dotless i, a long s), and digits of other scripts.
+    "AUTHOR\u0131ZAT\u0131ON: Bearer s3cr3t-value",
+    "\u017fecret=zq9opaque",
+    "cpf ٧٦١٠٩٢٧٧٦٧٣",
+]
+SECRETS = (
+    "eyJ",
+    "s3cr3t",
+    "76109277673",
+    "761.092.776-73",
+    "50685362006773",
+    "hunter2",
+    "dXNlcjpw",
+    "zq9",
+    "٧٦١٠٩٢٧٧٦٧٣",
 )
+
+
+@pytest.mark.parametrize("leak", LEAKS)
 def test_redact_masks_what_must_not_be_logged(leak: str) -> None:
     masked = redact(leak)
-    secrets = (
-        "eyJ",
-        "s3cr3t",
-        "76109277673",
-        "761.092.776-73",
-        "50685362006773",
-        "hunter2",
-        "dXNlcjpw",
-        "zq9",
-    )
-    for secret in secrets:
+    for secret in SECRETS:
         assert secret not in masked
+
+
+@pytest.mark.parametrize("leak", LEAKS)
+def test_a_leak_in_any_one_text_of_a_line_leaves_redacted_whatever_the_others_hold(leak: str) -> None:
+    """The filter searches a record's texts together: a leak in one text among clean ones is still found
+    and masked, and the clean ones are left as they were."""
+    for field in ("msg", "session_id", "expires_at"):
+        texts = {"msg": "session created", "session_id": "ws_0123", "expires_at": "2026-12-08T02:29:23Z"}
+        record = logging.makeLogRecord({**texts, field: leak, "attempt": 2})
+        RedactingFilter().filter(record)
+        line = JsonFormatter().format(record)
+        for secret in SECRETS:
+            assert secret not in line
+        shown = json.loads(line)
+        assert shown["attempt"] == 2
+        for clean in texts.keys() - {field}:
+            assert shown["message" if clean == "msg" else clean] == texts[clean]
 
 
 def test_redact_keeps_ordinary_text() -> None:
