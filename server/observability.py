@@ -58,8 +58,9 @@ def may_need_redaction(text: str) -> bool:
     """Whether ``text`` could hold anything :func:`redact` masks: a JWT's ``eyJ``, a credential's ``=``,
     ``authorization``'s ``author`` (letters that, unlike its ``i``, match no other letter when case is
     ignored: ``re`` takes a dotless i, U+0131, for an ``i``) or a document-like run of digits. Most texts
-    hold none, and then these checks cost a seventh of searching the patterns themselves (valgrind: ``re``
-    tries every pattern at each character).
+    hold none, and these checks cost far less than searching the patterns themselves, which ``re`` tries
+    one after the other at every character (valgrind, a widget session's log line: 15,000 instructions
+    against 115,000).
 
     >>> may_need_redaction("ws_J7AMPDUoYt9-KtFBKydS3skJHIIOjR2c"), may_need_redaction("2026-12-08T02:29:23Z")
     (False, False)
