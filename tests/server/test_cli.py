@@ -51,6 +51,12 @@ def served(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> dict[str, Any]:
     return seen
 
 
+OFDA_WITH_CTRL_C = (
+    "import signal; signal.signal(signal.SIGINT, signal.default_int_handler); "
+    "from server.cli import main; main()"
+)
+
+
 def test_public_base_url_follows_host_and_port(served: dict[str, Any]) -> None:
     result = CliRunner().invoke(cli.cli, ["run", "--port", "8123"])
     assert result.exit_code == 0, result.output
@@ -143,7 +149,9 @@ def test_ofda_run_as_a_user_runs_it(tmp_path: Path) -> None:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     process = subprocess.Popen(
-        [sys.executable, "-c", "from server.cli import main; main()", "run", "--port", str(port)],
+        # Ctrl+C as in a terminal: a runner started in the background (``cmd &``) passes SIGINT on ignored,
+        # and Python then installs no KeyboardInterrupt handler, so `ofda run` would never see it.
+        [sys.executable, "-c", OFDA_WITH_CTRL_C, "run", "--port", str(port)],
         cwd=ROOT,
         env={"DATABASE_URL": f"sqlite:///{tmp_path}/db.sqlite3"},
         stdout=subprocess.PIPE,
