@@ -39,6 +39,7 @@ from urllib.parse import quote, urlsplit
 import requests
 from flask import Flask, current_app
 from requests.adapters import HTTPAdapter
+from urllib3.connectionpool import ConnectionPool
 
 from server.config import RetryPolicy, Secret
 from server.errors import ApiError, UpstreamError, UpstreamUnavailable, retry_after
@@ -576,13 +577,49 @@ def pooled_session(api_url: str, environ: Mapping[str, str]) -> requests.Session
     per request), and the proxy and CA variables ``requests`` knows taken from ``environ`` once, here:
     left to ``requests``, every call would scan the whole environment again."""
     session = requests.Session()
-    adapter = HTTPAdapter(pool_connections=4, pool_maxsize=32)
+    adapter = _PoolKeepingAdapter(pool_connections=4, pool_maxsize=32)
     session.mount("https://", adapter)
     session.mount("http://", adapter)  # a local stand-in for Belvo (bench/sessions.py) pools the same way
     session.proxies.update(_proxies(api_url, environ))
     session.verify = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
     session.trust_env = False
     return session
+
+
+class _PoolKeepingAdapter(HTTPAdapter):
+    """requests' adapter, keeping the connection pool it found for an origin and TLS settings. requests
+    works it out again for every request (the URL parsed, the TLS settings turned into the pool manager's
+    key, the key normalized): 100,000 instructions, 2% of a widget session's (valgrind, 300 sessions),
+    for a client that only ever calls Belvo. A pool the pool manager lets go of stays open (urllib3 2
+    closes none it drops) and is still used; ``close`` lets go of them all. Requests through a proxy are
+    left to requests: its choice depends on the session's proxies of the moment."""
+
+    def __init__(self, *, pool_connections: int, pool_maxsize: int) -> None:
+        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize)
+        self._pools: dict[
+            tuple[str, str, bool | str | None, tuple[str, str] | str | None], ConnectionPool
+        ] = {}
+
+    def get_connection_with_tls_context(
+        self,
+        request: requests.PreparedRequest,
+        verify: bool | str | None,
+        proxies: Mapping[str, str] | None = None,
+        cert: tuple[str, str] | str | None = None,
+    ) -> ConnectionPool:
+        if proxies:
+            return super().get_connection_with_tls_context(request, verify, proxies, cert)
+        # A prepared URL always has a path: scheme://host[:port]/...
+        scheme, _, rest = (request.url or "").partition("://")
+        key = (scheme, rest.partition("/")[0], verify, cert)
+        if (pool := self._pools.get(key)) is None:
+            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
+            self._pools[key] = pool
+        return pool
+
+    def close(self) -> None:
+        super().close()
+        self._pools.clear()
 
 
 def _proxies(api_url: str, environ: Mapping[str, str]) -> dict[str, str]:

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import base64
+import gc
 import json
 import logging
+import threading
+import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
@@ -322,3 +326,71 @@ def test_a_host_in_no_proxy_goes_direct() -> None:
 def test_the_lowercase_proxy_variable_wins() -> None:
     environ = {"https_proxy": "http://lower.internal:3128", "HTTPS_PROXY": "http://upper.internal:3128"}
     assert pooled_session(BELVO, environ).proxies == {"https": "http://lower.internal:3128"}
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """Answers every GET with the port it listens on and the request target it was sent (a proxy is
+    sent the whole URL)."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({"port": self.server.server_address[1], "target": self.path}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def local_servers() -> Iterator[list[str]]:
+    """Six HTTP servers on 127.0.0.1, by their base URLs."""
+    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Echo) for _ in range(6)]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield [f"http://127.0.0.1:{server.server_address[1]}" for server in servers]
+    for server in servers:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_pooled_session_sends_each_request_to_its_own_origin_even_after_closing(
+    local_servers: list[str],
+) -> None:
+    first, second, *others = local_servers
+    session = pooled_session(first, {})
+    ports = [session.get(f"{url}/api/").json()["port"] for url in (first, second, first, second)]
+    assert ports == [int(url.rpartition(":")[2]) for url in (first, second, first, second)]
+    session.close()  # the pools it kept are closed: the next call finds an open one
+    assert session.get(f"{first}/api/").json()["port"] == int(first.rpartition(":")[2])
+    for url in [second, *others]:  # more origins than the pool manager keeps: the first one's is closed
+        session.get(f"{url}/api/")
+    assert session.get(f"{first}/api/").json()["port"] == int(first.rpartition(":")[2])
+
+
+def test_the_pooled_session_goes_through_its_proxy(local_servers: list[str]) -> None:
+    belvo, proxy, *_ = local_servers
+    session = pooled_session(belvo, {})
+    assert session.get(f"{belvo}/api/").json()["target"] == "/api/"
+    session.proxies.update(pooled_session(belvo, {"http_proxy": proxy}).proxies)
+    # The pool kept for the origin must not take the call around the proxy.
+    answer = session.get(f"{belvo}/api/").json()
+    assert (answer["port"], answer["target"]) == (int(proxy.rpartition(":")[2]), f"{belvo}/api/")
+
+
+def test_the_pooled_session_keeps_tls_settings_apart_and_lets_go_of_its_pools() -> None:
+    adapter = pooled_session(BELVO, {}).get_adapter(BELVO)
+    assert isinstance(adapter, requests.adapters.HTTPAdapter)
+    request = requests.Request("GET", f"{BELVO}/api/").prepare()
+    checked = adapter.get_connection_with_tls_context(request, verify=True)
+    unchecked = adapter.get_connection_with_tls_context(request, verify=False)
+    assert (checked.cert_reqs, unchecked.cert_reqs) == ("CERT_REQUIRED", "CERT_NONE")
+    assert adapter.get_connection_with_tls_context(request, verify=True) is checked
+    # Closing lets go of the pools (and their connections) as requests' own adapter does.
+    kept = weakref.ref(checked)
+    del checked, unchecked
+    adapter.close()
+    gc.collect()
+    assert kept() is None
