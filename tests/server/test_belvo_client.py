@@ -363,9 +363,9 @@ def test_the_pooled_session_sends_each_request_to_its_own_origin_even_after_clos
     session = pooled_session(first, {})
     ports = [session.get(f"{url}/api/").json()["port"] for url in (first, second, first, second)]
     assert ports == [int(url.rpartition(":")[2]) for url in (first, second, first, second)]
-    session.close()  # the pools it kept are closed: the next call finds an open one
+    session.close()  # the adapter lets go of the pools it kept: the next call finds a new one
     assert session.get(f"{first}/api/").json()["port"] == int(first.rpartition(":")[2])
-    for url in [second, *others]:  # more origins than the pool manager keeps: the first one's is closed
+    for url in [second, *others]:  # more origins than the pool manager keeps: it drops the first one's
         session.get(f"{url}/api/")
     assert session.get(f"{first}/api/").json()["port"] == int(first.rpartition(":")[2])
 
