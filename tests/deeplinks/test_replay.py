@@ -12,9 +12,9 @@ import os
 import shlex
 import socket
 import subprocess
-import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from contextlib import ExitStack
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ import deeplinks
 from deeplinks import DeeplinkError, parse
 from deeplinks.cli import main
 from deeplinks.corpus import load_fixtures
+from tests.support import http_server
 
 FIXTURES = {fixture.name: fixture for fixture in load_fixtures()}
 # URLs holding & % + ' ( ) ! * " \ spaces and newlines: what a shell would mangle.
@@ -257,32 +258,26 @@ def parse_like_the_contract(body: dict[str, Any]) -> tuple[int, Any]:
 @pytest.fixture
 def backend() -> Iterator[Callable[[Answer], str]]:
     """Start a tiny HTTP server answering POST /v1/deeplinks/parse with `answer`; its base URL."""
-    servers: list[ThreadingHTTPServer] = []
+    with ExitStack() as servers:
 
-    def start(answer: Answer) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status, payload = answer(body) if self.path == "/v1/deeplinks/parse" else (404, {})
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+        def start(answer: Answer) -> str:
+            class Handler(BaseHTTPRequestHandler):
+                def do_POST(self) -> None:
+                    body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                    status, payload = answer(body) if self.path == "/v1/deeplinks/parse" else (404, {})
+                    data = json.dumps(payload).encode()
+                    self.send_response(status)
+                    self.send_header("Content-Type", "application/json")
+                    self.send_header("Content-Length", str(len(data)))
+                    self.end_headers()
+                    self.wfile.write(data)
 
-            def log_message(self, *args: Any) -> None:
-                pass
+                def log_message(self, *args: Any) -> None:
+                    pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_address[1]}"
+            return servers.enter_context(http_server(Handler))
 
-    yield start
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+        yield start
 
 
 def test_server_replay_of_the_whole_corpus_passes_against_a_conforming_backend(

@@ -6,12 +6,12 @@ import base64
 import gc
 import json
 import logging
-import threading
 import weakref
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from server.belvo import (
 )
 from server.config import RetryPolicy, Secret
 from tests.server.conftest import BELVO, SECRET_ID, SECRET_PASSWORD, access_token, belvo_errors
+from tests.support import http_server
 
 TOKEN_URL = f"{BELVO}/api/token/"
 LINK_ID = "cb65f82c-dc93-4d3e-8270-9a27528397f5"
@@ -347,13 +348,8 @@ class _Echo(BaseHTTPRequestHandler):
 @pytest.fixture
 def local_servers() -> Iterator[list[str]]:
     """Six HTTP servers on 127.0.0.1, by their base URLs."""
-    servers = [ThreadingHTTPServer(("127.0.0.1", 0), _Echo) for _ in range(6)]
-    for server in servers:
-        threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield [f"http://127.0.0.1:{server.server_address[1]}" for server in servers]
-    for server in servers:
-        server.shutdown()
-        server.server_close()
+    with ExitStack() as servers:
+        yield [servers.enter_context(http_server(_Echo)) for _ in range(6)]
 
 
 def test_the_pooled_session_sends_each_request_to_its_own_origin_even_after_closing(
