@@ -19,6 +19,7 @@ from server.applinks import AppLinks, load_app_links
 from server.clock import system_clock
 from server.config import ConfigError, Settings, load_settings, origin
 from server.emulation import EMULATOR_PREFIX, mount_emulator
+from server.transport import HttpTransport, Transport
 from server.views import app_link, index, qa
 
 
@@ -95,10 +96,10 @@ def create_app(
         emulator_overrides = {k: v for k, v in overrides.items() if k.startswith("EMULATOR_")}
         # One clock for both sides, so token expiry and session expiry agree in tests.
         emulator_overrides.setdefault("EMULATOR_NOW", app.extensions["ofda.clock"])
-        belvo_session = mount_emulator(app, settings, emulator_overrides)
+        transport: Transport = mount_emulator(app, settings, emulator_overrides)
     else:
-        belvo_session = belvo.pooled_session(settings.belvo_api_url, environ)
-    app.extensions["ofda.belvo_session"] = belvo_session
+        transport = HttpTransport(settings.belvo_api_url, environ)
+    app.extensions["ofda.belvo_transport"] = transport
     belvo.init_app(app)
     return app
 

@@ -17,7 +17,9 @@ waiting on our requests, so the schedule is cut short by a deadline (``BELVO_DEA
 schedule itself is configuration so tests run with ``0,0,0`` or a fake ``sleep``.
 
 Every call has a (connect, read) timeout: ``requests`` has none by default (docs/security.md F1), and
-Belvo's own Python SDK sends its POSTs without one (docs/belvo.md §5.1). Every upstream failure is logged with
+Belvo's own Python SDK sends its POSTs without one (docs/belvo.md §5.1). The calls go through a
+:class:`~server.transport.Transport`: over the network in real mode, to the emulator in-process in
+emulator mode. Every upstream failure is logged with
 method, path template, status, attempt and Belvo's ``request_id``, never a body (docs/security.md F7).
 """
 
@@ -29,21 +31,18 @@ import json
 import logging
 import threading
 import time
-import urllib.request
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, urlencode
 
-import requests
 from flask import Flask, current_app
-from requests.adapters import HTTPAdapter
-from urllib3.connectionpool import ConnectionPool
 
 from server.config import RetryPolicy, Secret
 from server.errors import ApiError, UpstreamError, UpstreamUnavailable, retry_after
 from server.settings import settings
+from server.transport import Reply, Transport, TransportError
 
 log = logging.getLogger(__name__)
 
@@ -68,8 +67,13 @@ UNEXPECTED_ERROR = "unexpected_error"
 MAX_UNEXPECTED_ERROR_RETRIES = 3
 #: Retry-After we answer when Belvo's firewall rate-limits us without saying for how long.
 DEFAULT_RATE_LIMIT_RETRY_AFTER = 60
-#: Sent on every call: what a requests session would send, asking for JSON.
-_HEADERS = {**requests.utils.default_headers(), "Accept": "application/json"}
+#: Sent on every call, asking for JSON; a call with a body adds ``_JSON_BODY``'s.
+_HEADERS = {
+    "User-Agent": "ofda-widget-backend",
+    "Accept": "application/json",
+    "Accept-Encoding": "gzip, deflate",
+}
+_JSON_BODY = {**_HEADERS, "Content-Type": "application/json"}
 
 
 @dataclass(frozen=True)
@@ -275,25 +279,22 @@ class CircuitBreaker:
 class _Attempt:
     """The outcome of one HTTP attempt: a response, or the transport error that replaced it."""
 
-    response: requests.Response | None
-    error: requests.RequestException | None = None
+    response: Reply | None
+    error: TransportError | None = None
 
 
 class BelvoClient:
-    """Talks to one Belvo environment (``base_url``) with one pair of secret keys.
+    """Talks to one Belvo environment (``transport``'s) with one pair of secret keys.
 
-    ``session`` is shared by every request of the process: the adapter it mounts for Belvo's URL (its
-    connection pools), its TLS settings, proxies and response hooks are used; its default headers,
-    auth, cookies and redirects are not (every call sets its own headers and keys; Belvo's API neither
-    sets cookies nor redirects). ``policy`` sets the retries, the deadline and the circuit breaker in
-    front of them. ``sleep`` and ``clock`` (monotonic seconds) are injectable so tests can run the retry
-    schedule, the deadline and the breaker's pause instantly.
+    ``transport`` is shared by every request of the process (its connection pool). ``policy`` sets the
+    retries, the deadline and the circuit breaker in front of them. ``sleep`` and ``clock`` (monotonic
+    seconds) are injectable so tests can run the retry schedule, the deadline and the breaker's pause
+    instantly.
     """
 
     def __init__(
         self,
-        session: requests.Session,
-        base_url: str,
+        transport: Transport,
         secret_id: Secret,
         secret_password: Secret,
         policy: RetryPolicy,
@@ -304,20 +305,15 @@ class BelvoClient:
         self._breaker = CircuitBreaker(
             policy.breaker_failures, policy.breaker_pause, policy.breaker_probe, clock
         )
-        self._session = session
-        self._base_url = base_url.rstrip("/")
+        self._transport = transport
         self._secret_id = secret_id
         self._secret_password = secret_password
         self._policy = policy
         self._sleep = sleep
         self._clock = clock
-        #: Requests prepared once per method, path and authentication, for the paths with nothing of the
-        #: caller's in them (the token's): each call copies one and adds its body. Preparing a request
-        #: anew parses and quotes its URL and builds its headers: a tenth of a widget session's own CPU.
-        self._templates: dict[tuple[str, str, bool], requests.PreparedRequest] = {}
 
     def __repr__(self) -> str:
-        return f"BelvoClient({self._base_url!r})"
+        return f"BelvoClient({self._transport.base_url!r})"
 
     # -- the API ---------------------------------------------------------------------------------------
 
@@ -325,7 +321,7 @@ class BelvoClient:
         """``POST /api/token/`` with ``payload`` (the OFDA token request without credentials): the keys
         go in the JSON body, as Belvo's curl examples show (docs/belvo.md §1.1)."""
         body = {"id": self._secret_id.reveal(), "password": self._secret_password.reveal(), **payload}
-        response = self._call("POST", "/api/token/", "/api/token/", json=body, basic_auth=False)
+        response = self._call("POST", "/api/token/", "/api/token/", payload=body, basic_auth=False)
         return WidgetToken.from_json(_json_body(response, "/api/token/"))
 
     def get_link(self, link_id: str) -> dict[str, Any]:
@@ -379,15 +375,21 @@ class BelvoClient:
         template: str,
         path: str,
         *,
-        json: Mapping[str, Any] | None = None,
+        payload: Mapping[str, Any] | None = None,
         params: Mapping[str, str] | None = None,
         basic_auth: bool = True,
-    ) -> requests.Response:
+    ) -> Reply:
         """Send through the circuit breaker with retries: a 2xx response or a :class:`BelvoError`."""
         probe = self._breaker.allow()
         try:
             response = self._retried(
-                method, template, path, json=json, params=params, basic_auth=basic_auth, retries=not probe
+                method,
+                template,
+                path,
+                payload=payload,
+                params=params,
+                basic_auth=basic_auth,
+                retries=not probe,
             )
         except BelvoUnavailable:
             self._breaker.record(ok=False, probe=probe)
@@ -404,32 +406,35 @@ class BelvoClient:
         template: str,
         path: str,
         *,
-        json: Mapping[str, Any] | None,
+        payload: Mapping[str, Any] | None,
         params: Mapping[str, str] | None,
         basic_auth: bool,
         retries: bool,
-    ) -> requests.Response:
+    ) -> Reply:
         """Send (with retries unless told otherwise); return a 2xx response or raise a
         :class:`BelvoError`."""
         policy = self._policy
         schedule = policy.schedule if retries else ()
         started = self._clock()
-        auth = (self._secret_id.reveal(), self._secret_password.reveal()) if basic_auth else None
+        headers = self._headers(basic_auth=basic_auth, body=payload is not None)
+        if params is not None:
+            path = f"{path}?{urlencode(params)}"
+        # allow_nan=False: NaN is not JSON, and Belvo would refuse it (requests encodes JSON bodies so).
+        body = None if payload is None else json.dumps(payload, allow_nan=False).encode()
         unexpected_errors = 0
         attempt = 0
         while True:
             attempt += 1
             remaining = policy.deadline - (self._clock() - started)
             timeout = (min(policy.connect_timeout, remaining), min(policy.read_timeout, remaining))
-            prepared = self._prepare(method, template, path, json=json, params=params, auth=auth)
-            outcome = self._send(prepared, timeout)
+            outcome = self._send(method, path, headers, body, timeout)
             response = outcome.response
-            if response is not None and response.status_code < 400:
+            if response is not None and response.status < 400:
                 return response
 
             errors = _errors_of(response) if response is not None else ()
             request_id = next((e.request_id for e in errors if e.request_id), None)
-            status = response.status_code if response is not None else None
+            status = response.status if response is not None else None
             log.warning(
                 "belvo call failed",
                 extra={
@@ -438,11 +443,11 @@ class BelvoClient:
                     "status": status,
                     "attempt": attempt,
                     "belvo_request_id": request_id,
-                    "belvo_error_code": errors[0].code if errors else type(outcome.error).__name__,
+                    "belvo_error_code": errors[0].code if errors else _cause(outcome.error),
                 },
             )
-            if response is not None and not _retryable(response.status_code, errors):
-                raise _final_error(response.status_code, errors, request_id, response)
+            if response is not None and not _retryable(response.status, errors):
+                raise _final_error(response.status, errors, request_id, response)
             if errors and errors[0].code == UNEXPECTED_ERROR:
                 unexpected_errors += 1
 
@@ -460,54 +465,31 @@ class BelvoClient:
                 )
             self._sleep(delay)
 
-    def _prepare(
+    def _headers(self, *, basic_auth: bool, body: bool) -> Mapping[str, str]:
+        headers = _JSON_BODY if body else _HEADERS
+        if not basic_auth:
+            return headers
+        keys = f"{self._secret_id.reveal()}:{self._secret_password.reveal()}".encode()
+        return {**headers, "Authorization": f"Basic {base64.b64encode(keys).decode()}"}
+
+    def _send(
         self,
         method: str,
-        template: str,
         path: str,
-        *,
-        json: Mapping[str, Any] | None,
-        params: Mapping[str, str] | None,
-        auth: tuple[str, str] | None,
-    ) -> requests.PreparedRequest:
-        # Headers and keys are explicit here, so the request is not merged with the session's defaults
-        # (the merge took a sixth of the client's CPU time per call).
-        if path != template or params is not None:
-            return requests.Request(
-                method,
-                self._base_url + path,
-                headers=_HEADERS,
-                json=json,
-                params=params,
-                auth=auth,
-            ).prepare()
-        key = (method, path, auth is not None)
-        if (prototype := self._templates.get(key)) is None:
-            prototype = requests.Request(method, self._base_url + path, headers=_HEADERS, auth=auth).prepare()
-            self._templates[key] = prototype
-        prepared = prototype.copy()
-        if json is not None:
-            prepared.prepare_body(None, None, json)
-        return prepared
-
-    def _send(self, prepared: requests.PreparedRequest, timeout: tuple[float, float]) -> _Attempt:
-        # Straight to the adapter: ``Session.send`` would add a cookie jar shared by every caller and a
-        # redirect check, a tenth of the call's CPU time. Belvo's API does not redirect: a redirect is
-        # answered as it is, never followed with the keys.
-        session = self._session
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+    ) -> _Attempt:
         try:
-            response = session.get_adapter(prepared.url or "").send(
-                prepared,
-                timeout=timeout,
-                verify=True if session.verify is None else session.verify,
-                cert=session.cert,
-                proxies=session.proxies,
-            )
-            for hook in session.hooks["response"]:  # as requests runs them: a hook may replace the answer
-                response = hook(response) or response
-        except (requests.ConnectionError, requests.Timeout) as exc:
+            return _Attempt(self._transport.send(method, path, headers, body, timeout))
+        except TransportError as exc:
             return _Attempt(None, exc)
-        return _Attempt(response)
+
+
+def _cause(error: TransportError | None) -> str:
+    """What a transport failure was, for the log: the error that caused it (``ReadTimeoutError``...)."""
+    cause = error.__cause__ if error is not None else None
+    return type(cause if cause is not None else error).__name__
 
 
 def _retryable(status: int, errors: Sequence[BelvoErrorDetail]) -> bool:
@@ -521,7 +503,7 @@ def _final_error(
     status: int,
     errors: tuple[BelvoErrorDetail, ...],
     request_id: str | None,
-    response: requests.Response,
+    response: Reply,
 ) -> BelvoError:
     match status:
         case 401:
@@ -540,7 +522,7 @@ def _final_error(
             return BelvoAPIError(status, errors, request_id)
 
 
-def _errors_of(response: requests.Response) -> tuple[BelvoErrorDetail, ...]:
+def _errors_of(response: Reply) -> tuple[BelvoErrorDetail, ...]:
     """Belvo's error array; a stand-in detail when the body is something else (HTML from the WAF)."""
     try:
         body = response.json()
@@ -550,19 +532,17 @@ def _errors_of(response: requests.Response) -> tuple[BelvoErrorDetail, ...]:
     details = tuple(BelvoErrorDetail.from_json(item) for item in items if isinstance(item, Mapping))
     if details:
         return details
-    return (BelvoErrorDetail(code="unknown", message=f"HTTP {response.status_code} without an error array"),)
+    return (BelvoErrorDetail(code="unknown", message=f"HTTP {response.status} without an error array"),)
 
 
-def _json_body(response: requests.Response, template: str) -> Any:
+def _json_body(response: Reply, template: str) -> Any:
     try:
         return response.json()
     except ValueError:
-        raise BelvoBadResponse(
-            f"expected JSON from {template}, got {response.status_code} non-JSON"
-        ) from None
+        raise BelvoBadResponse(f"expected JSON from {template}, got {response.status} non-JSON") from None
 
 
-def _json_object(response: requests.Response, template: str) -> dict[str, Any]:
+def _json_object(response: Reply, template: str) -> dict[str, Any]:
     body = _json_body(response, template)
     if not isinstance(body, dict):
         raise BelvoBadResponse(f"expected a JSON object from {template}, got {type(body).__name__}")
@@ -572,81 +552,14 @@ def _json_object(response: requests.Response, template: str) -> dict[str, Any]:
 # -- the app's client ----------------------------------------------------------------------------------
 
 
-def pooled_session(api_url: str, environ: Mapping[str, str]) -> requests.Session:
-    """The process's HTTP session to Belvo: pooled connections (one TLS handshake per worker thread, not
-    per request), and the proxy and CA variables ``requests`` knows taken from ``environ`` once, here:
-    left to ``requests``, every call would scan the whole environment again."""
-    session = requests.Session()
-    adapter = _PoolKeepingAdapter(pool_connections=4, pool_maxsize=32)
-    session.mount("https://", adapter)
-    session.mount("http://", adapter)  # a local stand-in for Belvo (bench/sessions.py) pools the same way
-    session.proxies.update(_proxies(api_url, environ))
-    session.verify = environ.get("REQUESTS_CA_BUNDLE") or environ.get("CURL_CA_BUNDLE") or True
-    session.trust_env = False
-    return session
-
-
-class _PoolKeepingAdapter(HTTPAdapter):
-    """requests' adapter, keeping the connection pool it found for an origin and TLS settings. requests
-    works it out again for every request (the URL parsed, the TLS settings turned into the pool manager's
-    key, the key normalized): 140,000 instructions, 3% of a widget session's (valgrind, 300 sessions),
-    for a client that only ever calls Belvo. A pool the pool manager lets go of stays open (urllib3 2
-    closes none it drops) and is still used; ``close`` lets go of them all. Requests through a proxy are
-    left to requests: its choice depends on the session's proxies of the moment."""
-
-    def __init__(self, *, pool_connections: int, pool_maxsize: int) -> None:
-        super().__init__(pool_connections=pool_connections, pool_maxsize=pool_maxsize)
-        self._pools: dict[
-            tuple[str, str, bool | str | None, tuple[str, str] | str | None], ConnectionPool
-        ] = {}
-
-    def get_connection_with_tls_context(
-        self,
-        request: requests.PreparedRequest,
-        verify: bool | str | None,
-        proxies: Mapping[str, str] | None = None,
-        cert: tuple[str, str] | str | None = None,
-    ) -> ConnectionPool:
-        if proxies:
-            return super().get_connection_with_tls_context(request, verify, proxies, cert)
-        # A prepared URL always has a path: scheme://host[:port]/...
-        scheme, _, rest = (request.url or "").partition("://")
-        key = (scheme, rest.partition("/")[0], verify, cert)
-        if (pool := self._pools.get(key)) is None:
-            pool = super().get_connection_with_tls_context(request, verify, proxies, cert)
-            self._pools[key] = pool
-        return pool
-
-    def close(self) -> None:
-        super().close()
-        self._pools.clear()
-
-
-def _proxies(api_url: str, environ: Mapping[str, str]) -> dict[str, str]:
-    """The ``<scheme>_proxy`` variables of ``environ`` (lowercase spelling first, as urllib reads them),
-    none when ``no_proxy`` names the host. ``requests.utils.get_environ_proxies`` would apply the same
-    rules, but only to ``os.environ``; urllib's bypass check takes the mapping."""
-    found: dict[str, str] = {}
-    for name in sorted(environ, key=lambda name: name.islower()):  # lowercase last: it wins
-        if name.lower().endswith("_proxy") and environ[name]:
-            found[name.lower().removesuffix("_proxy")] = environ[name]
-    # proxy_bypass_environment is what urllib.request.proxy_bypass runs; typeshed does not list it.
-    bypass = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
-    if bypass(urlsplit(api_url).hostname or "", found):
-        return {}
-    found.pop("no", None)
-    return found
-
-
 _EXTENSION = "ofda.belvo"
 
 
 def init_app(app: Flask) -> None:
-    """Build the app's :class:`BelvoClient` over ``app.extensions["ofda.belvo_session"]``."""
+    """Build the app's :class:`BelvoClient` over ``app.extensions["ofda.belvo_transport"]``."""
     config = settings(app)
     app.extensions[_EXTENSION] = BelvoClient(
-        app.extensions["ofda.belvo_session"],
-        config.belvo_api_url,
+        app.extensions["ofda.belvo_transport"],
         config.belvo_secret_id,
         config.belvo_secret_password,
         config.belvo_retry,

@@ -1,8 +1,9 @@
 """Emulator mode: mount the offline Belvo emulator at ``/sandbox`` and wire both sides in-process.
 
-Belvo API calls from the backend reach the emulator through :class:`~server.inprocess.WSGIAdapter`, and
-the emulator's webhooks reach the backend's ``/v1/webhooks/belvo`` the same way, so the whole flow runs
-without a port being known in advance or any network at all.
+Belvo API calls from the backend reach the emulator through :class:`~server.inprocess.WSGITransport`,
+and the emulator's webhooks reach the backend's ``/v1/webhooks/belvo`` through
+:class:`~server.inprocess.WSGIAdapter`, so the whole flow runs without a port being known in advance or
+any network at all.
 
 The emulator keeps its state in a SQLite file of its own (``EMULATOR_STATE_PATH``), by default beside
 the backend's SQLite database, or in the instance folder when the backend's is PostgreSQL: a restarted
@@ -22,7 +23,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 from server import observability
 from server.config import Settings
-from server.inprocess import WSGIAdapter
+from server.inprocess import WSGIAdapter, WSGITransport
 
 EMULATOR_PREFIX = "/sandbox"
 
@@ -47,8 +48,8 @@ def state_path(database_url: str, instance_path: str) -> str | None:
     return f"{stem}.emulator.sqlite3"
 
 
-def mount_emulator(app: Flask, settings: Settings, overrides: dict[str, Any]) -> requests.Session:
-    """Mount the emulator on ``app`` and return the ``requests.Session`` Belvo calls should use."""
+def mount_emulator(app: Flask, settings: Settings, overrides: dict[str, Any]) -> WSGITransport:
+    """Mount the emulator on ``app`` and return the transport Belvo calls should use."""
     import emulator  # only emulator mode needs it
 
     overrides.setdefault(
@@ -73,6 +74,4 @@ def mount_emulator(app: Flask, settings: Settings, overrides: dict[str, Any]) ->
     emulator_app.before_request(observability.record_route)  # its widget URLs carry access tokens
     app.wsgi_app = DispatcherMiddleware(backend_wsgi, {EMULATOR_PREFIX: emulator_app})  # type: ignore[method-assign]
 
-    belvo_session = requests.Session()
-    belvo_session.mount(f"{settings.belvo_api_url}/", WSGIAdapter(emulator_app, script_name=EMULATOR_PREFIX))
-    return belvo_session
+    return WSGITransport(emulator_app, settings.belvo_api_url, script_name=EMULATOR_PREFIX)

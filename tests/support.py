@@ -11,10 +11,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+from unittest import mock
 
+import requests
+import responses
 from sqlalchemy import create_engine, text
 
 from server.storage import normalise_url
+from server.transport import HttpTransport, Reply, TransportError
 
 
 @dataclass
@@ -78,3 +82,38 @@ def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@contextmanager
+def recorded_belvo() -> Iterator[responses.RequestsMock]:
+    """Belvo as answers recorded with ``responses`` for the block: what the backend's transport to Belvo
+    sends goes through ``requests`` instead of the network, where ``responses`` answers and records it (a
+    request nothing was registered for, or an exception registered as its body, fails as a connection
+    would). The transport itself is tested against real servers (tests/server/test_transport.py)."""
+    with (
+        responses.RequestsMock(assert_all_requests_are_fired=False) as recorded,
+        mock.patch.object(HttpTransport, "send", _send_through_requests),
+    ):
+        yield recorded
+
+
+def _send_through_requests(
+    transport: HttpTransport,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    timeout: tuple[float, float],
+) -> Reply:
+    try:
+        answer = requests.request(
+            method,
+            transport.base_url + path,
+            headers=headers,
+            data=body,
+            timeout=timeout,
+            allow_redirects=False,
+        )
+    except requests.RequestException as exc:
+        raise TransportError(f"{method} {transport.base_url}: {type(exc).__name__}") from exc
+    return Reply(answer.status_code, answer.headers, answer.content)

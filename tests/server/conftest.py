@@ -15,7 +15,7 @@ from flask.testing import FlaskClient
 
 from server.storage import database
 from tests.conftest import make_app
-from tests.support import Clock
+from tests.support import Clock, recorded_belvo
 
 BELVO = "https://sandbox.belvo.com"
 SECRET_ID = "belvo-secret-id-0123"
@@ -68,8 +68,8 @@ TOKEN_URL = f"{BELVO}/api/token/"
 @pytest.fixture
 def belvo() -> Iterator[responses.RequestsMock]:
     """Belvo, as recorded answers; a request nothing was registered for fails the test."""
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+    with recorded_belvo() as recorded:
+        yield recorded
 
 
 def real_app(database_url: str, clock: Clock, **config: Any) -> Flask:

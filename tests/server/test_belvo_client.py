@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import base64
-import gc
 import json
 import logging
-import weakref
 from collections.abc import Iterator
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 import pytest
@@ -25,11 +21,11 @@ from server.belvo import (
     BelvoNotFound,
     BelvoUnavailable,
     as_api_error,
-    pooled_session,
 )
 from server.config import RetryPolicy, Secret
+from server.transport import HttpTransport
 from tests.server.conftest import BELVO, SECRET_ID, SECRET_PASSWORD, access_token, belvo_errors
-from tests.support import http_server
+from tests.support import recorded_belvo
 
 TOKEN_URL = f"{BELVO}/api/token/"
 LINK_ID = "cb65f82c-dc93-4d3e-8270-9a27528397f5"
@@ -60,8 +56,8 @@ def fake_time() -> FakeTime:
 
 @pytest.fixture
 def belvo() -> Iterator[responses.RequestsMock]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield mock
+    with recorded_belvo() as recorded:
+        yield recorded
 
 
 def make_client(
@@ -69,11 +65,9 @@ def make_client(
     schedule: tuple[float, ...] = (3, 6, 12, 24, 48),
     deadline: float = 100.0,
     timeouts: tuple[float, float] = (3.05, 10.0),
-    session: requests.Session | None = None,
 ) -> BelvoClient:
     return BelvoClient(
-        session or requests.Session(),
-        BELVO,
+        HttpTransport(BELVO, {}),
         Secret(SECRET_ID),
         Secret(SECRET_PASSWORD),
         RetryPolicy(
@@ -276,20 +270,6 @@ def test_a_redirect_is_not_followed_with_the_keys(
     assert [call.request.url for call in belvo.calls] == [TOKEN_URL]
 
 
-def test_the_sessions_response_hooks_see_every_call(
-    belvo: responses.RequestsMock, fake_time: FakeTime
-) -> None:
-    seen: list[tuple[str, int]] = []
-    session = requests.Session()
-    session.hooks["response"].append(lambda response, **_: seen.append((response.url, response.status_code)))
-    client = make_client(fake_time, session=session)
-    belvo.post(TOKEN_URL, json=token_ok())
-    belvo.get(LINK_URL, json={"id": LINK_ID})
-    client.create_widget_token({})
-    client.get_link(LINK_ID)
-    assert seen == [(TOKEN_URL, 200), (LINK_URL, 200)]
-
-
 def test_failures_are_logged_with_belvos_request_id_and_no_body(
     belvo: responses.RequestsMock, fake_time: FakeTime, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -307,86 +287,3 @@ def test_failures_are_logged_with_belvos_request_id_and_no_body(
     everything = " ".join(str(r.__dict__) for r in caplog.records)
     assert SECRET_PASSWORD not in everything
     assert "Ralph Bragg" not in everything
-
-
-def test_the_pooled_session_reads_proxy_and_ca_settings_once() -> None:
-    environ = {"HTTPS_PROXY": "http://proxy.internal:3128", "REQUESTS_CA_BUNDLE": "/etc/ssl/company-ca.pem"}
-    session = pooled_session(BELVO, environ)
-    assert session.proxies["https"] == "http://proxy.internal:3128"
-    assert session.verify == "/etc/ssl/company-ca.pem"
-    # Nothing is read from the environment per request any more.
-    assert session.trust_env is False
-    assert session.get_adapter(BELVO).poolmanager.connection_pool_kw["maxsize"] == 32
-
-
-def test_a_host_in_no_proxy_goes_direct() -> None:
-    environ = {"HTTPS_PROXY": "http://proxy.internal:3128", "NO_PROXY": "sandbox.belvo.com"}
-    assert pooled_session(BELVO, environ).proxies == {}
-
-
-def test_the_lowercase_proxy_variable_wins() -> None:
-    environ = {"https_proxy": "http://lower.internal:3128", "HTTPS_PROXY": "http://upper.internal:3128"}
-    assert pooled_session(BELVO, environ).proxies == {"https": "http://lower.internal:3128"}
-
-
-class _Echo(BaseHTTPRequestHandler):
-    """Answers every GET with the port it listens on and the request target it was sent (a proxy is
-    sent the whole URL)."""
-
-    def do_GET(self) -> None:
-        body = json.dumps({"port": self.server.server_address[1], "target": self.path}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@pytest.fixture
-def local_servers() -> Iterator[list[str]]:
-    """Six HTTP servers on 127.0.0.1, by their base URLs."""
-    with ExitStack() as servers:
-        yield [servers.enter_context(http_server(_Echo)) for _ in range(6)]
-
-
-def test_the_pooled_session_sends_each_request_to_its_own_origin_even_after_closing(
-    local_servers: list[str],
-) -> None:
-    first, second, *others = local_servers
-    session = pooled_session(first, {})
-    ports = [session.get(f"{url}/api/").json()["port"] for url in (first, second, first, second)]
-    assert ports == [int(url.rpartition(":")[2]) for url in (first, second, first, second)]
-    session.close()  # the adapter lets go of the pools it kept: the next call finds a new one
-    assert session.get(f"{first}/api/").json()["port"] == int(first.rpartition(":")[2])
-    for url in [second, *others]:  # more origins than the pool manager keeps: it drops the first one's
-        session.get(f"{url}/api/")
-    assert session.get(f"{first}/api/").json()["port"] == int(first.rpartition(":")[2])
-
-
-def test_the_pooled_session_goes_through_its_proxy(local_servers: list[str]) -> None:
-    belvo, proxy, *_ = local_servers
-    session = pooled_session(belvo, {})
-    assert session.get(f"{belvo}/api/").json()["target"] == "/api/"
-    session.proxies.update(pooled_session(belvo, {"http_proxy": proxy}).proxies)
-    # The pool kept for the origin must not take the call around the proxy.
-    answer = session.get(f"{belvo}/api/").json()
-    assert (answer["port"], answer["target"]) == (int(proxy.rpartition(":")[2]), f"{belvo}/api/")
-
-
-def test_the_pooled_session_keeps_tls_settings_apart_and_lets_go_of_its_pools() -> None:
-    adapter = pooled_session(BELVO, {}).get_adapter(BELVO)
-    assert isinstance(adapter, requests.adapters.HTTPAdapter)
-    request = requests.Request("GET", f"{BELVO}/api/").prepare()
-    checked = adapter.get_connection_with_tls_context(request, verify=True)
-    unchecked = adapter.get_connection_with_tls_context(request, verify=False)
-    assert (checked.cert_reqs, unchecked.cert_reqs) == ("CERT_REQUIRED", "CERT_NONE")
-    assert adapter.get_connection_with_tls_context(request, verify=True) is checked
-    # Closing lets go of the pools (and their connections) as requests' own adapter does.
-    kept = weakref.ref(checked)
-    del checked, unchecked
-    adapter.close()
-    gc.collect()
-    assert kept() is None

@@ -52,10 +52,11 @@ from server.belvo import (
     as_api_error,
 )
 from server.config import RetryPolicy, Secret
-from server.inprocess import WSGIAdapter
+from server.inprocess import WSGITransport
 from server.ofda import FETCH_RESOURCES, TokenRequestSchema
+from server.transport import HttpTransport, Reply, Transport
 from tests.server.conftest import BELVO, SECRET_ID, SECRET_PASSWORD
-from tests.support import Clock
+from tests.support import Clock, recorded_belvo
 
 HERE = Path(__file__).parent
 RECORDED = HERE / "recorded"
@@ -370,19 +371,17 @@ class Upstream(ABC):
     secret_id: str
     secret_password: str
 
-    def __init__(self, session: requests.Session, clock: Clock) -> None:
-        self.session = session
+    def __init__(self, transport: Transport, clock: Clock) -> None:
+        self.transport = transport
         self.clock = clock
         self.exchanges: list[Exchange] = []
         self.sleeps: list[float] = []
-        session.hooks["response"].append(self._record)
 
     def client(self, *, secret_password: str | None = None) -> BelvoClient:
         """The app's Belvo client for this upstream; ``secret_password`` replaces the right one."""
         password = self.secret_password if secret_password is None else secret_password
         return BelvoClient(
-            self.session,
-            self.base_url,
+            Recording(self.transport, self.exchanges),
             Secret(self.secret_id),
             Secret(password),
             POLICY,
@@ -405,15 +404,30 @@ class Upstream(ABC):
     def refuse_token_requests(self, code: str) -> None:
         """From now on, answer every ``POST /api/token/`` with Belvo's error ``code``."""
 
-    def _record(self, response: requests.Response, **_: Any) -> None:
-        path = urlsplit(response.url).path.removeprefix(urlsplit(self.base_url).path)
-        if not path.startswith("/api/"):
-            return  # the emulator's /_control/ set-up calls are not part of the contract
+
+class Recording:
+    """The client's transport to an upstream, recording each exchange it passes on in ``exchanges``."""
+
+    def __init__(self, transport: Transport, exchanges: list[Exchange]) -> None:
+        self.base_url = transport.base_url
+        self._transport = transport
+        self._exchanges = exchanges
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: tuple[float, float],
+    ) -> Reply:
+        reply = self._transport.send(method, path, headers, body, timeout)
         try:
-            body = response.json()
+            answer = reply.json()
         except ValueError:
-            body = None
-        self.exchanges.append(Exchange(response.request.method or "", path, response.status_code, body))
+            answer = None
+        self._exchanges.append(Exchange(method, path.partition("?")[0], reply.status, answer))
+        return reply
 
 
 class EmulatorUpstream(Upstream):
@@ -425,9 +439,7 @@ class EmulatorUpstream(Upstream):
 
     def __init__(self, clock: Clock) -> None:
         self.app = create_app({"EMULATOR_NOW": clock})
-        session = requests.Session()
-        session.mount(f"{self.base_url}/", WSGIAdapter(self.app, script_name="/sandbox"))
-        super().__init__(session, clock)
+        super().__init__(WSGITransport(self.app, self.base_url, script_name="/sandbox"), clock)
 
     def add_link(self) -> str:
         link = self._control(
@@ -449,8 +461,8 @@ class EmulatorUpstream(Upstream):
         emulator_of(self.app).webhooks.close()
 
     def _control(self, path: str, body: Mapping[str, Any]) -> Any:
-        response = self.session.post(f"{self.base_url}{path}", json=body, timeout=5)
-        assert response.status_code == 201, f"POST {path}: expected 201, got {response.status_code}"
+        response = self.transport.send("POST", path, JSON_HEADERS, json.dumps(body).encode(), (5, 5))
+        assert response.status == 201, f"POST {path}: expected 201, got {response.status}"
         return response.json()
 
 
@@ -472,7 +484,7 @@ class RecordedUpstream(Upstream):
     replay_key = "recorded-belvo-replay-signing-key-" * 2
 
     def __init__(self, mock: responses.RequestsMock, clock: Clock) -> None:
-        super().__init__(requests.Session(), clock)
+        super().__init__(HttpTransport(self.base_url, {}), clock)
         self.links: set[str] = set()
         self.refusing: str | None = None
         link_url = re.compile(rf"{re.escape(self.base_url)}/api/links/(?P<id>[^/]+)/")
@@ -578,7 +590,8 @@ class LiveUpstream(Upstream):
         self.secret_id = env["BELVO_SANDBOX_SECRET_ID"]
         self.secret_password = env["BELVO_SANDBOX_SECRET_PASSWORD"]
         self.link_id = env["BELVO_SANDBOX_LINK_ID"]
-        super().__init__(requests.Session(), clock)
+        self.http = HttpTransport(self.base_url, env)
+        super().__init__(self.http, clock)
 
     @classmethod
     def from_environment(cls, clock: Clock) -> LiveUpstream:
@@ -610,12 +623,12 @@ def upstream(request: pytest.FixtureRequest) -> Iterator[Upstream]:
             yield emulator
             emulator.close()
         case "recorded":
-            with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+            with recorded_belvo() as mock:
                 yield RecordedUpstream(mock, clock)
         case "live":
             live = LiveUpstream.from_environment(clock)
             yield live
-            live.session.close()
+            live.http.close()
 
 
 # -- the contract -----------------------------------------------------------------------------------------

@@ -9,10 +9,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 
+from server.belvo import BelvoNotFound, belvo_client
 from server.models import Link
-from server.settings import settings
 from tests.server.lifecycle import Flow, success
 
 
@@ -35,14 +34,12 @@ def linked(flow: Flow, user: str = "alice", ready: tuple[str, ...] = (), **link:
 
 def at_belvo(flow: Flow, link_id: str) -> int:
     """The status Belvo (the emulator) answers for the link, asked with our secret keys."""
-    config = settings(flow.app)
-    response = flow.app.extensions["ofda.belvo_session"].get(
-        f"{config.belvo_api_url}/api/links/{link_id}/",
-        auth=(config.belvo_secret_id.reveal(), config.belvo_secret_password.reveal()),
-        timeout=5,
-    )
-    assert isinstance(response, requests.Response)
-    return response.status_code
+    with flow.app.app_context():
+        try:
+            belvo_client().get_link(link_id)
+        except BelvoNotFound:
+            return 404
+    return 200
 
 
 def error_code(response: Any) -> str:
@@ -116,12 +113,8 @@ def test_delete_removes_the_link_at_belvo_then_here(flow: Flow) -> None:
 
 def test_a_link_already_gone_at_belvo_is_deleted_here_too(flow: Flow) -> None:
     link = linked(flow, "alice")
-    config = settings(flow.app)
-    flow.app.extensions["ofda.belvo_session"].delete(
-        f"{config.belvo_api_url}/api/links/{link['id']}/",
-        auth=(config.belvo_secret_id.reveal(), config.belvo_secret_password.reveal()),
-        timeout=5,
-    )
+    with flow.app.app_context():
+        belvo_client().delete_link(link["id"])
 
     assert flow.client.delete(f"/v1/links/{link['id']}", headers=flow.headers("alice")).status_code == 204
     assert flow.count(Link) == 0

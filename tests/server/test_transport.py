@@ -1,0 +1,181 @@
+"""The Belvo client's transport over the network, against real local servers: keep-alive connections,
+a base URL's path, proxies and CA bundles from the environment, no redirects followed, failures."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+import ssl
+import subprocess
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from server.config import ConfigError
+from server.transport import HttpTransport, TransportError, proxy_for
+from tests.support import http_server
+
+TIMEOUT = (3.05, 10.0)
+
+
+class _Echo(BaseHTTPRequestHandler):
+    """HTTP/1.1 with keep-alive; answers what it was sent: the port it listens on, the request target
+    (a proxy is sent the whole URL), the client's port (one per connection), the method, the headers
+    and the body. ``/redirect`` answers 302, ``/gzip`` a compressed body, ``/slow`` after 1 s."""
+
+    protocol_version = "HTTP/1.1"
+
+    def do_GET(self) -> None:
+        self._answer()
+
+    def do_POST(self) -> None:
+        self._answer()
+
+    def _answer(self) -> None:
+        sent = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        if self.path.endswith("/slow"):
+            time.sleep(1)
+        body = json.dumps(
+            {
+                "port": self.server.server_address[1],
+                "target": self.path,
+                "client_port": self.client_address[1],
+                "method": self.command,
+                "headers": dict(self.headers.items()),
+                "body": sent.decode(),
+            }
+        ).encode()
+        status, extra = 200, {}
+        if self.path.endswith("/redirect"):
+            status, extra = 302, {"Location": "http://collector.example/api/token/"}
+        if self.path.endswith("/gzip"):
+            body, extra = gzip.compress(body), {"Content-Encoding": "gzip"}
+        self.send_response(status)
+        for name, value in {"Content-Type": "application/json", **extra}.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def port_of(url: str) -> int:
+    return int(url.rpartition(":")[2])
+
+
+@pytest.fixture
+def servers() -> Iterator[list[str]]:
+    """Two HTTP servers on 127.0.0.1, by their base URLs."""
+    with ExitStack() as stack:
+        yield [stack.enter_context(http_server(_Echo)) for _ in range(2)]
+
+
+def test_it_sends_to_its_base_url_on_kept_alive_connections(servers: list[str]) -> None:
+    belvo, _ = servers
+    transport = HttpTransport(belvo, {})
+    headers = {"Content-Type": "application/json", "Authorization": "Basic a2V5czpzZWNyZXQ="}
+    first = transport.send("POST", "/api/token/?x=1", headers, b'{"id": "i"}', TIMEOUT).json()
+    second = transport.send("GET", "/api/links/", {}, None, TIMEOUT).json()
+
+    assert (first["port"], first["target"], first["method"]) == (port_of(belvo), "/api/token/?x=1", "POST")
+    assert first["body"] == '{"id": "i"}'
+    assert first["headers"]["Authorization"] == headers["Authorization"]
+    assert second["client_port"] == first["client_port"]  # the same connection, kept alive
+    transport.close()
+    with pytest.raises(TransportError) as closed:
+        transport.send("GET", "/api/", {}, None, TIMEOUT)
+    assert type(closed.value.__cause__).__name__ == "ClosedPoolError"
+
+
+def test_a_base_url_with_a_path_prefixes_every_request(servers: list[str]) -> None:
+    transport = HttpTransport(f"{servers[0]}/sandbox/", {})
+    assert transport.send("GET", "/api/links/", {}, None, TIMEOUT).json()["target"] == "/sandbox/api/links/"
+
+
+def test_any_status_is_an_answer_and_a_redirect_is_not_followed(servers: list[str]) -> None:
+    reply = HttpTransport(servers[0], {}).send("POST", "/api/token/redirect", {}, b"{}", TIMEOUT)
+    assert (reply.status, reply.headers["location"]) == (302, "http://collector.example/api/token/")
+
+
+def test_a_compressed_answer_is_read_decompressed(servers: list[str]) -> None:
+    reply = HttpTransport(servers[0], {}).send("GET", "/api/gzip", {"Accept-Encoding": "gzip"}, None, TIMEOUT)
+    assert reply.json()["target"] == "/api/gzip"
+
+
+def test_plain_http_goes_through_the_proxy_the_environment_names(servers: list[str]) -> None:
+    belvo, proxy = servers
+    reply = HttpTransport(belvo, {"HTTP_PROXY": proxy}).send("GET", "/api/", {}, None, TIMEOUT).json()
+    assert (reply["port"], reply["target"]) == (port_of(proxy), f"{belvo}/api/")
+    # A host no_proxy names goes direct.
+    direct = HttpTransport(belvo, {"HTTP_PROXY": proxy, "no_proxy": "127.0.0.1"})
+    assert direct.send("GET", "/api/", {}, None, TIMEOUT).json()["port"] == port_of(belvo)
+
+
+def test_the_proxy_variables_are_read_as_urllib_reads_them() -> None:
+    https = "https://sandbox.belvo.com"
+    assert proxy_for(https, {"HTTPS_PROXY": "http://upper:3128", "https_proxy": "http://lower:3128"}) == (
+        "http://lower:3128"
+    )
+    assert proxy_for(https, {"ALL_PROXY": "http://all:3128"}) == "http://all:3128"
+    assert proxy_for(https, {"HTTP_PROXY": "http://plain:3128"}) is None
+    assert proxy_for(https, {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "sandbox.belvo.com"}) is None
+
+
+def test_a_proxy_it_cannot_speak_to_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="expected an http:// or https:// proxy"):
+        HttpTransport("https://sandbox.belvo.com", {"HTTPS_PROXY": "socks5://proxy:1080"})
+
+
+def test_no_connection_and_no_answer_in_time_are_transport_errors(servers: list[str]) -> None:
+    with http_server(_Echo) as gone:
+        pass  # its port is free again: nothing listens there
+    with pytest.raises(TransportError) as refused:
+        HttpTransport(gone, {}).send("GET", "/api/", {}, None, TIMEOUT)
+    assert type(refused.value.__cause__).__name__ == "NewConnectionError"
+    with pytest.raises(TransportError) as slow:
+        HttpTransport(servers[0], {}).send("GET", "/api/slow", {}, None, (1.0, 0.2))
+    assert type(slow.value.__cause__).__name__ == "ReadTimeoutError"
+
+
+@contextmanager
+def https_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
+    """An HTTPS server on 127.0.0.1 with a self-signed certificate: its base URL and the certificate."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl is missing: it makes the test's certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    request = ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1"]
+    subprocess.run(
+        [openssl, *request, "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+        check=True,
+        capture_output=True,
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Echo)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    try:
+        yield f"https://127.0.0.1:{server.server_address[1]}", cert
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_tls_is_verified_against_the_ca_bundle_the_environment_names(tmp_path: Path) -> None:
+    with https_server(tmp_path) as (url, cert):
+        with pytest.raises(TransportError) as untrusted:  # certifi's bundle does not know it
+            HttpTransport(url, {}).send("GET", "/api/", {}, None, TIMEOUT)
+        assert type(untrusted.value.__cause__).__name__ == "SSLError"
+        for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
+            reply = HttpTransport(url, {variable: str(cert)}).send("GET", "/api/", {}, None, TIMEOUT)
+            assert reply.json()["target"] == "/api/"
