@@ -17,10 +17,10 @@ waiting on our requests, so the schedule is cut short by a deadline (``BELVO_DEA
 schedule itself is configuration so tests run with ``0,0,0`` or a fake ``sleep``.
 
 Every call has a (connect, read) timeout: ``requests`` has none by default (docs/security.md F1), and
-Belvo's own Python SDK sends its POSTs without one (docs/belvo.md §5.1). The calls go through a
-:class:`~server.transport.Transport`: over the network in real mode, to the emulator in-process in
-emulator mode. Every upstream failure is logged with
-method, path template, status, attempt and Belvo's ``request_id``, never a body (docs/security.md F7).
+Belvo's own Python SDK sends its POSTs without one (docs/belvo.md §5.1). Every upstream failure is
+logged with method, path template, status, attempt and Belvo's ``request_id``, never a body
+(docs/security.md F7). The calls go through a :class:`~server.transport.Transport`: over the network in
+real mode, to the emulator in the same process in emulator mode.
 """
 
 from __future__ import annotations
