@@ -22,8 +22,6 @@ from urllib3.exceptions import HTTPError
 
 from server.config import ConfigError
 
-#: The pools kept per transport: one per origin a proxy tunnels to, as for the origin itself.
-_POOLS = 4
 #: Connections kept open per pool: a gunicorn worker's threads each hold at most one.
 _CONNECTIONS_PER_POOL = 32
 
@@ -91,9 +89,9 @@ class HttpTransport:
         proxy = proxy_for(self.base_url, environ)
         manager: urllib3.PoolManager
         if proxy is None:
-            manager = urllib3.PoolManager(_POOLS, maxsize=_CONNECTIONS_PER_POOL, **tls)
+            manager = urllib3.PoolManager(maxsize=_CONNECTIONS_PER_POOL, **tls)
         elif urlsplit(proxy).scheme in {"http", "https"}:
-            manager = urllib3.ProxyManager(proxy, _POOLS, maxsize=_CONNECTIONS_PER_POOL, **tls)
+            manager = urllib3.ProxyManager(proxy, maxsize=_CONNECTIONS_PER_POOL, **tls)
         else:
             raise ConfigError(f"expected an http:// or https:// proxy for {parts.scheme} URLs, got {proxy!r}")
         self._manager = manager

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 import threading
 import uuid
 from collections.abc import Iterator
@@ -72,13 +73,16 @@ def postgres_schema(server_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def http_server(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+def http_server(handler: type[BaseHTTPRequestHandler], tls: ssl.SSLContext | None = None) -> Iterator[str]:
     """``handler`` serving on a free port of 127.0.0.1 for the block, each request on a thread of its own:
-    the server's base URL (``http://127.0.0.1:<port>``)."""
+    the server's base URL (``http://127.0.0.1:<port>``, or ``https://`` with a server-side ``tls``
+    context)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    if tls is not None:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
+        yield f"{'http' if tls is None else 'https'}://127.0.0.1:{server.server_address[1]}"
     finally:
         server.shutdown()
         server.server_close()
