@@ -1,11 +1,14 @@
 """The Belvo client's transport over the network, against real local servers: keep-alive connections,
-a base URL's path, proxies and CA bundles from the environment, no redirects followed, failures."""
+a base URL's path, proxies (forwarding and tunnelling) and CA bundles from the environment, no redirects
+followed, failures, and connections that must not be reused."""
 
 from __future__ import annotations
 
 import gzip
 import json
+import select
 import shutil
+import socket
 import ssl
 import subprocess
 import time
@@ -13,7 +16,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -27,7 +30,9 @@ TIMEOUT = (3.05, 10.0)
 class _Echo(BaseHTTPRequestHandler):
     """HTTP/1.1 with keep-alive; answers what it was sent: the port it listens on, the request target
     (a proxy is sent the whole URL), the client's port (one per connection), the method, the headers
-    and the body. ``/redirect`` answers 302, ``/gzip`` a compressed body, ``/slow`` after 1 s."""
+    and the body. ``/redirect`` answers 302, ``/gzip`` a compressed body, ``/slow`` after 1 s;
+    ``/hang-up`` closes the connection once it has answered, without saying so (as a server closes an
+    idle kept-alive connection)."""
 
     protocol_version = "HTTP/1.1"
 
@@ -62,6 +67,8 @@ class _Echo(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
+        if self.path.endswith("/hang-up"):
+            self.close_connection = True
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -90,9 +97,17 @@ def test_it_sends_to_its_base_url_on_kept_alive_connections(servers: list[str]) 
     assert first["headers"]["Authorization"] == headers["Authorization"]
     assert second["client_port"] == first["client_port"]  # the same connection, kept alive
     transport.close()
-    with pytest.raises(TransportError) as closed:
+    with pytest.raises(TransportError, match="closed"):
         transport.send("GET", "/api/", {}, None, TIMEOUT)
-    assert type(closed.value.__cause__).__name__ == "ClosedPoolError"
+
+
+def test_a_connection_the_server_closed_while_idle_is_not_reused(servers: list[str]) -> None:
+    transport = HttpTransport(servers[0], {})
+    first = transport.send("GET", "/api/hang-up", {}, None, TIMEOUT).json()
+    time.sleep(0.1)  # the server's close reaches this side
+    second = transport.send("POST", "/api/token/", {}, b"{}", TIMEOUT).json()
+    assert second["method"] == "POST"
+    assert second["client_port"] != first["client_port"]
 
 
 def test_a_base_url_with_a_path_prefixes_every_request(servers: list[str]) -> None:
@@ -129,9 +144,23 @@ def test_the_proxy_variables_are_read_as_urllib_reads_them() -> None:
     assert proxy_for(https, {"HTTPS_PROXY": "http://p:3128", "NO_PROXY": "sandbox.belvo.com"}) is None
 
 
-def test_a_proxy_it_cannot_speak_to_is_refused_at_start() -> None:
-    with pytest.raises(ConfigError, match="expected an http:// or https:// proxy"):
-        HttpTransport("https://sandbox.belvo.com", {"HTTPS_PROXY": "socks5://proxy:1080"})
+def test_the_proxy_s_credentials_go_with_each_forwarded_request(servers: list[str]) -> None:
+    belvo, proxy = servers
+    transport = HttpTransport(belvo, {"http_proxy": proxy.replace("//", "//ops:p%40ss@")})
+    sent = transport.send("GET", "/api/", {}, None, TIMEOUT).json()
+    assert sent["target"] == f"{belvo}/api/"
+    assert sent["headers"]["Proxy-Authorization"] == "Basic b3BzOnBAc3M="  # ops:p@ss
+
+
+@pytest.mark.parametrize("proxy", ["socks5://proxy:1080", "https://proxy:3128"])
+def test_a_proxy_it_cannot_speak_to_is_refused_at_start(proxy: str) -> None:
+    with pytest.raises(ConfigError, match="expected an http:// proxy"):
+        HttpTransport("https://sandbox.belvo.com", {"HTTPS_PROXY": proxy})
+
+
+def test_a_base_url_it_cannot_speak_to_is_refused_at_start() -> None:
+    with pytest.raises(ConfigError, match="expected an http:// or https:// URL"):
+        HttpTransport("ftp://sandbox.belvo.com", {})
 
 
 def test_no_connection_and_no_answer_in_time_are_transport_errors(servers: list[str]) -> None:
@@ -139,10 +168,14 @@ def test_no_connection_and_no_answer_in_time_are_transport_errors(servers: list[
         pass  # its port is free again: nothing listens there
     with pytest.raises(TransportError) as refused:
         HttpTransport(gone, {}).send("GET", "/api/", {}, None, TIMEOUT)
-    assert type(refused.value.__cause__).__name__ == "NewConnectionError"
+    assert type(refused.value.__cause__).__name__ == "ConnectionRefusedError"
+    transport = HttpTransport(servers[0], {})
     with pytest.raises(TransportError) as slow:
-        HttpTransport(servers[0], {}).send("GET", "/api/slow", {}, None, (1.0, 0.2))
-    assert type(slow.value.__cause__).__name__ == "ReadTimeoutError"
+        transport.send("GET", "/api/slow", {}, None, (1.0, 0.2))
+    assert type(slow.value.__cause__).__name__ == "TimeoutError"
+    # The connection the timeout left, its answer still to come, is not reused: the next request gets
+    # its own answer.
+    assert transport.send("POST", "/api/token/", {}, b"{}", TIMEOUT).json()["target"] == "/api/token/"
 
 
 @contextmanager
@@ -168,7 +201,53 @@ def test_tls_is_verified_against_the_ca_bundle_the_environment_names(tmp_path: P
     with https_server(tmp_path) as (url, cert):
         with pytest.raises(TransportError) as untrusted:  # certifi's bundle does not know it
             HttpTransport(url, {}).send("GET", "/api/", {}, None, TIMEOUT)
-        assert type(untrusted.value.__cause__).__name__ == "SSLError"
+        assert type(untrusted.value.__cause__).__name__ == "SSLCertVerificationError"
         for variable in ("REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"):
             reply = HttpTransport(url, {variable: str(cert)}).send("GET", "/api/", {}, None, TIMEOUT)
             assert reply.json()["target"] == "/api/"
+
+
+class _Tunnel(BaseHTTPRequestHandler):
+    """A proxy that only tunnels: ``CONNECT host:port``, then bytes both ways until either side closes.
+    The ``CONNECT`` requests it took are kept on the class, as ``(target, Proxy-Authorization)``."""
+
+    protocol_version = "HTTP/1.1"
+    connects: ClassVar[list[tuple[str, str | None]]] = []
+
+    def do_CONNECT(self) -> None:
+        self.connects.append((self.path, self.headers.get("Proxy-Authorization")))
+        host, _, port = self.path.rpartition(":")
+        with socket.create_connection((host, int(port))) as upstream:
+            self.send_response(200, "Connection established")
+            self.end_headers()
+            ends = [self.connection, upstream]
+            while True:
+                readable, _, _ = select.select(ends, [], [], 5)
+                if not readable:
+                    break
+                for end in readable:
+                    data = end.recv(65536)
+                    if not data:
+                        self.close_connection = True
+                        return
+                    (upstream if end is self.connection else self.connection).sendall(data)
+
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
+def test_https_goes_through_the_proxy_s_tunnel_verified_end_to_end(tmp_path: Path) -> None:
+    with https_server(tmp_path) as (url, cert), http_server(_Tunnel) as proxy:
+        _Tunnel.connects.clear()
+        environ = {"https_proxy": proxy.replace("//", "//ops:secret@"), "REQUESTS_CA_BUNDLE": str(cert)}
+        transport = HttpTransport(url, environ)
+        first = transport.send("POST", "/api/token/", {}, b"{}", TIMEOUT).json()
+        second = transport.send("GET", "/api/", {}, None, TIMEOUT).json()
+        assert (first["target"], first["port"]) == ("/api/token/", port_of(url))  # the origin answered
+        assert "Proxy-Authorization" not in first["headers"]  # for the proxy only, not sent on to Belvo
+        assert second["client_port"] == first["client_port"]
+        assert _Tunnel.connects == [(f"127.0.0.1:{port_of(url)}", "Basic b3BzOnNlY3JldA==")]  # ops:secret
+        # The tunnel is TLS to the origin, checked against the CA bundle as a direct connection is.
+        with pytest.raises(TransportError) as untrusted:
+            HttpTransport(url, {"https_proxy": proxy}).send("GET", "/api/", {}, None, TIMEOUT)
+        assert type(untrusted.value.__cause__).__name__ == "SSLCertVerificationError"
