@@ -101,9 +101,13 @@ class HttpTransport:
         self._proxy: tuple[str, int] | None = None
         self._proxy_headers: dict[str, str] = {}
         if (proxy := proxy_for(self.base_url, environ)) is not None:
-            address = urlsplit(proxy)
+            # A proxy named without a scheme is an HTTP one, as requests takes it.
+            address = urlsplit(proxy if "://" in proxy else f"http://{proxy}")
             if address.scheme != "http" or not address.hostname:
-                raise ConfigError(f"expected an http:// proxy for {parts.scheme} URLs, got {proxy!r}")
+                # Its URL is not quoted: it may hold the proxy's password.
+                raise ConfigError(
+                    f"expected an http:// proxy for {parts.scheme} URLs, got a {address.scheme}:// one"
+                )
             self._proxy = (address.hostname, address.port or _DEFAULT_PORTS["http"])
             if address.username is not None:
                 credentials = f"{unquote(address.username)}:{unquote(address.password or '')}".encode()

@@ -152,10 +152,17 @@ def test_the_proxy_s_credentials_go_with_each_forwarded_request(servers: list[st
     assert sent["headers"]["Proxy-Authorization"] == "Basic b3BzOnBAc3M="  # ops:p@ss
 
 
-@pytest.mark.parametrize("proxy", ["socks5://proxy:1080", "https://proxy:3128"])
+@pytest.mark.parametrize("proxy", ["socks5://ops:s3cret@proxy:1080", "https://ops:s3cret@proxy:3128"])
 def test_a_proxy_it_cannot_speak_to_is_refused_at_start(proxy: str) -> None:
-    with pytest.raises(ConfigError, match="expected an http:// proxy"):
+    with pytest.raises(ConfigError, match="expected an http:// proxy") as refused:
         HttpTransport("https://sandbox.belvo.com", {"HTTPS_PROXY": proxy})
+    assert "s3cret" not in str(refused.value)  # the message goes to the operator's logs
+
+
+def test_a_proxy_named_without_a_scheme_is_an_http_one(servers: list[str]) -> None:
+    belvo, proxy = servers
+    transport = HttpTransport(belvo, {"http_proxy": proxy.removeprefix("http://")})
+    assert transport.send("GET", "/api/", {}, None, TIMEOUT).json()["port"] == port_of(proxy)
 
 
 def test_a_base_url_it_cannot_speak_to_is_refused_at_start() -> None:
