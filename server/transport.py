@@ -178,8 +178,11 @@ class HttpTransport:
     def close(self) -> None:
         """Close the idle connections; the transport is not to be used after."""
         self._closed = True
-        while self._idle:
-            self._idle.pop().close()
+        while True:
+            try:
+                self._idle.pop().close()
+            except IndexError:  # none left, even if a request took the last meanwhile
+                return
 
 
 #: Idle connections kept open: a gunicorn worker's threads each hold at most one.
