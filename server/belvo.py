@@ -67,12 +67,9 @@ UNEXPECTED_ERROR = "unexpected_error"
 MAX_UNEXPECTED_ERROR_RETRIES = 3
 #: Retry-After we answer when Belvo's firewall rate-limits us without saying for how long.
 DEFAULT_RATE_LIMIT_RETRY_AFTER = 60
-#: Sent on every call, asking for JSON; a call with a body adds ``_JSON_BODY``'s.
-_HEADERS = {
-    "User-Agent": "ofda-widget-backend",
-    "Accept": "application/json",
-    "Accept-Encoding": "gzip, deflate",
-}
+#: Sent on every call, asking for JSON (the transport adds the encodings it decodes); a call with a body
+#: adds ``_JSON_BODY``'s.
+_HEADERS = {"User-Agent": "ofda-widget-backend", "Accept": "application/json"}
 _JSON_BODY = {**_HEADERS, "Content-Type": "application/json"}
 
 
@@ -487,7 +484,7 @@ class BelvoClient:
 
 
 def _cause(error: TransportError | None) -> str:
-    """What a transport failure was, for the log: the error that caused it (``ReadTimeoutError``...)."""
+    """What a transport failure was, for the log: the error that caused it (``TimeoutError``...)."""
     cause = error.__cause__ if error is not None else None
     return type(cause if cause is not None else error).__name__
 

@@ -71,8 +71,9 @@ class Transport(Protocol):
 
 class HttpTransport:
     """Belvo's API over HTTP(S): keep-alive connections to ``base_url``, the CA bundle and proxy that
-    ``environ`` names (read once, here), no retries and no redirects (the client decides what to retry;
-    Belvo's API does not redirect, and a redirect is never followed with our keys).
+    ``environ`` names (read once, here), gzipped answers asked for and decoded, no retries and no
+    redirects (the client decides what to retry; Belvo's API does not redirect, and a redirect is never
+    followed with our keys).
 
     Written on the standard library's ``http.client``, because urllib3's pool and response layers around
     the same connection cost a call 54 µs more CPU (128 against 74 µs for a token call, one thread), a
@@ -115,6 +116,8 @@ class HttpTransport:
         #: Plain HTTP through a proxy is forwarded with the whole URL; HTTPS is tunnelled, and its
         #: connection then speaks to the origin as if directly.
         self._forwarded = self._proxy is not None and self._tls is None
+        #: For the proxy, with each forwarded request (a tunnel sends them once, with its CONNECT).
+        self._forwarded_headers = self._proxy_headers if self._forwarded else {}
         #: Idle connections, the most recently used last (deque's appends and pops are thread-safe).
         self._idle: deque[http.client.HTTPConnection] = deque()
         self._closed = False
@@ -132,15 +135,14 @@ class HttpTransport:
     ) -> Reply:
         connect, read = timeout
         target = self.base_url + path if self._forwarded else self._prefix + path
-        if self._forwarded:
-            headers = {**self._proxy_headers, **headers}
+        sent = {**self._forwarded_headers, **headers, **_ACCEPTED}
         connection = self._connection(connect)
         try:
             if connection.sock is None:
                 connection.connect()
             assert connection.sock is not None
             connection.sock.settimeout(read)
-            connection.request(method, target, body, dict(headers))
+            connection.request(method, target, body, sent)
             answer = connection.getresponse()
             content = answer.read()
             if answer.getheader("Content-Encoding", "").lower() in {"gzip", "x-gzip"}:
@@ -185,6 +187,8 @@ class HttpTransport:
                 return
 
 
+#: Sent with every request: the one encoding ``send`` decodes (a caller's own choice would not be).
+_ACCEPTED = {"Accept-Encoding": "gzip"}
 #: Idle connections kept open: a gunicorn worker's threads each hold at most one.
 _IDLE_CONNECTIONS = 32
 _DEFAULT_PORTS = {"http": 80, "https": 443}
