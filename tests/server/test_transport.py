@@ -17,6 +17,7 @@ from contextlib import ExitStack, contextmanager
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any, ClassVar
+from unittest import mock
 
 import pytest
 
@@ -99,6 +100,26 @@ def test_it_sends_to_its_base_url_on_kept_alive_connections(servers: list[str]) 
     transport.close()
     with pytest.raises(TransportError, match="closed"):
         transport.send("GET", "/api/", {}, None, TIMEOUT)
+
+
+def test_a_request_goes_out_in_one_write_head_and_body(servers: list[str]) -> None:
+    transport = HttpTransport(servers[0], {})
+    transport.send("GET", "/api/", {}, None, TIMEOUT)  # connected and kept alive
+    writes: list[bytes] = []
+    sendall = socket.socket.sendall
+
+    def recorded(sock: socket.socket, data: bytes, *flags: int) -> None:
+        if sock.getpeername()[1] == port_of(servers[0]):  # the client's, not the server's answers
+            writes.append(bytes(data))
+        sendall(sock, data, *flags)
+
+    headers = {"Content-Type": "application/json"}
+    with mock.patch.object(socket.socket, "sendall", recorded):
+        answer = transport.send("POST", "/api/token/", headers, b'{"id": "i"}', TIMEOUT)
+    (written,) = writes
+    assert written.startswith(b"POST /api/token/ HTTP/1.1\r\n")
+    assert written.endswith(b'\r\nContent-Length: 11\r\n\r\n{"id": "i"}')
+    assert answer.json()["body"] == '{"id": "i"}'
 
 
 def test_a_connection_the_server_closed_while_idle_is_not_reused(servers: list[str]) -> None:
