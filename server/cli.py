@@ -15,8 +15,8 @@ import click
 from flask.cli import FlaskGroup, routes_command, shell_command
 from werkzeug.serving import make_server
 
-from server import create_app
 from server.api import check_database
+from server.app import create_app
 from server.config import ConfigError, Settings
 from server.errors import Unavailable
 from server.serving import QueryFreeAccessLog

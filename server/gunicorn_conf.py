@@ -21,6 +21,9 @@ client that stops sending) gets no answer at all, and a TLS failure happens befo
 Connections are spread over the workers by the kernel: on Linux, with TCP addresses, each worker listens
 on a socket of its own (``SO_REUSEPORT``) and a stopping worker leaves at once (:func:`on_starting`).
 
+The workers follow the database (:func:`worker_for`): on PostgreSQL gevent's (:class:`GeventWorker`),
+on SQLite gunicorn's threaded ones (:class:`Worker`).
+
 Command-line flags override these settings; the Procfile passes only the process's size and address.
 """
 
@@ -30,7 +33,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -38,6 +41,7 @@ from typing import Any
 from gunicorn import util
 from gunicorn.glogging import Logger
 from gunicorn.http import errors as http
+from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 
 from server.errors import (
@@ -196,21 +200,13 @@ def answer_for(exc: BaseException, cfg: Any) -> ApiError:
             return ApiError("Internal error; quote the request id to support")
 
 
-class Worker(ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker, answering what it refuses itself in the contract's error shape.
+class ContractErrors:
+    """What gunicorn refuses itself (before any application code runs), answered in the contract's error
+    shape: gunicorn writes these answers (HTML) from ``handle_error``, has no setting for their body, and
+    its log line for them quotes the request's text."""
 
-    gunicorn writes these answers (HTML) from ``handle_error``, before any application code runs, and has
-    no setting for their body; its log line for them quotes the request's text.
-    """
-
-    def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive and self.cfg.reuse_port:
-            # A stopping worker's own socket would keep taking its share of new connections, accepted by
-            # nobody until the worker has drained its requests (up to ``graceful_timeout``) and then
-            # reset: closed now, it leaves them to the other workers' sockets.
-            for listener in self.sockets:
-                listener.close()
+    cfg: Any
+    log: Any
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         error = answer_for(exc, self.cfg)
@@ -241,5 +237,43 @@ class Worker(ThreadWorker):  # type: ignore[misc]
             self.log.debug("the client left before its error answer was sent")
 
 
-worker_class = Worker
+class Worker(ContractErrors, ThreadWorker):  # type: ignore[misc]
+    """gunicorn's threaded worker (a thread per request in progress), answering what it refuses in the
+    contract's error shape."""
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        super().set_accept_enabled(enabled)
+        if not enabled and not self.alive and self.cfg.reuse_port:
+            # A stopping worker's own socket would keep taking its share of new connections, accepted by
+            # nobody until the worker has drained its requests (up to ``graceful_timeout``) and then
+            # reset: closed now, it leaves them to the other workers' sockets.
+            for listener in self.sockets:
+                listener.close()
+
+
+class GeventWorker(ContractErrors, GunicornGeventWorker):  # type: ignore[misc]
+    """gunicorn's gevent worker (a greenlet per connection, up to ``worker_connections``), answering
+    what it refuses in the contract's error shape. A stopping one closes its listening sockets at once
+    (gunicorn's own ``run``), as :class:`Worker` does."""
+
+
+def worker_for(environ: Mapping[str, str]) -> type[Worker] | type[GeventWorker]:
+    """The worker class for the database ``DATABASE_URL`` names.
+
+    On PostgreSQL every wait of a request (Belvo, the database, Redis) is on a socket, which a gevent
+    worker waits on without a thread: a request waiting on Belvo holds a greenlet, not one of
+    ``GUNICORN_THREADS``, so one worker serves as many at once as arrive (bench/sessions.py, README).
+    SQLite's statements are file I/O in the calling thread that would stop all of a gevent worker's
+    requests while they run (a write's lock waits and log checkpoints): there, the threaded worker.
+
+    >>> worker_for({"DATABASE_URL": "postgres://u@db/ofda"}).__name__
+    'GeventWorker'
+    >>> worker_for({}).__name__
+    'Worker'
+    """
+    scheme = environ.get("DATABASE_URL", "").partition(":")[0].partition("+")[0]
+    return GeventWorker if scheme in ("postgres", "postgresql") else Worker
+
+
+worker_class = worker_for(os.environ)
 logger_class = PrivateLogger

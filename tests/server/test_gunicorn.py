@@ -1,8 +1,9 @@
 """The backend under gunicorn, started as the Procfile's ``web`` line starts it, with gunicorn's debug and
-access logs on: no CPF, name or token reaches any line, and what gunicorn answers itself (414, 431, a
-malformed request) and what the app answers through it (a chunked 413) keep the contract's error shape;
-with two workers, a burst of keep-alive clients is spread over both, and a reload sends no connection to
-a worker that is stopping.
+access logs on, on SQLite (threaded workers) and on PostgreSQL (gevent's): no CPF, name or token reaches
+any line, and what gunicorn answers itself (414, 431, a malformed request) and what the app answers
+through it (a chunked 413) keep the contract's error shape; with two workers, a burst of keep-alive
+clients is spread over both, and a reload sends no connection to a worker that is stopping; on
+PostgreSQL, requests waiting on the database do not hold up a worker's others, however few its threads.
 """
 
 from __future__ import annotations
@@ -26,13 +27,16 @@ from pathlib import Path
 from types import SimpleNamespace
 from urllib.parse import urlsplit
 
+import psycopg
 import pytest
 import requests
 from gunicorn.config import Config
 
 from server.gunicorn_conf import PrivateLogger, on_starting
 from server.observability import ROUTE_ENVIRON_KEY
+from tests.conftest import DATABASES
 from tests.server.conftest import CPF, NAME
+from tests.support import postgres_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 FORMATTED_CPF = f"{CPF[:3]}.{CPF[3:6]}.{CPF[6:9]}-{CPF[9:]}"
@@ -62,8 +66,21 @@ def web_command() -> str:
 
 
 @contextmanager
-def web_process(tmp: Path, workers: int, threads: int) -> Iterator[tuple[Gunicorn, subprocess.Popen[bytes]]]:
-    """The web process in emulator mode (widget URLs carrying Belvo's access token), on SQLite, and its
+def database(tmp: Path, kind: str) -> Iterator[str]:
+    """A new database of ``kind`` (``sqlite``, ``postgresql``) for a web process, until the block ends."""
+    if kind == "sqlite":
+        yield f"sqlite:///{tmp / 'db.sqlite3'}"
+        return
+    with postgres_schema(os.environ["TEST_DATABASE_URL"]) as url:
+        yield url
+
+
+@contextmanager
+def web_process(
+    tmp: Path, workers: int, threads: int, database_url: str | None = None
+) -> Iterator[tuple[Gunicorn, subprocess.Popen[bytes]]]:
+    """The web process in emulator mode (widget URLs carrying Belvo's access token), on ``database_url``
+    (a new SQLite file unless given; migrated first, as the Procfile's ``release`` does), and its
     master's process, until the block ends."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -73,10 +90,11 @@ def web_process(tmp: Path, workers: int, threads: int) -> Iterator[tuple[Gunicor
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
         "GUNICORN_THREADS": str(threads),
-        "DATABASE_URL": f"sqlite:///{tmp / 'db.sqlite3'}",
+        "DATABASE_URL": database_url or f"sqlite:///{tmp / 'db.sqlite3'}",
         "PUBLIC_BASE_URL": url,
         "LOG_LEVEL": "DEBUG",
     }
+    subprocess.run(["ofda", "db", "upgrade"], cwd=ROOT, env=env, check=True, capture_output=True, timeout=120)
     output = tmp / "output.log"
     with output.open("wb") as sink:
         process = subprocess.Popen(
@@ -103,9 +121,10 @@ def web_process(tmp: Path, workers: int, threads: int) -> Iterator[tuple[Gunicor
             process.wait()
 
 
-@pytest.fixture(scope="module")
-def gunicorn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
-    with web_process(tmp_path_factory.mktemp("gunicorn"), workers=1, threads=4) as (server, _master):
+@pytest.fixture(scope="module", params=DATABASES)
+def gunicorn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
+    tmp = tmp_path_factory.mktemp("gunicorn")
+    with database(tmp, request.param) as url, web_process(tmp, 1, 4, url) as (server, _master):
         yield server
 
 
@@ -430,8 +449,9 @@ def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the kernel spreads connections over sockets on Linux")
-def test_a_reload_leaves_no_connection_with_a_worker_that_is_stopping(tmp_path: Path) -> None:
-    with web_process(tmp_path, workers=2, threads=4) as (server, master):
+@pytest.mark.parametrize("kind", DATABASES)
+def test_a_reload_leaves_no_connection_with_a_worker_that_is_stopping(tmp_path: Path, kind: str) -> None:
+    with database(tmp_path, kind) as url, web_process(tmp_path, 2, 4, url) as (server, master):
         port = urlsplit(server.url).port or 0
         old = set(running_workers(master.pid, port, 2))
         # Both workers get requests that never end: stopped by the reload, they wait for them.
@@ -456,3 +476,33 @@ def test_a_reload_leaves_no_connection_with_a_worker_that_is_stopping(tmp_path: 
         finally:
             for connection in unfinished:
                 connection.close()
+
+
+@pytest.mark.skipif("postgresql" not in DATABASES, reason="needs TEST_DATABASE_URL (PostgreSQL)")
+def test_on_postgresql_requests_waiting_on_the_database_do_not_hold_up_the_others(tmp_path: Path) -> None:
+    # One worker with one thread: a threaded worker would serve one request at a time.
+    with database(tmp_path, "postgresql") as url, web_process(tmp_path, 1, 1, url) as (server, _master):
+        auth = bearer(server, "ana")
+        body = {"identification_info": [{"type": "CPF", "number": CPF, "name": NAME}]}
+        created = requests.post(f"{server.url}/v1/widget-sessions", json=body, headers=auth, timeout=30)
+        assert created.status_code == 201, created.text
+        session_url = f"{server.url}/v1/widget-sessions/{created.json()['id']}"
+        blocker = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"))
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                # Until this transaction ends, every statement on the sessions' table waits.
+                blocker.execute("LOCK TABLE widget_sessions IN ACCESS EXCLUSIVE MODE")
+                waiting = [pool.submit(requests.get, session_url, headers=auth, timeout=30) for _ in range(2)]
+                deadline = time.monotonic() + 10
+                while blocker.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone() != (2,):
+                    assert time.monotonic() < deadline, "the reads never reached the database"
+                    time.sleep(0.05)
+                # Both reads wait on the database; the worker still answers what does not need it.
+                started = time.monotonic()
+                assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
+                assert time.monotonic() - started < 2
+                assert not any(read.done() for read in waiting)
+            finally:
+                blocker.rollback()
+                blocker.close()
+            assert [read.result().status_code for read in waiting] == [200, 200]
