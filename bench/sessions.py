@@ -13,14 +13,16 @@ Everything runs on 127.0.0.1 and stops by itself:
   one round trip to Belvo), in its own process;
 - *backend*: ``server:create_app()`` in real mode pointed at the upstream, run by the Procfile's ``web``
   line (its server and settings, ``--workers`` and ``--threads`` as ``WEB_CONCURRENCY`` and
-  ``GUNICORN_THREADS``), with its SQLite database (or ``--database-url``) migrated first;
+  ``GUNICORN_THREADS``; its workers follow the database, threaded on SQLite, gevent's on PostgreSQL,
+  where ``--threads`` does not apply), with its SQLite database (or ``--database-url``) migrated first;
 - *naive*: a minimal Flask endpoint under plain gunicorn gthread (the default a team would reach for; same
   number of workers and threads) that, per request, does what ``belvo.Client(...)`` +
   ``client.WidgetToken.create(...)`` do in belvo-python 0.39.1: a new ``requests.Session`` with Basic
   auth, the login ``GET /api/``, then ``POST /api/token/``. No validation, no database, no
   authentication: the least a backend could do;
 - *relay*: an endpoint that only relays ``POST /api/token/`` on one pooled ``requests.Session``, run by
-  the Procfile's ``web`` line like the backend: what our server, Flask and requests cost on this machine
+  the Procfile's ``web`` line like the backend (the same workers: it gets the same ``DATABASE_URL``,
+  which it does not use): what our server, Flask and requests cost on this machine
   before any work of the backend's own (authentication, validation, rate limit, storage, logs).
 
 For each number of concurrent clients (one keep-alive connection each, posting without pause) it

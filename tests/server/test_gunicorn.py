@@ -423,11 +423,12 @@ async def busy_clients(port: int, count: int, seconds: float) -> list[asyncio.St
 
 
 @pytest.mark.skipif(sys.platform != "linux", reason="the kernel spreads connections over sockets on Linux")
-def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", DATABASES)
+def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path, kind: str) -> None:
     # With one socket shared by the workers, the worker that was awake often took most of such a burst
     # (sent from a script, of 32 clients 28, 31, 32, 25 and 31 in five tries; 32 widget-session clients
     # made 2,949 requests to one worker and 1,298 to the other), and a connection stays with its worker.
-    with web_process(tmp_path, workers=2, threads=4) as (server, master):
+    with database(tmp_path, kind) as url, web_process(tmp_path, 2, 4, url) as (server, master):
         port = urlsplit(server.url).port or 0
         workers = running_workers(master.pid, port, 2)
         assert listening_sockets(port) == 2  # one each, not one between them
