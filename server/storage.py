@@ -620,7 +620,8 @@ def _pipeline_results(pgconn: PGconn) -> list[PGresult]:
 
 
 def _wait(socket: int, events: int) -> int:
-    """Block until ``socket`` is ready for one of ``events`` (``select.POLLIN``...); answers which."""
+    """Block until ``socket`` is ready for one of ``events`` (``select.POLLIN``...); answers which. In a
+    gevent worker ``select.poll`` is gevent's: the worker's other requests run meanwhile."""
     poller = select.poll()
     poller.register(socket, events)
     ((_socket, ready),) = poller.poll()
