@@ -132,8 +132,9 @@ class SessionLimits:
 @dataclass(frozen=True)
 class Settings:
     database_url: str
-    #: Connections each process keeps open per pool (``DATABASE_POOL_SIZE``): at least its threads, or the
-    #: ones beyond are opened and closed again for every query (on PostgreSQL, a server process each).
+    #: Connections each process keeps open per pool (``DATABASE_POOL_SIZE``): at least the requests it has
+    #: at the database at once, or the ones beyond are opened and closed again for every query (on
+    #: PostgreSQL, a server process each); past twice this, a request waits for a connection.
     database_pool_size: int
     public_base_url: str
     emulator_mode: bool
