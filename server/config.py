@@ -133,8 +133,8 @@ class SessionLimits:
 class Settings:
     database_url: str
     #: Connections each process keeps open per pool (``DATABASE_POOL_SIZE``): at least the requests it has
-    #: at the database at once, or the ones beyond are opened and closed again for every query (on
-    #: PostgreSQL, a server process each); past twice this, a request waits for a connection.
+    #: at the database at once, or on SQLite the ones beyond are opened and closed again for every query,
+    #: on PostgreSQL (a server process each) they wait for one.
     database_pool_size: int
     public_base_url: str
     emulator_mode: bool

@@ -180,10 +180,15 @@ class Database:
     @classmethod
     def at(cls, url: str, pool_size: int = 16) -> Database:
         """Both engines on the database at ``url``, each pool keeping up to ``pool_size`` connections
-        open (and opening as many again beyond, closed after use). The most recently used connection is
-        taken first: on SQLite its page cache is the likeliest to still be current."""
-        pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": pool_size, "pool_use_lifo": True}
-        if make_url(normalise_url(url)).database in {None, "", ":memory:"}:
+        open. On PostgreSQL no more: each is a server process, which ``max_connections`` caps, and a
+        gevent worker may have more requests at the database at once than any thread count would allow;
+        a request beyond them waits for one. On SQLite as many again beyond, closed after use. The most
+        recently used connection is taken first: on SQLite its page cache is the likeliest to still be
+        current."""
+        parsed = make_url(normalise_url(url))
+        overflow = 0 if parsed.get_backend_name() == "postgresql" else pool_size
+        pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": overflow, "pool_use_lifo": True}
+        if parsed.database in {None, "", ":memory:"}:
             pooling = {}  # an in-memory SQLite database: one connection per thread, not a pool
         # Nothing to roll back when a connection comes back to the autocommit pool: each statement commits
         # as it runs, and a connection an exchange left in doubt is closed, not given back

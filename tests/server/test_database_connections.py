@@ -1,8 +1,11 @@
 """Pooled PostgreSQL connections the server dropped (a restart, a proxy's idle timeout): one that sat
 idle is checked and replaced before use; one lost while in use fails that request with a 503 the app can
-retry at once, and the next request succeeds. Nothing is half-written either way."""
+retry at once, and the next request succeeds. Nothing is half-written either way. A pool opens no more
+server processes than its size: past it, a request waits for a connection."""
 
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import psycopg
 import pytest
@@ -75,3 +78,28 @@ def test_a_connection_idle_too_long_is_checked_and_replaced_before_use(
 
     assert create(client_real, app_real).status_code == 201
     assert sessions_stored(app_real) == 2
+
+
+def test_past_its_size_a_pool_waits_for_a_connection_instead_of_opening_one(app: Flask) -> None:
+    # Each connection is a server process, which PostgreSQL's max_connections caps; a gevent worker may
+    # have more requests at the database at once than DATABASE_POOL_SIZE.
+    db = storage.Database.at(database(app).engine.url.render_as_string(hide_password=False), pool_size=2)
+
+    def server_process() -> int:
+        with db.engine.connect() as connection:
+            pid: int = connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()
+            return pid
+
+    held = [db.engine.connect() for _ in range(2)]
+    try:
+        pids = [connection.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for connection in held]
+        with ThreadPoolExecutor(1) as pool:
+            third = pool.submit(server_process)
+            with pytest.raises(TimeoutError):
+                third.result(timeout=0.5)  # waiting: both connections are taken
+            held.pop().close()  # back to the pool: the waiting request takes it, no new process
+            assert third.result(timeout=30) == pids[1]
+    finally:
+        for connection in held:
+            connection.close()
+        db.dispose()
