@@ -9,10 +9,10 @@ Retries, the deadline and what a status means are the client's (``server/belvo.p
 
 from __future__ import annotations
 
+import _socket
 import gzip
 import http.client
 import json
-import select
 import socket
 import ssl
 import urllib.request
@@ -218,10 +218,21 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 def _dropped(sock: socket.socket) -> bool:
     """Whether an idle connection's socket has something to read: the server closed it (or broke the
-    protocol); either way it is not to be used again (as urllib3 checks before reusing one)."""
-    poller = select.poll()
-    poller.register(sock, select.POLLIN)
-    return bool(poller.poll(0))
+    protocol); either way it is not to be used again (as urllib3 checks before reusing one).
+
+    Peeked at without waiting, on the descriptor through the C socket type: in a gevent worker a poll,
+    even one that does not wait, and gevent's own socket on a read that would block, both let the
+    worker's other requests run before this one goes on."""
+    peek = _socket.socket(fileno=sock.fileno())
+    try:
+        peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT)  # bytes, or b"" at the end: either way, done
+    except BlockingIOError:
+        return False  # nothing to read: still open
+    except OSError:
+        return True  # reset
+    finally:
+        peek.detach()
+    return True
 
 
 def proxy_for(url: str, environ: Mapping[str, str]) -> str | None:

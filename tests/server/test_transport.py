@@ -11,6 +11,7 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -129,6 +130,28 @@ def test_a_connection_the_server_closed_while_idle_is_not_reused(servers: list[s
     second = transport.send("POST", "/api/token/", {}, b"{}", TIMEOUT).json()
     assert second["method"] == "POST"
     assert second["client_port"] != first["client_port"]
+
+
+def test_in_a_gevent_worker_checking_an_idle_connection_lets_no_other_request_run_first() -> None:
+    # Every reuse of a kept-alive connection checks it first; in a gevent worker a poll there, even one
+    # that does not wait, let the worker's other requests run before this one went on (bench/sessions.py:
+    # p99 at 32 clients on PostgreSQL 21.19 ms with it, 13.30 without).
+    script = """
+from gevent import monkey; monkey.patch_all()
+import gevent, socket
+from server.transport import _dropped
+ours, servers = socket.socketpair()
+ran = []
+gevent.spawn(ran.append, "another request")
+print(_dropped(ours), ran)
+servers.close()
+print(_dropped(ours), ran)
+"""
+    root = Path(__file__).parents[2]
+    run = subprocess.run(
+        [sys.executable, "-c", script], check=False, capture_output=True, text=True, timeout=60, cwd=root
+    )
+    assert run.stdout.splitlines() == ["False []", "True []"], run.stderr
 
 
 def test_a_base_url_with_a_path_prefixes_every_request(servers: list[str]) -> None:
