@@ -44,6 +44,8 @@ def test_a_widget_session_shows_its_qr_code_and_opens_the_widget(
     page.goto(f"{server.url}/qa")
     page.fill('input[name="institution"]', "ofmockbank_br_retail")
     page.click('[data-test="qa-create-session"]')
+    # The click waits for the answer's page to start loading, not for it to be read to the end.
+    page.wait_for_load_state()
     session = page.locator('[data-test="qa-session"]')
     assert session.locator("svg").count() == 1
     assert page.locator('[data-test="qa-session-id"]').text_content().startswith("ws_")
