@@ -44,6 +44,7 @@ from gunicorn.http import errors as http
 from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
 from gunicorn.workers.gthread import ThreadWorker
 
+from server.database_url import names_postgresql
 from server.errors import (
     ApiError,
     Forbidden,
@@ -271,8 +272,7 @@ def worker_for(environ: Mapping[str, str]) -> type[Worker] | type[GeventWorker]:
     >>> worker_for({}).__name__
     'Worker'
     """
-    scheme = environ.get("DATABASE_URL", "").partition(":")[0].partition("+")[0]
-    return GeventWorker if scheme in ("postgres", "postgresql") else Worker
+    return GeventWorker if names_postgresql(environ.get("DATABASE_URL", "")) else Worker
 
 
 worker_class = worker_for(os.environ)

@@ -37,6 +37,7 @@ from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import PoolProxiedConnection
 from sqlalchemy.sql.compiler import SQLCompiler
 
+from server.database_url import names_postgresql, normalise_url
 from server.memo import Memo
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -53,20 +54,6 @@ _BUSY_LONGEST_PAUSE = 0.005
 _MIGRATION_LOCK = 0x6F666461
 #: SQLite's result code for "the database is locked" (https://www.sqlite.org/rescode.html#busy).
 _SQLITE_BUSY = 5
-
-
-def normalise_url(url: str) -> str:
-    """Pick our drivers for the URL forms hosting platforms hand out.
-
-    >>> normalise_url("postgres://u@h/db")
-    'postgresql+psycopg://u@h/db'
-    >>> normalise_url("sqlite:///x.db")
-    'sqlite:///x.db'
-    """
-    for prefix in ("postgres://", "postgresql://"):
-        if url.startswith(prefix):
-            return "postgresql+psycopg://" + url.removeprefix(prefix)
-    return url
 
 
 def make_engine(url: str, *, busy_handler: bool = True, **kwargs: Any) -> Engine:
@@ -185,10 +172,9 @@ class Database:
         a request beyond them waits for one. On SQLite as many again beyond, closed after use. The most
         recently used connection is taken first: on SQLite its page cache is the likeliest to still be
         current."""
-        parsed = make_url(normalise_url(url))
-        overflow = 0 if parsed.get_backend_name() == "postgresql" else pool_size
+        overflow = 0 if names_postgresql(url) else pool_size
         pooling: dict[str, Any] = {"pool_size": pool_size, "max_overflow": overflow, "pool_use_lifo": True}
-        if parsed.database in {None, "", ":memory:"}:
+        if make_url(normalise_url(url)).database in {None, "", ":memory:"}:
             pooling = {}  # an in-memory SQLite database: one connection per thread, not a pool
         # Nothing to roll back when a connection comes back to the autocommit pool: each statement commits
         # as it runs, and a connection an exchange left in doubt is closed, not given back
