@@ -12,6 +12,7 @@ import socket
 import ssl
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
@@ -303,3 +304,106 @@ def test_https_goes_through_the_proxy_s_tunnel_verified_end_to_end(tmp_path: Pat
         with pytest.raises(TransportError) as untrusted:
             HttpTransport(url, {"https_proxy": proxy}).send("GET", "/api/", {}, None, TIMEOUT)
         assert type(untrusted.value.__cause__).__name__ == "SSLCertVerificationError"
+
+
+@contextmanager
+def canned(answer: bytes, close: bool = False) -> Iterator[tuple[str, list[int]]]:
+    """A server on 127.0.0.1 answering every request with the bytes ``answer`` (then closing the connection
+    if ``close``): its base URL, and a list that gets one entry per connection it accepts."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    accepted: list[int] = []
+
+    def serve(connection: socket.socket) -> None:
+        with connection:
+            while connection.recv(65536).endswith(b"\r\n\r\n"):  # the tests' requests have no body
+                connection.sendall(answer)
+                if close:
+                    return
+
+    def accept() -> None:
+        while True:
+            try:
+                connection, _address = listener.accept()
+            except OSError:  # closed: the block is over
+                return
+            accepted.append(1)
+            threading.Thread(target=serve, args=(connection,), daemon=True).start()
+
+    threading.Thread(target=accept, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}", accepted
+    finally:
+        listener.close()
+
+
+def test_an_answer_without_a_length_ends_with_its_connection_which_is_not_reused() -> None:
+    answer = b'HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n\r\n{"access": "a"}'
+    with canned(answer, close=True) as (url, accepted):
+        transport = HttpTransport(url, {})
+        assert transport.send("GET", "/api/", {}, None, TIMEOUT).json() == {"access": "a"}
+        assert transport.send("GET", "/api/", {}, None, TIMEOUT).json() == {"access": "a"}
+    assert len(accepted) == 2
+
+
+def test_a_chunked_answer_is_read_whole_on_a_connection_kept_alive() -> None:
+    chunks = b'5\r\n{"a":\r\n4\r\n "b"\r\n1\r\n}\r\n0\r\n\r\n'
+    answer = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks
+    with canned(answer) as (url, accepted):
+        transport = HttpTransport(url, {})
+        for _ in range(2):
+            assert transport.send("GET", "/api/", {}, None, TIMEOUT).json() == {"a": "b"}
+    assert len(accepted) == 1
+
+
+def test_an_informational_answer_before_the_answer_is_skipped() -> None:
+    answer = b"HTTP/1.1 100 Continue\r\nX-Early: 1\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\n{}"
+    with canned(answer) as (url, _accepted):
+        reply = HttpTransport(url, {}).send("POST", "/api/token/", {}, None, TIMEOUT)
+    assert (reply.status, reply.body, "X-Early" in reply.headers) == (201, b"{}", False)
+
+
+def test_an_answer_to_head_has_no_body_whatever_its_length_says() -> None:
+    with canned(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\n") as (url, accepted):
+        transport = HttpTransport(url, {})
+        for _ in range(2):
+            reply = transport.send("HEAD", "/api/", {}, None, TIMEOUT)
+            assert (reply.status, reply.headers["content-length"], reply.body) == (200, "5", b"")
+    assert len(accepted) == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "outcome"),
+    [
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n{}", "RemoteDisconnected"),  # cut short
+        (b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}HTTP/1.1 200", "200"),  # more than the answer
+        (b"not HTTP at all\r\n\r\n", "HttpParserError"),
+    ],
+)
+def test_a_connection_an_answer_left_in_doubt_is_not_reused(answer: bytes, outcome: str) -> None:
+    with canned(answer, close=outcome == "RemoteDisconnected") as (url, accepted):
+        transport = HttpTransport(url, {})
+        for _ in range(2):
+            try:
+                seen = str(transport.send("GET", "/api/", {}, None, TIMEOUT).status)
+            except TransportError as exc:
+                seen = type(exc.__cause__).__name__
+            assert seen == outcome
+    assert len(accepted) == 2
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/api/", {"X-Id": "1\r\nX-Injected: 2"}),
+        ("/api/", {"X-Id": "1\nX-Injected: 2"}),
+        ("/api/ HTTP/1.1\r\nX-Injected: 2\r\nX:", {}),
+        ("/api/links/a b/", {}),
+    ],
+)
+def test_a_request_that_would_not_be_one_line_per_header_is_refused_unsent(
+    path: str, headers: dict[str, str]
+) -> None:
+    answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}"
+    with canned(answer) as (url, accepted), pytest.raises(ValueError, match="Expected"):
+        HttpTransport(url, {}).send("GET", path, headers, None, TIMEOUT)
+    assert accepted == []
