@@ -2,18 +2,24 @@
 ``write_under_lock``'s first statement is held until the transaction ends, after the write, so a
 reservation's admission reads every reservation committed before it, whatever the instance; a failure
 undoes both statements and leaves the connection usable; statements are prepared on a connection and
-planned once, and prepared again when something drops them."""
+planned once, and prepared again when something drops them. The exchanges a process asks for while one
+is on its way go together in the next round trip, each committed or failed alone."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
 import threading
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, func, insert, select, text
+from sqlalchemy import bindparam, event, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from server.models import AppUser
@@ -135,3 +141,97 @@ def test_the_request_paths_statements_are_planned_once_per_connection(app: Flask
             )
         ).one()
     assert (generic, custom) == (7, 0)
+
+
+def test_exchanges_asked_for_during_a_round_trip_share_the_next_each_committed_or_failed_alone(
+    app: Flask,
+) -> None:
+    engine = database(app).autocommit
+    write(engine, NEW_USER, _new_user("alice"))
+    checkouts: list[object] = []
+
+    def counted(*_: object) -> None:
+        checkouts.append(None)
+
+    event.listen(engine, "checkout", counted)
+    results: dict[str, object] = {}
+
+    def run(name: str, call: Callable[[], object]) -> threading.Thread:
+        def keep() -> None:
+            try:
+                results[name] = call()
+            except Exception as exc:  # the test looks at what each caller got
+                results[name] = exc
+
+        thread = threading.Thread(target=keep)
+        thread.start()
+        return thread
+
+    slow = select(func.pg_backend_pid()).select_from(func.pg_sleep(bindparam("seconds")))
+    threads = [run("slow", lambda: read_value(engine, slow, {"seconds": 1.0}))]
+    time.sleep(0.3)  # the slow one on its way: the others wait for it
+    threads += [
+        run("bob", lambda: write(engine, NEW_USER, _new_user("bob"))),
+        run("alice again", lambda: write(engine, NEW_USER, _new_user("alice"))),
+        run("unsendable", lambda: write(engine, NEW_USER, {**_new_user("dave"), "external_id": object()})),
+        run(
+            "carol",
+            lambda: write_under_lock(engine, _LOCK_USER, {"owner": "alice"}, NEW_USER, _new_user("carol")),
+        ),
+        run("pid", lambda: read_value(engine, select(func.pg_backend_pid()), {})),
+    ]
+    for thread in threads:
+        thread.join()
+    event.remove(engine, "checkout", counted)
+
+    assert results["bob"] == 1
+    assert results["carol"] == 1
+    assert isinstance(results["alice again"], IntegrityError)
+    assert isinstance(results["unsendable"], ProgrammingError)
+    assert results["pid"] == results["slow"]  # one connection
+    assert _users(app) == {"alice", "bob", "carol"}
+    assert len(checkouts) == 2  # the slow one's round trip, then one for the five that waited
+
+
+def test_a_caller_interrupted_while_its_exchange_waits_sends_nothing_and_the_next_still_go(
+    app: Flask, database_url: str
+) -> None:
+    """Under gevent's workers a request can be interrupted while its exchange waits for the round trip
+    under way (a timeout, the worker stopping): its statements are not sent, and those after it go."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+
+        monkey.patch_all()
+        import sys
+
+        import gevent
+        from sqlalchemy import bindparam, func, select
+
+        from server.storage import Database, read_value, write
+        from tests.server.test_storage import NEW_USER, _new_user
+
+        engine = Database.at(sys.argv[1]).autocommit
+        slow = gevent.spawn(read_value, engine, select(func.pg_sleep(bindparam("s"))), {"s": 0.5})
+        gevent.sleep(0.1)
+
+        def interrupted() -> None:
+            with gevent.Timeout(0.1):
+                write(engine, NEW_USER, _new_user("bob"))
+
+        waiting = gevent.spawn(interrupted)
+        later = gevent.spawn(write, engine, NEW_USER, _new_user("carol"))
+        gevent.joinall([slow, waiting, later], timeout=10)
+        print(type(waiting.exception).__name__, later.value)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, database_url],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["Timeout", "1"]
+    assert _users(app) == {"carol"}
