@@ -1,24 +1,27 @@
 """SQLite has one write lock for the whole database: a widget session asked for while another connection
 holds it waits its turn (tried again every few milliseconds at most, not after SQLite's own growing
-waits), is stored once the lock is free, and nothing is written when it never comes free."""
+waits), is stored once the lock is free, and nothing is written when it never comes free. A process's
+writes go one after the other on one connection: those asked for while one waits for the lock queue
+behind it instead of trying for the lock themselves, and each is committed or fails alone."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
 import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy import bindparam, event, func, insert, select, text
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from server import storage
-from server.models import WidgetSession
+from server.models import AppUser, WidgetSession
 from server.storage import database
 from tests.conftest import bearer
 from tests.server.conftest import session_body
@@ -90,3 +93,55 @@ def test_other_driver_errors_are_not_retried(app_real: Flask, monkeypatch: pytes
     with pytest.raises(OperationalError, match="no such table"):
         storage.write(database(app_real).autocommit, text("DELETE FROM no_such_table"), {})
     assert pauses == []
+
+
+NEW_USER = insert(AppUser).values(
+    user_id=bindparam("owner"), external_id=bindparam("external_id"), created_at=bindparam("now")
+)
+
+
+def test_writes_asked_for_while_one_waits_for_the_lock_follow_it_on_its_connection_each_alone(
+    app: Flask,
+) -> None:
+    engine = database(app).autocommit
+
+    def user(owner: str) -> dict[str, object]:
+        return {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
+
+    storage.write(engine, NEW_USER, user("alice"))
+    checkouts: list[object] = []
+
+    def counted(*_: object) -> None:
+        checkouts.append(None)
+
+    event.listen(engine, "checkout", counted)
+    results: dict[str, object] = {}
+
+    def run(name: str, call: Callable[[], object]) -> threading.Thread:
+        def keep() -> None:
+            try:
+                results[name] = call()
+            except Exception as exc:  # the test looks at what each caller got
+                results[name] = exc
+
+        thread = threading.Thread(target=keep)
+        thread.start()
+        return thread
+
+    with write_lock_held(app, 0.6):
+        threads = [run("bob", lambda: storage.write(engine, NEW_USER, user("bob")))]
+        time.sleep(0.2)  # bob's write waits for the lock: the others queue behind it
+        threads += [
+            run("alice again", lambda: storage.write(engine, NEW_USER, user("alice"))),
+            run("carol", lambda: storage.write(engine, NEW_USER, user("carol"))),
+        ]
+        for thread in threads:
+            thread.join()
+    event.remove(engine, "checkout", counted)
+
+    assert results["bob"] == 1
+    assert results["carol"] == 1
+    assert isinstance(results["alice again"], IntegrityError)
+    with database(app).session() as db:
+        assert set(db.scalars(select(AppUser.user_id))) == {"alice", "bob", "carol"}
+    assert len(checkouts) == 2  # bob's, then one connection for the two that queued
