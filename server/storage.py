@@ -434,13 +434,13 @@ def _sqlite_statement(engine: Engine, statement: ClauseElement, values: Mapping[
             cursor.close()
 
 
-def _execute(cursor: Any, sql: str, parameters: Any) -> None:
+def _execute(cursor: Any, sql: str, parameters: Any, since: float | None = None) -> None:
     """``cursor.execute`` on SQLite, tried again while it finds the database locked (another writer holds
     its one write lock; a one-statement write fails before it has done anything), up to
-    ``SQLITE_BUSY_TIMEOUT``. SQLite's own busy handler waits 1, 2, 5, 10, 15, 20 ms and longer between
-    tries, where a widget session's write holds the lock for a tenth of a millisecond: with two
-    processes' threads writing, these shorter waits take a write's p99 to 0.5 to 0.7 of what it was
-    (bench/sqlite_writes.py)."""
+    ``SQLITE_BUSY_TIMEOUT`` after ``since`` (``time.monotonic()``; by default, its first try). SQLite's
+    own busy handler waits 1, 2, 5, 10, 15, 20 ms and longer between tries, where a widget session's
+    write holds the lock for a tenth of a millisecond: with two processes' threads writing, these shorter
+    waits take a write's p99 to 0.5 to 0.7 of what it was (bench/sqlite_writes.py)."""
     pause, deadline = _BUSY_FIRST_PAUSE, None
     while True:
         try:
@@ -451,7 +451,7 @@ def _execute(cursor: Any, sql: str, parameters: Any) -> None:
             if exc.sqlite_errorcode & 0xFF != _SQLITE_BUSY:
                 raise
             now = time.monotonic()
-            deadline = deadline or now + SQLITE_BUSY_TIMEOUT
+            deadline = deadline or (now if since is None else since) + SQLITE_BUSY_TIMEOUT
             if now >= deadline:
                 raise
         time.sleep(pause)
@@ -546,6 +546,8 @@ class _Exchange:
     or when the caller is handed the next round trip to send: its ``lead``, itself first."""
 
     rendered: Sequence[tuple[Prepared, Mapping[str, Any]]]
+    #: When the caller asked for it (``time.monotonic()``).
+    asked: float = field(default_factory=time.monotonic)
     done: threading.Event = field(default_factory=threading.Event)
     outcomes: list[_Outcome] | None = None
     error: Exception | None = None
@@ -606,8 +608,9 @@ class _RoundTrips:
 
     def _wait(self, exchange: _Exchange, send: Callable[[list[_Exchange]], None]) -> list[_Exchange] | None:
         """Wait until ``exchange`` is sent (``None``) or its caller is to send the next round trip (the
-        exchanges it takes). Interrupted (a gevent timeout, a worker stopping), the exchange leaves the
-        queue; if it was handed the next round trip already, the others in it still go."""
+        exchanges it takes). Interrupted (a gevent timeout, a worker stopping) while it waits its turn,
+        the exchange leaves the queue, unsent; handed the next round trip already, it sends the others in
+        it; taken by another's, it goes with it, its caller told of the interruption, not the outcome."""
         try:
             exchange.done.wait()
         except BaseException:
@@ -718,7 +721,9 @@ def _sqlite_writes(engine: Engine, exchanges: list[_Exchange]) -> None:
         for exchange in exchanges:
             ((statement, values),) = exchange.rendered
             try:
-                _execute(cursor, statement.sql, statement.parameters(values))
+                # Each write waits for the lock as long as it would alone, counted from when it was asked
+                # for, not once more for every write before it.
+                _execute(cursor, statement.sql, statement.parameters(values), since=exchange.asked)
             except engine.dialect.loaded_dbapi.Error as exc:
                 exchange.error = _database_error(engine, exchange.sql, exc, lost=False)
             except Exception as exc:  # a value SQLAlchemy cannot convert: that write fails alone

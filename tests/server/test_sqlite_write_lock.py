@@ -145,3 +145,27 @@ def test_writes_asked_for_while_one_waits_for_the_lock_follow_it_on_its_connecti
     with database(app).session() as db:
         assert set(db.scalars(select(AppUser.user_id))) == {"alice", "bob", "carol"}
     assert len(checkouts) == 2  # bob's, then one connection for the two that queued
+
+
+def test_a_write_queued_behind_another_gives_up_as_long_after_it_was_asked_for_as_alone(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(storage, "SQLITE_BUSY_TIMEOUT", 0.5)
+    engine = database(app).autocommit
+    waited: dict[str, float] = {}
+
+    def write(owner: str) -> None:
+        asked = time.monotonic()
+        values = {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
+        with pytest.raises(OperationalError, match="locked"):
+            storage.write(engine, NEW_USER, values)
+        waited[owner] = time.monotonic() - asked
+
+    with write_lock_held(app, 2.0):
+        first = threading.Thread(target=write, args=("alice",))
+        first.start()
+        time.sleep(0.1)  # alice's write waits for the lock: bob's queues behind it
+        write("bob")
+        first.join()
+    # Not 0.5 s more for alice's wait before it (bob's would then give up 0.9 s after it was asked for).
+    assert waited["bob"] < 0.8, waited
