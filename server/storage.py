@@ -658,65 +658,78 @@ def _round_trips(engine: Engine) -> _RoundTrips:
     return round_trips
 
 
-def _round_trip(engine: Engine, exchanges: list[_Exchange]) -> None:
-    """Send ``exchanges`` on one of ``engine``'s pooled connections, in one round trip, and leave each its
-    outcomes or its error (a driver's error as SQLAlchemy raises it, naming that exchange's statements).
-    A connection the driver reports lost is not given back (on PostgreSQL, the pool's check at checkout
-    finds any other), nor is one whose exchange anything else interrupted, its state unknown: that
-    interruption is raised, and the other exchanges fail as on a lost connection (503, retry)."""
+@contextmanager
+def _sending(engine: Engine, exchanges: Sequence[_Exchange]) -> Iterator[PoolProxiedConnection | None]:
+    """One of ``engine``'s pooled connections to send ``exchanges`` on, given back after; ``None`` when
+    none could be had (the database is down: each exchange then holds its own copy of the error). One
+    whose sending anything but the driver interrupted (a gevent timeout, a worker stopping) is not given
+    back, its state unknown: the interruption goes on, and the exchanges not answered yet fail as on a
+    lost connection (503, retry)."""
     try:
         connection = engine.raw_connection()
-    except Exception as exc:  # no connection (the database is down): each caller raises its own copy
+    except Exception as exc:
         for exchange in exchanges:
             exchange.error = copy.copy(exc)
+        yield None
         return
     try:
-        driver = cast("psycopg.Connection[Any]", connection.dbapi_connection)
-        prepares = connection.info.get(_PREPARES)
-        if prepares is None:
-            prepares = connection.info[_PREPARES] = _Prepares(driver)
-        failed = _pipeline(driver, prepares, exchanges)
-        dropped = [
-            exchange
-            for exchange, error in failed
-            if isinstance(error, psycopg.errors.InvalidSqlStatementName)
-        ]
-        if dropped:
-            prepares.names.clear()
-            failed = [
-                *(item for item in failed if item[0] not in dropped),
-                *_pipeline(driver, prepares, dropped),
-            ]
-        for exchange, error in failed:
-            exchange.error = _database_error(engine, exchange.sql, error, lost=False)
-    except engine.dialect.loaded_dbapi.Error as exc:
-        lost = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
-        if lost:
-            connection.invalidate(exc)
-        for exchange in exchanges:
-            if exchange.outcomes is None and exchange.error is None:
-                exchange.error = _database_error(engine, exchange.sql, exc, lost=lost)
+        yield connection
     except BaseException as exc:
         connection.invalidate()
-        cut = psycopg.OperationalError(f"the round trip was interrupted ({type(exc).__name__})")
-        for exchange in exchanges:
-            if exchange.outcomes is None and exchange.error is None:
-                exchange.error = _database_error(engine, exchange.sql, cut, lost=True)
+        cut = engine.dialect.loaded_dbapi.OperationalError(f"sending was interrupted ({type(exc).__name__})")
+        _fail_unanswered(engine, exchanges, cut, lost=True)
         raise
     finally:
         connection.close()
 
 
+def _fail_unanswered(engine: Engine, exchanges: Sequence[_Exchange], exc: Exception, *, lost: bool) -> None:
+    """Give the driver's ``exc`` to each of ``exchanges`` that has neither outcome nor error yet."""
+    for exchange in exchanges:
+        if exchange.outcomes is None and exchange.error is None:
+            exchange.error = _database_error(engine, exchange.sql, exc, lost=lost)
+
+
+def _round_trip(engine: Engine, exchanges: list[_Exchange]) -> None:
+    """Send ``exchanges`` on one of ``engine``'s pooled PostgreSQL connections, in one round trip, and
+    leave each its outcomes or its error (a driver's error as SQLAlchemy raises it, naming that exchange's
+    statements). A connection the driver reports lost is not given back (the pool's check at checkout
+    finds any other)."""
+    with _sending(engine, exchanges) as connection:
+        if connection is None:
+            return
+        try:
+            driver = cast("psycopg.Connection[Any]", connection.dbapi_connection)
+            prepares = connection.info.get(_PREPARES)
+            if prepares is None:
+                prepares = connection.info[_PREPARES] = _Prepares(driver)
+            failed = _pipeline(driver, prepares, exchanges)
+            dropped = [
+                exchange
+                for exchange, error in failed
+                if isinstance(error, psycopg.errors.InvalidSqlStatementName)
+            ]
+            if dropped:
+                prepares.names.clear()
+                failed = [
+                    *(item for item in failed if item[0] not in dropped),
+                    *_pipeline(driver, prepares, dropped),
+                ]
+            for exchange, error in failed:
+                exchange.error = _database_error(engine, exchange.sql, error, lost=False)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            lost = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
+            if lost:
+                connection.invalidate(exc)
+            _fail_unanswered(engine, exchanges, exc, lost=lost)
+
+
 def _sqlite_writes(engine: Engine, exchanges: list[_Exchange]) -> None:
     """Run ``exchanges`` (one write each) one after the other on one of ``engine``'s pooled SQLite
     connections, each committed as it runs, and leave each its outcome or its error."""
-    try:
-        connection = engine.raw_connection()
-    except Exception as exc:  # each caller raises its own copy
-        for exchange in exchanges:
-            exchange.error = copy.copy(exc)
-        return
-    try:
+    with _sending(engine, exchanges) as connection:
+        if connection is None:
+            return
         cursor = connection.cursor()
         for exchange in exchanges:
             ((statement, values),) = exchange.rendered
@@ -731,15 +744,6 @@ def _sqlite_writes(engine: Engine, exchanges: list[_Exchange]) -> None:
             else:
                 exchange.outcomes = [_Outcome(cursor.rowcount, None)]
         cursor.close()
-    except BaseException as exc:
-        connection.invalidate()
-        cut = sqlite3.OperationalError(f"the writes were interrupted ({type(exc).__name__})")
-        for exchange in exchanges:
-            if exchange.outcomes is None and exchange.error is None:
-                exchange.error = _database_error(engine, exchange.sql, cut, lost=True)
-        raise
-    finally:
-        connection.close()
 
 
 def _pipeline(

@@ -6,7 +6,7 @@ import re
 import ssl
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,10 +16,56 @@ from unittest import mock
 
 import requests
 import responses
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, bindparam, create_engine, event, insert, text
 
+from server.models import AppUser
 from server.storage import normalise_url
 from server.transport import HttpTransport, Reply, TransportError
+
+#: A user's row, written by the request path's writes (``server.storage.write``) in storage tests.
+NEW_USER = insert(AppUser).values(
+    user_id=bindparam("owner"), external_id=bindparam("external_id"), created_at=bindparam("now")
+)
+
+
+def new_user(owner: str) -> dict[str, object]:
+    """:data:`NEW_USER`'s values for ``owner``."""
+    return {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
+
+
+class Callers:
+    """Calls each run on a thread of its own, what each answered or raised kept by name, and how many
+    connections ``engine``'s pool handed out meanwhile: to see what concurrent callers of the request
+    path's writes got, and whether they shared connections. The block ends when every call has."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.results: dict[str, object] = {}
+        self.checkouts = 0
+        self._threads: list[threading.Thread] = []
+
+    def __enter__(self) -> Callers:
+        event.listen(self.engine, "checkout", self._counted)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        for thread in self._threads:
+            thread.join()
+        event.remove(self.engine, "checkout", self._counted)
+
+    def _counted(self, *_: object) -> None:
+        self.checkouts += 1
+
+    def start(self, name: str, call: Callable[[], object]) -> None:
+        def keep() -> None:
+            try:
+                self.results[name] = call()
+            except Exception as exc:  # what each caller got is what the test looks at
+                self.results[name] = exc
+
+        thread = threading.Thread(target=keep)
+        thread.start()
+        self._threads.append(thread)
 
 
 @dataclass

@@ -9,15 +9,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 
 import pytest
 import responses
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import bindparam, event, func, insert, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from server import storage
@@ -25,6 +24,7 @@ from server.models import AppUser, WidgetSession
 from server.storage import database
 from tests.conftest import bearer
 from tests.server.conftest import session_body
+from tests.support import NEW_USER, Callers, new_user
 
 SESSIONS = "/v1/widget-sessions"
 
@@ -95,56 +95,23 @@ def test_other_driver_errors_are_not_retried(app_real: Flask, monkeypatch: pytes
     assert pauses == []
 
 
-NEW_USER = insert(AppUser).values(
-    user_id=bindparam("owner"), external_id=bindparam("external_id"), created_at=bindparam("now")
-)
-
-
 def test_writes_asked_for_while_one_waits_for_the_lock_follow_it_on_its_connection_each_alone(
     app: Flask,
 ) -> None:
     engine = database(app).autocommit
-
-    def user(owner: str) -> dict[str, object]:
-        return {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
-
-    storage.write(engine, NEW_USER, user("alice"))
-    checkouts: list[object] = []
-
-    def counted(*_: object) -> None:
-        checkouts.append(None)
-
-    event.listen(engine, "checkout", counted)
-    results: dict[str, object] = {}
-
-    def run(name: str, call: Callable[[], object]) -> threading.Thread:
-        def keep() -> None:
-            try:
-                results[name] = call()
-            except Exception as exc:  # the test looks at what each caller got
-                results[name] = exc
-
-        thread = threading.Thread(target=keep)
-        thread.start()
-        return thread
-
-    with write_lock_held(app, 0.6):
-        threads = [run("bob", lambda: storage.write(engine, NEW_USER, user("bob")))]
+    storage.write(engine, NEW_USER, new_user("alice"))
+    with write_lock_held(app, 0.6), Callers(engine) as callers:
+        callers.start("bob", lambda: storage.write(engine, NEW_USER, new_user("bob")))
         time.sleep(0.2)  # bob's write waits for the lock: the others queue behind it
-        threads += [
-            run("alice again", lambda: storage.write(engine, NEW_USER, user("alice"))),
-            run("carol", lambda: storage.write(engine, NEW_USER, user("carol"))),
-        ]
-        for thread in threads:
-            thread.join()
-    event.remove(engine, "checkout", counted)
+        callers.start("alice again", lambda: storage.write(engine, NEW_USER, new_user("alice")))
+        callers.start("carol", lambda: storage.write(engine, NEW_USER, new_user("carol")))
 
-    assert results["bob"] == 1
-    assert results["carol"] == 1
-    assert isinstance(results["alice again"], IntegrityError)
+    assert callers.results["bob"] == 1
+    assert callers.results["carol"] == 1
+    assert isinstance(callers.results["alice again"], IntegrityError)
     with database(app).session() as db:
         assert set(db.scalars(select(AppUser.user_id))) == {"alice", "bob", "carol"}
-    assert len(checkouts) == 2  # bob's, then one connection for the two that queued
+    assert callers.checkouts == 2  # bob's, then one connection for the two that queued
 
 
 def test_a_write_queued_behind_another_gives_up_as_long_after_it_was_asked_for_as_alone(
@@ -156,9 +123,8 @@ def test_a_write_queued_behind_another_gives_up_as_long_after_it_was_asked_for_a
 
     def write(owner: str) -> None:
         asked = time.monotonic()
-        values = {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
         with pytest.raises(OperationalError, match="locked"):
-            storage.write(engine, NEW_USER, values)
+            storage.write(engine, NEW_USER, new_user(owner))
         waited[owner] = time.monotonic() - asked
 
     with write_lock_held(app, 2.0):

@@ -12,23 +12,19 @@ import sys
 import textwrap
 import threading
 import time
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
 import pytest
 from flask import Flask
-from sqlalchemy import bindparam, event, func, insert, select, text
+from sqlalchemy import bindparam, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from server.models import AppUser
 from server.services.sessions import _EXTERNAL_ID, _LOCK_USER  # the reservation's lock and its read
 from server.storage import database, read_value, write, write_under_lock
-
-NEW_USER = insert(AppUser).values(
-    user_id=bindparam("owner"), external_id=bindparam("external_id"), created_at=bindparam("now")
-)
+from tests.support import NEW_USER, Callers, new_user
 
 
 @pytest.fixture(autouse=True)
@@ -74,39 +70,35 @@ def _users(app: Flask) -> set[str]:
         return set(db.scalars(select(AppUser.user_id)))
 
 
-def _new_user(owner: str) -> dict[str, object]:
-    return {"owner": owner, "external_id": owner * 3, "now": datetime.now(UTC)}
-
-
 def test_when_the_second_statement_fails_the_first_is_undone_and_the_connection_still_works(
     app: Flask,
 ) -> None:
     engine = database(app).autocommit
-    assert write(engine, NEW_USER, _new_user("alice")) == 1
+    assert write(engine, NEW_USER, new_user("alice")) == 1
 
     with pytest.raises(IntegrityError) as failed:
-        write_under_lock(engine, NEW_USER, _new_user("bob"), NEW_USER, _new_user("alice"))
+        write_under_lock(engine, NEW_USER, new_user("bob"), NEW_USER, new_user("alice"))
     assert "[parameters:" not in str(failed.value)  # the values a statement was sent may hold a widget URL
 
     assert _users(app) == {"alice"}  # bob's row went with the failed transaction
-    assert write_under_lock(engine, NEW_USER, _new_user("bob"), NEW_USER, _new_user("carol")) == 1
+    assert write_under_lock(engine, NEW_USER, new_user("bob"), NEW_USER, new_user("carol")) == 1
     assert _users(app) == {"alice", "bob", "carol"}
 
 
 def test_a_value_the_driver_cannot_send_fails_that_write_only(app: Flask) -> None:
     engine = database(app).autocommit
     with pytest.raises(ProgrammingError):
-        write(engine, NEW_USER, {**_new_user("alice"), "external_id": object()})
+        write(engine, NEW_USER, {**new_user("alice"), "external_id": object()})
 
     with engine.connect() as connection:  # the pool's most recently used: the failed write's
         assert connection.execute(text("SELECT 1")).scalar() == 1  # left as it was
-    assert write(engine, NEW_USER, _new_user("bob")) == 1
+    assert write(engine, NEW_USER, new_user("bob")) == 1
     assert _users(app) == {"bob"}
 
 
 def test_a_read_answers_the_first_value_or_none(app: Flask) -> None:
     engine = database(app).autocommit
-    write(engine, NEW_USER, _new_user("alice"))
+    write(engine, NEW_USER, new_user("alice"))
 
     assert read_value(engine, _EXTERNAL_ID, {"owner": "alice"}) == "alicealicealice"
     assert read_value(engine, _EXTERNAL_ID, {"owner": "nobody"}) is None
@@ -116,7 +108,7 @@ def test_statements_dropped_from_the_connection_are_prepared_again(app: Flask) -
     """A pooler's ``DISCARD ALL`` or an operator's ``DEALLOCATE ALL`` drops the statements a connection
     prepared: the next write still succeeds."""
     engine = database(app).autocommit
-    write(engine, NEW_USER, _new_user("alice"))
+    write(engine, NEW_USER, new_user("alice"))
     with engine.connect() as connection:  # the pool's most recently used connection: the write's
         prepared = connection.execute(
             text("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE 'INSERT INTO app_users%'")
@@ -124,14 +116,14 @@ def test_statements_dropped_from_the_connection_are_prepared_again(app: Flask) -
         assert prepared == 1  # parsed once by the server, not at every write
         connection.execute(text("DEALLOCATE ALL"))
 
-    assert write(engine, NEW_USER, _new_user("bob")) == 1
+    assert write(engine, NEW_USER, new_user("bob")) == 1
     assert _users(app) == {"alice", "bob"}
 
 
 def test_the_request_paths_statements_are_planned_once_per_connection(app: Flask) -> None:
     engine = database(app).autocommit
     for owner in ("alice", "bob", "carol", "dave", "erin", "frank", "grace"):
-        write(engine, NEW_USER, _new_user(owner))
+        write(engine, NEW_USER, new_user(owner))
 
     with engine.connect() as connection:  # the pool's most recently used connection: the writes'
         generic, custom = connection.execute(
@@ -147,50 +139,30 @@ def test_exchanges_asked_for_during_a_round_trip_share_the_next_each_committed_o
     app: Flask,
 ) -> None:
     engine = database(app).autocommit
-    write(engine, NEW_USER, _new_user("alice"))
-    checkouts: list[object] = []
-
-    def counted(*_: object) -> None:
-        checkouts.append(None)
-
-    event.listen(engine, "checkout", counted)
-    results: dict[str, object] = {}
-
-    def run(name: str, call: Callable[[], object]) -> threading.Thread:
-        def keep() -> None:
-            try:
-                results[name] = call()
-            except Exception as exc:  # the test looks at what each caller got
-                results[name] = exc
-
-        thread = threading.Thread(target=keep)
-        thread.start()
-        return thread
-
+    write(engine, NEW_USER, new_user("alice"))
     slow = select(func.pg_backend_pid()).select_from(func.pg_sleep(bindparam("seconds")))
-    threads = [run("slow", lambda: read_value(engine, slow, {"seconds": 1.0}))]
-    time.sleep(0.3)  # the slow one on its way: the others wait for it
-    threads += [
-        run("bob", lambda: write(engine, NEW_USER, _new_user("bob"))),
-        run("alice again", lambda: write(engine, NEW_USER, _new_user("alice"))),
-        run("unsendable", lambda: write(engine, NEW_USER, {**_new_user("dave"), "external_id": object()})),
-        run(
+    with Callers(engine) as callers:
+        callers.start("slow", lambda: read_value(engine, slow, {"seconds": 1.0}))
+        time.sleep(0.3)  # the slow one on its way: the others wait for it
+        callers.start("bob", lambda: write(engine, NEW_USER, new_user("bob")))
+        callers.start("alice again", lambda: write(engine, NEW_USER, new_user("alice")))
+        callers.start(
+            "unsendable", lambda: write(engine, NEW_USER, {**new_user("dave"), "external_id": object()})
+        )
+        callers.start(
             "carol",
-            lambda: write_under_lock(engine, _LOCK_USER, {"owner": "alice"}, NEW_USER, _new_user("carol")),
-        ),
-        run("pid", lambda: read_value(engine, select(func.pg_backend_pid()), {})),
-    ]
-    for thread in threads:
-        thread.join()
-    event.remove(engine, "checkout", counted)
+            lambda: write_under_lock(engine, _LOCK_USER, {"owner": "alice"}, NEW_USER, new_user("carol")),
+        )
+        callers.start("pid", lambda: read_value(engine, select(func.pg_backend_pid()), {}))
 
+    results = callers.results
     assert results["bob"] == 1
     assert results["carol"] == 1
     assert isinstance(results["alice again"], IntegrityError)
     assert isinstance(results["unsendable"], ProgrammingError)
     assert results["pid"] == results["slow"]  # one connection
     assert _users(app) == {"alice", "bob", "carol"}
-    assert len(checkouts) == 2  # the slow one's round trip, then one for the five that waited
+    assert callers.checkouts == 2  # the slow one's round trip, then one for the five that waited
 
 
 def test_a_caller_interrupted_while_its_exchange_waits_sends_nothing_and_the_next_still_go(
@@ -209,7 +181,7 @@ def test_a_caller_interrupted_while_its_exchange_waits_sends_nothing_and_the_nex
         from sqlalchemy import bindparam, func, select
 
         from server.storage import Database, read_value, write
-        from tests.server.test_storage import NEW_USER, _new_user
+        from tests.support import NEW_USER, new_user
 
         engine = Database.at(sys.argv[1]).autocommit
         slow = gevent.spawn(read_value, engine, select(func.pg_sleep(bindparam("s"))), {"s": 0.5})
@@ -217,10 +189,10 @@ def test_a_caller_interrupted_while_its_exchange_waits_sends_nothing_and_the_nex
 
         def interrupted() -> None:
             with gevent.Timeout(0.1):
-                write(engine, NEW_USER, _new_user("bob"))
+                write(engine, NEW_USER, new_user("bob"))
 
         waiting = gevent.spawn(interrupted)
-        later = gevent.spawn(write, engine, NEW_USER, _new_user("carol"))
+        later = gevent.spawn(write, engine, NEW_USER, new_user("carol"))
         gevent.joinall([slow, waiting, later], timeout=10)
         print(type(waiting.exception).__name__, later.value)
         """
