@@ -370,27 +370,6 @@ def prepared(statement: ClauseElement, dialect: Dialect) -> Prepared:
     return rendered
 
 
-@contextmanager
-def _checked_out(engine: Engine, *sql: str) -> Iterator[PoolProxiedConnection]:
-    """One of ``engine``'s pooled DB-API connections for the block, given back after. A driver error
-    comes out as SQLAlchemy's, naming the statements' ``sql`` (parameters hidden: they may hold a widget
-    URL); a connection the driver reports lost is not given back (on PostgreSQL, the pool's check at
-    checkout finds any other), nor is one whose exchange anything else interrupted, its state unknown."""
-    connection = engine.raw_connection()
-    try:
-        yield connection
-    except engine.dialect.loaded_dbapi.Error as exc:
-        lost = engine.dialect.is_disconnect(exc, connection.dbapi_connection, None)
-        if lost:
-            connection.invalidate(exc)
-        raise _database_error(engine, sql, exc, lost=lost) from exc
-    except BaseException:
-        connection.invalidate()
-        raise
-    finally:
-        connection.close()
-
-
 def _database_error(engine: Engine, sql: Sequence[str], exc: Exception, *, lost: bool) -> StatementError:
     """The driver's ``exc`` as SQLAlchemy raises it, naming the statements' ``sql`` (parameters hidden:
     they may hold a widget URL); ``lost``: the connection is gone (a retry gets another)."""
@@ -415,23 +394,9 @@ def write(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -
         (written,) = _exchange(engine, ((statement, values),))
         return written.rows
     exchange = _Exchange([(prepared(statement, engine.dialect), values)])
-    _round_trips(engine).run(exchange, functools.partial(_sqlite_writes, engine))
+    _round_trips(engine).run(exchange, functools.partial(_sqlite_statements, engine))
     (written,) = exchange.result()
     return written.rows
-
-
-@contextmanager
-def _sqlite_statement(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -> Iterator[Any]:
-    """``statement`` run with ``values`` on one of ``engine``'s pooled SQLite connections: its cursor,
-    for the block."""
-    rendered = prepared(statement, engine.dialect)
-    with _checked_out(engine, rendered.sql) as connection:
-        cursor = connection.cursor()
-        try:
-            _execute(cursor, rendered.sql, rendered.parameters(values))
-            yield cursor
-        finally:
-            cursor.close()
 
 
 def _execute(cursor: Any, sql: str, parameters: Any, since: float | None = None) -> None:
@@ -480,9 +445,11 @@ def read_value(engine: Engine, statement: ClauseElement, values: Mapping[str, An
     if engine.dialect.name == "postgresql":
         (read,) = _exchange(engine, ((statement, values),))
         return read.first
-    with _sqlite_statement(engine, statement, values) as cursor:
-        row = cursor.fetchone()
-        return None if row is None else row[0]
+    # A read needs no lock: it does not wait for the process's writes under way.
+    exchange = _Exchange([(prepared(statement, engine.dialect), values)])
+    _sqlite_statements(engine, [exchange])
+    (read,) = exchange.result()
+    return read.first
 
 
 #: PostgreSQL statements for :func:`_exchange`, rendered with libpq's numbered placeholders ($1, $2...).
@@ -724,9 +691,10 @@ def _round_trip(engine: Engine, exchanges: list[_Exchange]) -> None:
             _fail_unanswered(engine, exchanges, exc, lost=lost)
 
 
-def _sqlite_writes(engine: Engine, exchanges: list[_Exchange]) -> None:
-    """Run ``exchanges`` (one write each) one after the other on one of ``engine``'s pooled SQLite
-    connections, each committed as it runs, and leave each its outcome or its error."""
+def _sqlite_statements(engine: Engine, exchanges: list[_Exchange]) -> None:
+    """Run ``exchanges`` (one statement each) one after the other on one of ``engine``'s pooled SQLite
+    connections, each committed as it runs, and leave each its outcome (the rows it wrote, the first
+    column of the first row it read) or its error."""
     with _sending(engine, exchanges) as connection:
         if connection is None:
             return
@@ -734,15 +702,16 @@ def _sqlite_writes(engine: Engine, exchanges: list[_Exchange]) -> None:
         for exchange in exchanges:
             ((statement, values),) = exchange.rendered
             try:
-                # Each write waits for the lock as long as it would alone, counted from when it was asked
+                # Each waits for the lock as long as it would alone, counted from when it was asked
                 # for, not once more for every write before it.
                 _execute(cursor, statement.sql, statement.parameters(values), since=exchange.asked)
             except engine.dialect.loaded_dbapi.Error as exc:
                 exchange.error = _database_error(engine, exchange.sql, exc, lost=False)
-            except Exception as exc:  # a value SQLAlchemy cannot convert: that write fails alone
+            except Exception as exc:  # a value SQLAlchemy cannot convert: that statement fails alone
                 exchange.error = exc
             else:
-                exchange.outcomes = [_Outcome(cursor.rowcount, None)]
+                row = cursor.fetchone() if cursor.description else None
+                exchange.outcomes = [_Outcome(cursor.rowcount, None if row is None else row[0])]
         cursor.close()
 
 
