@@ -12,18 +12,17 @@ Everything runs on 127.0.0.1 and stops by itself:
   ``--delay-ms``, the login check ``GET /api/`` after ``--login-delay-ms``, the same by default: each is
   one round trip to Belvo), in its own process;
 - *backend*: ``server:create_app()`` in real mode pointed at the upstream, run by the Procfile's ``web``
-  line (its server and settings, ``--workers`` and ``--threads`` as ``WEB_CONCURRENCY`` and
-  ``GUNICORN_THREADS``; its workers follow the database, threaded on SQLite, gevent's on PostgreSQL,
-  where ``--threads`` does not apply), with its SQLite database (or ``--database-url``) migrated first;
+  line (its server and settings, gevent's workers, ``--workers`` as ``WEB_CONCURRENCY``), with its
+  SQLite database (or ``--database-url``) migrated first;
 - *naive*: a minimal Flask endpoint under plain gunicorn gthread (the default a team would reach for; same
-  number of workers and threads) that, per request, does what ``belvo.Client(...)`` +
+  number of workers, ``--threads`` each) that, per request, does what ``belvo.Client(...)`` +
   ``client.WidgetToken.create(...)`` do in belvo-python 0.39.1: a new ``requests.Session`` with Basic
   auth, the login ``GET /api/``, then ``POST /api/token/``. No validation, no database, no
   authentication: the least a backend could do;
 - *relay*: an endpoint that only relays ``POST /api/token/`` on one pooled ``requests.Session``, run by
-  the Procfile's ``web`` line like the backend (the same workers: it gets the same ``DATABASE_URL``,
-  which it does not use): what our server, Flask and requests cost on this machine
-  before any work of the backend's own (authentication, validation, rate limit, storage, logs).
+  the Procfile's ``web`` line like the backend (the same workers): what our server, Flask and requests
+  cost on this machine before any work of the backend's own (authentication, validation, rate limit,
+  storage, logs).
 
 For each number of concurrent clients (one keep-alive connection each, posting without pause) it
 measures the steady state: the clients run for ``--warmup`` seconds, then ``--duration`` seconds of
@@ -255,14 +254,14 @@ def gunicorn_gthread(app: str, port: int, workers: int, threads: int) -> list[st
     ]
 
 
-def procfile_web(app: str, port: int, workers: int, threads: int) -> list[str]:
+def procfile_web(app: str, port: int, workers: int) -> list[str]:
     """The Procfile's ``web`` command serving ``app`` on ``port``: what a deployment runs."""
     line = next(
         line.partition(":")[2]
         for line in (REPO / "Procfile").read_text().splitlines()
         if line.startswith("web:")
     )
-    values = {"PORT": str(port), "WEB_CONCURRENCY": str(workers), "GUNICORN_THREADS": str(threads)}
+    values = {"PORT": str(port), "WEB_CONCURRENCY": str(workers)}
     expanded = re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m[1], m[2]), line)
     program, *args = shlex.split(expanded)
     if args[-1] != "server:create_app()":
@@ -469,7 +468,9 @@ def main() -> None:
     parser.add_argument("--clients", default="1,8,32", help="concurrent clients, comma-separated")
     parser.add_argument("--rounds", type=int, default=1, help="times to measure everything, interleaved")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn workers (both servers)")
-    parser.add_argument("--threads", type=int, default=16, help="gunicorn threads per worker (both servers)")
+    parser.add_argument(
+        "--threads", type=int, default=16, help="gunicorn threads per worker (the naive baseline's)"
+    )
     parser.add_argument("--users", type=int, default=2000, help="app users taking turns (rate limit: 10/min)")
     parser.add_argument("--database-url", help="the backend's database (default: a temporary SQLite file)")
     parser.add_argument("--serve-upstream", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -525,7 +526,7 @@ def main() -> None:
         )
         backend_pid = stack.enter_context(
             process(
-                procfile_web("server:create_app()", backend_port, args.workers, args.threads),
+                procfile_web("server:create_app()", backend_port, args.workers),
                 env,
                 workdir / "backend.log",
             )
@@ -533,7 +534,7 @@ def main() -> None:
         # The relay runs under the backend's server, the naive baseline under plain gunicorn gthread.
         relay_pid = stack.enter_context(
             process(
-                procfile_web("sessions:baseline_app()", relay_port, args.workers, args.threads),
+                procfile_web("sessions:baseline_app()", relay_port, args.workers),
                 env,
                 workdir / "relay.log",
                 cwd=REPO / "bench",
@@ -613,7 +614,7 @@ def report(
         f"POST /v1/widget-sessions vs a Belvo-SDK-style naive baseline; upstream delay {delay_ms:.0f} ms, "
         f"login check {args.login_delay_ms:.0f} ms; "
         f"backend and relay under the Procfile's web server, naive under gunicorn gthread; "
-        f"{args.workers} workers x {args.threads} threads; database {database}; "
+        f"{args.workers} workers (naive: x {args.threads} threads); database {database}; "
         f"{args.duration:g} s per run; {args.rounds} round(s); {os.cpu_count()} CPUs\n"
     )
     columns: tuple[str, ...] = ("round", "clients", "requests", "errors", "req/s", "p50 ms", "p99 ms")

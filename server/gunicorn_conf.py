@@ -21,8 +21,11 @@ client that stops sending) gets no answer at all, and a TLS failure happens befo
 Connections are spread over the workers by the kernel: on Linux, with TCP addresses, each worker listens
 on a socket of its own (``SO_REUSEPORT``) and a stopping worker leaves at once (:func:`on_starting`).
 
-The workers follow the database (:func:`worker_for`): on PostgreSQL gevent's (:class:`GeventWorker`),
-on SQLite gunicorn's threaded ones (:class:`Worker`).
+The workers are gevent's (:class:`GeventWorker`), on either database: every wait of a request (Belvo,
+PostgreSQL, Redis, SQLite's write lock) lets the worker's other requests go on, so a request waiting on
+Belvo holds a greenlet, not a thread, and one worker serves as many at once as arrive (bench/sessions.py,
+README). SQLite's statements themselves run in the worker's one thread: each takes a fraction of a
+millisecond, and a wait for its write lock is a pause in Python (:mod:`server.storage`), not in SQLite.
 
 Command-line flags override these settings; the Procfile passes only the process's size and address.
 """
@@ -33,7 +36,7 @@ import gc
 import json
 import os
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
 from http import HTTPStatus
 from typing import Any
@@ -42,9 +45,7 @@ from gunicorn import util
 from gunicorn.glogging import Logger
 from gunicorn.http import errors as http
 from gunicorn.workers.ggevent import GeventWorker as GunicornGeventWorker
-from gunicorn.workers.gthread import ThreadWorker
 
-from server.database_url import names_postgresql
 from server.errors import (
     ApiError,
     Forbidden,
@@ -238,42 +239,11 @@ class ContractErrors:
             self.log.debug("the client left before its error answer was sent")
 
 
-class Worker(ContractErrors, ThreadWorker):  # type: ignore[misc]
-    """gunicorn's threaded worker (a thread per request in progress), answering what it refuses in the
-    contract's error shape."""
-
-    def set_accept_enabled(self, enabled: bool) -> None:
-        super().set_accept_enabled(enabled)
-        if not enabled and not self.alive and self.cfg.reuse_port:
-            # A stopping worker's own socket would keep taking its share of new connections, accepted by
-            # nobody until the worker has drained its requests (up to ``graceful_timeout``) and then
-            # reset: closed now, it leaves them to the other workers' sockets.
-            for listener in self.sockets:
-                listener.close()
-
-
 class GeventWorker(ContractErrors, GunicornGeventWorker):  # type: ignore[misc]
     """gunicorn's gevent worker (a greenlet per connection, up to ``worker_connections``), answering
     what it refuses in the contract's error shape. A stopping one closes its listening sockets at once
-    (gunicorn's own ``run``), as :class:`Worker` does."""
+    (gunicorn's own ``run``): new connections go to the other workers' sockets."""
 
 
-def worker_for(environ: Mapping[str, str]) -> type[Worker] | type[GeventWorker]:
-    """The worker class for the database ``DATABASE_URL`` names.
-
-    On PostgreSQL every wait of a request (Belvo, the database, Redis) is on a socket, which a gevent
-    worker waits on without a thread: a request waiting on Belvo holds a greenlet, not one of
-    ``GUNICORN_THREADS``, so one worker serves as many at once as arrive (bench/sessions.py, README).
-    SQLite's statements are file I/O in the calling thread that would stop all of a gevent worker's
-    requests while they run (a write's lock waits and log checkpoints): there, the threaded worker.
-
-    >>> worker_for({"DATABASE_URL": "postgres://u@db/ofda"}).__name__
-    'GeventWorker'
-    >>> worker_for({}).__name__
-    'Worker'
-    """
-    return GeventWorker if names_postgresql(environ.get("DATABASE_URL", "")) else Worker
-
-
-worker_class = worker_for(os.environ)
+worker_class = GeventWorker
 logger_class = PrivateLogger

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -61,21 +61,25 @@ _MIGRATION_LOCK = 0x6F666461
 _SQLITE_BUSY = 5
 
 
-def make_engine(url: str, *, busy_handler: bool = True, **kwargs: Any) -> Engine:
-    """An engine on ``url``. On SQLite, ``busy_handler=False`` leaves a statement that finds the database
-    locked to fail at once (SQLITE_BUSY), for :func:`write` and :func:`read_value` to try again sooner
-    than SQLite's own waits would."""
+def make_engine(url: str, *, busy_handler: bool = False, **kwargs: Any) -> Engine:
+    """An engine on ``url``. On SQLite, a statement that finds the database locked (another connection
+    holds its one write lock) is tried again in Python (:class:`_PatientCursor`), where a gevent worker's
+    other requests go on meanwhile; ``busy_handler=True`` leaves the waiting to SQLite's own busy handler
+    instead (the baseline of bench/sqlite_writes.py)."""
     url = normalise_url(url)
     if make_url(url).get_backend_name() != "sqlite":
         engine = create_engine(url, **kwargs)
         _ping_idle_connections(engine)
         return engine
     timeout = SQLITE_BUSY_TIMEOUT if busy_handler else 0
-    engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": timeout}, **kwargs)
+    connect_args: dict[str, Any] = {"check_same_thread": False, "timeout": timeout}
+    if not busy_handler:
+        connect_args["factory"] = _PatientConnection
+    engine = create_engine(url, connect_args=connect_args, **kwargs)
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-        # WAL lets readers run beside the one writer (threaded workers, webhook deliveries).
+        # WAL lets readers run beside the one writer (a web process's requests, webhook deliveries).
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         # SQLite's recommended pairing with WAL: no fsync per commit (4+ ms each, on the path of every
@@ -86,6 +90,30 @@ def make_engine(url: str, *, busy_handler: bool = True, **kwargs: Any) -> Engine
         cursor.close()
 
     return engine
+
+
+class _PatientCursor(sqlite3.Cursor):
+    """The cursor of :func:`make_engine`'s SQLite connections: a statement that finds the database locked
+    waits in :func:`_patiently`, not in SQLite's busy handler. That one waits in C, in the calling thread:
+    in a gevent worker, every request of the worker would stop until the lock is free, and the wait would
+    last its whole timeout when the transaction holding the lock is another request of the same worker,
+    which cannot go on to its commit meanwhile."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> _PatientCursor:
+        _patiently(self, functools.partial(sqlite3.Cursor.execute, self, sql, parameters))
+        return self
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> _PatientCursor:
+        rows = list(parameters)  # a second try needs them again
+        _patiently(self, functools.partial(sqlite3.Cursor.executemany, self, sql, rows))
+        return self
+
+
+class _PatientConnection(sqlite3.Connection):
+    """A SQLite connection whose cursors are :class:`_PatientCursor` unless asked otherwise."""
+
+    def cursor(self, factory: Any = None) -> Any:
+        return super().cursor(factory or _PatientCursor)
 
 
 def _ping_idle_connections(engine: Engine) -> None:
@@ -185,9 +213,7 @@ class Database:
         # as it runs, and a connection an exchange left in doubt is closed, not given back
         # (https://docs.sqlalchemy.org/en/20/core/pooling.html#pool-reset-on-return): the rollback the
         # pool would send costs a widget session 1% of its CPU.
-        autocommit = make_engine(
-            url, busy_handler=False, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **pooling
-        )
+        autocommit = make_engine(url, isolation_level="AUTOCOMMIT", pool_reset_on_return=None, **pooling)
         if autocommit.dialect.name == "postgresql":
             _plan_once(autocommit)
         return cls(make_engine(url, **pooling), autocommit)
@@ -399,20 +425,27 @@ def write(engine: Engine, statement: ClauseElement, values: Mapping[str, Any]) -
     return written.rows
 
 
-def _execute(cursor: Any, sql: str, parameters: Any, since: float | None = None) -> None:
-    """``cursor.execute`` on SQLite, tried again while it finds the database locked (another writer holds
-    its one write lock; a one-statement write fails before it has done anything), up to
-    ``SQLITE_BUSY_TIMEOUT`` after ``since`` (``time.monotonic()``; by default, its first try). SQLite's
-    own busy handler waits 1, 2, 5, 10, 15, 20 ms and longer between tries, where a widget session's
-    write holds the lock for a tenth of a millisecond: with two processes' threads writing, these shorter
-    waits take a write's p99 to 0.5 to 0.7 of what it was (bench/sqlite_writes.py)."""
+def _patiently(cursor: sqlite3.Cursor, statement: Callable[[], object], since: float | None = None) -> None:
+    """Run ``statement`` (on ``cursor``), tried again while it finds SQLite's write lock held by another
+    connection, up to ``SQLITE_BUSY_TIMEOUT`` after ``since`` (``time.monotonic()``; by default, its first
+    try). The pause between tries yields to a gevent worker's other requests (``time.sleep``), and grows
+    from a tenth of a millisecond where SQLite's own busy handler waits 1, 2, 5, 10, 15, 20 ms and longer,
+    while a widget session's write holds the lock for a tenth of a millisecond: with two processes' threads
+    writing, these shorter waits took a write's p99 to 0.5 to 0.7 of what it was (bench/sqlite_writes.py).
+    Only the first statement of a transaction is tried again, when it failed before doing anything; in a
+    transaction under way, one that read before may hold a snapshot no retry renews, and SQLite's
+    own handler is not called there either (https://www.sqlite.org/c3ref/busy_handler.html)."""
+    if cursor.connection.in_transaction:
+        statement()
+        return
     pause, deadline = _BUSY_FIRST_PAUSE, None
     while True:
         try:
-            cursor.execute(sql, parameters)
+            statement()
             return
         except sqlite3.OperationalError as exc:
-            # The primary code: SQLITE_BUSY_SNAPSHOT and the like are retried too.
+            # The primary code: SQLITE_BUSY_SNAPSHOT and the like are retried too (each try, a transaction
+            # of its own, reads anew).
             if exc.sqlite_errorcode & 0xFF != _SQLITE_BUSY:
                 raise
             now = time.monotonic()
@@ -698,13 +731,18 @@ def _sqlite_statements(engine: Engine, exchanges: list[_Exchange]) -> None:
     with _sending(engine, exchanges) as connection:
         if connection is None:
             return
-        cursor = connection.cursor()
+        cursor = cast("sqlite3.Cursor", connection.cursor())
         for exchange in exchanges:
             ((statement, values),) = exchange.rendered
             try:
                 # Each waits for the lock as long as it would alone, counted from when it was asked
                 # for, not once more for every write before it.
-                _execute(cursor, statement.sql, statement.parameters(values), since=exchange.asked)
+                parameters = statement.parameters(values)
+                _patiently(
+                    cursor,
+                    functools.partial(sqlite3.Cursor.execute, cursor, statement.sql, parameters),
+                    exchange.asked,
+                )
             except engine.dialect.loaded_dbapi.Error as exc:
                 exchange.error = _database_error(engine, exchange.sql, exc, lost=False)
             except Exception as exc:  # a value SQLAlchemy cannot convert: that statement fails alone

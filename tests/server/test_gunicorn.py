@@ -1,9 +1,9 @@
 """The backend under gunicorn, started as the Procfile's ``web`` line starts it, with gunicorn's debug and
-access logs on, on SQLite (threaded workers) and on PostgreSQL (gevent's): no CPF, name or token reaches
-any line, and what gunicorn answers itself (414, 431, a malformed request) and what the app answers
-through it (a chunked 413) keep the contract's error shape; with two workers, a burst of keep-alive
-clients is spread over both, and a reload sends no connection to a worker that is stopping; on
-PostgreSQL, requests waiting on the database do not hold up a worker's others, however few its threads.
+access logs on, on SQLite and on PostgreSQL: no CPF, name or token reaches any line, and what gunicorn
+answers itself (414, 431, a malformed request) and what the app answers through it (a chunked 413) keep
+the contract's error shape; with two workers, a burst of keep-alive clients is spread over both, and a
+reload sends no connection to a worker that is stopping; requests waiting on the database (a PostgreSQL
+lock, SQLite's write lock) do not hold up the worker's others.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import re
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -77,7 +78,7 @@ def database(tmp: Path, kind: str) -> Iterator[str]:
 
 @contextmanager
 def web_process(
-    tmp: Path, workers: int, threads: int, database_url: str | None = None
+    tmp: Path, workers: int, database_url: str | None = None
 ) -> Iterator[tuple[Gunicorn, subprocess.Popen[bytes]]]:
     """The web process in emulator mode (widget URLs carrying Belvo's access token), on ``database_url``
     (a new SQLite file unless given; migrated first, as the Procfile's ``release`` does), and its
@@ -89,7 +90,6 @@ def web_process(
         "HOME": str(tmp),
         "PORT": str(port),
         "WEB_CONCURRENCY": str(workers),
-        "GUNICORN_THREADS": str(threads),
         "DATABASE_URL": database_url or f"sqlite:///{tmp / 'db.sqlite3'}",
         "PUBLIC_BASE_URL": url,
         "LOG_LEVEL": "DEBUG",
@@ -124,7 +124,7 @@ def web_process(
 @pytest.fixture(scope="module", params=DATABASES)
 def gunicorn(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gunicorn]:
     tmp = tmp_path_factory.mktemp("gunicorn")
-    with database(tmp, request.param) as url, web_process(tmp, 1, 4, url) as (server, _master):
+    with database(tmp, request.param) as url, web_process(tmp, 1, url) as (server, _master):
         yield server
 
 
@@ -428,7 +428,7 @@ def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path
     # With one socket shared by the workers, the worker that was awake often took most of such a burst
     # (sent from a script, of 32 clients 28, 31, 32, 25 and 31 in five tries; 32 widget-session clients
     # made 2,949 requests to one worker and 1,298 to the other), and a connection stays with its worker.
-    with database(tmp_path, kind) as url, web_process(tmp_path, 2, 4, url) as (server, master):
+    with database(tmp_path, kind) as url, web_process(tmp_path, 2, url) as (server, master):
         port = urlsplit(server.url).port or 0
         workers = running_workers(master.pid, port, 2)
         assert listening_sockets(port) == 2  # one each, not one between them
@@ -452,7 +452,7 @@ def test_a_burst_of_keep_alive_clients_is_spread_over_the_workers(tmp_path: Path
 @pytest.mark.skipif(sys.platform != "linux", reason="the kernel spreads connections over sockets on Linux")
 @pytest.mark.parametrize("kind", DATABASES)
 def test_a_reload_leaves_no_connection_with_a_worker_that_is_stopping(tmp_path: Path, kind: str) -> None:
-    with database(tmp_path, kind) as url, web_process(tmp_path, 2, 4, url) as (server, master):
+    with database(tmp_path, kind) as url, web_process(tmp_path, 2, url) as (server, master):
         port = urlsplit(server.url).port or 0
         old = set(running_workers(master.pid, port, 2))
         # Both workers get requests that never end: stopped by the reload, they wait for them.
@@ -487,8 +487,7 @@ WAITING_ON_SESSIONS = (
 
 @pytest.mark.skipif("postgresql" not in DATABASES, reason="needs TEST_DATABASE_URL (PostgreSQL)")
 def test_on_postgresql_requests_waiting_on_the_database_do_not_hold_up_the_others(tmp_path: Path) -> None:
-    # One worker with one thread: a threaded worker would serve one request at a time.
-    with database(tmp_path, "postgresql") as url, web_process(tmp_path, 1, 1, url) as (server, _master):
+    with database(tmp_path, "postgresql") as url, web_process(tmp_path, 1, url) as (server, _master):
         auth = bearer(server, "ana")
         body = {"identification_info": [{"type": "CPF", "number": CPF, "name": NAME}]}
         created = requests.post(f"{server.url}/v1/widget-sessions", json=body, headers=auth, timeout=30)
@@ -512,3 +511,31 @@ def test_on_postgresql_requests_waiting_on_the_database_do_not_hold_up_the_other
                 blocker.rollback()
                 blocker.close()
             assert [read.result().status_code for read in waiting] == [200, 200]
+
+
+def test_on_sqlite_writes_waiting_for_the_write_lock_do_not_hold_up_the_others(tmp_path: Path) -> None:
+    with web_process(tmp_path, 1) as (server, _master):
+        auth = {user: bearer(server, user) for user in ("ana", "bia")}
+        body = {"identification_info": [{"type": "CPF", "number": CPF, "name": NAME}]}
+        sessions = f"{server.url}/v1/widget-sessions"
+        created = requests.post(sessions, json=body, headers=auth["ana"], timeout=30)
+        assert created.status_code == 201, created.text
+        # Another process's transaction holds SQLite's one write lock until it ends.
+        blocker = sqlite3.connect(tmp_path / "db.sqlite3", isolation_level=None)
+        with ThreadPoolExecutor(2) as pool:
+            try:
+                blocker.execute("BEGIN IMMEDIATE")
+                # Ana's second session (the request path's own write) and Bia's first (a transaction).
+                waiting = [
+                    pool.submit(requests.post, sessions, json=body, headers=auth[user], timeout=30)
+                    for user in auth
+                ]
+                time.sleep(1)  # both reach their first write and wait for the lock
+                # The worker still answers what does not need the database (a worker stopped by the
+                # writes would not answer before the lock goes).
+                assert requests.get(f"{server.url}/healthz", timeout=10).status_code == 200
+                assert not any(write.done() for write in waiting)
+            finally:
+                blocker.execute("COMMIT")
+                blocker.close()
+            assert [write.result().status_code for write in waiting] == [201, 201]

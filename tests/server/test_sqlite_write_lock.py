@@ -7,10 +7,14 @@ behind it instead of trying for the lock themselves, and each is committed or fa
 from __future__ import annotations
 
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 import responses
@@ -135,3 +139,52 @@ def test_a_write_queued_behind_another_gives_up_as_long_after_it_was_asked_for_a
         first.join()
     # Not 0.5 s more for alice's wait before it (bob's would then give up 0.9 s after it was asked for).
     assert waited["bob"] < 0.8, waited
+
+
+def test_under_gevent_a_transaction_waiting_for_the_lock_lets_the_one_holding_it_commit(app: Flask) -> None:
+    """In a gevent worker every request of the worker runs on one thread: a transaction that waits for the
+    lock while another request of the worker holds it (waiting on Belvo, say, in its transaction) must let
+    that one go on to its commit. SQLite's own busy handler waited in C, on that thread: for the whole
+    timeout, then failed (run here with a timeout of 2 s)."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+
+        monkey.patch_all()
+        import sys
+
+        import gevent
+
+        from server import storage
+        from tests.support import NEW_USER, new_user
+
+        storage.SQLITE_BUSY_TIMEOUT = 2.0
+        database = storage.Database.at(sys.argv[1])
+
+        def holding() -> None:
+            with database.session() as db:
+                db.execute(NEW_USER, new_user("ana"))  # takes the write lock
+                gevent.sleep(0.3)  # waits on something else, its transaction open
+
+        def waiting() -> None:
+            with database.session() as db:
+                db.execute(NEW_USER, new_user("bia"))
+
+        first = gevent.spawn(holding)
+        gevent.sleep(0.05)
+        second = gevent.spawn(waiting)
+        gevent.joinall([first, second], timeout=20)
+        print(first.successful(), second.successful(), type(second.exception).__name__)
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, database(app).engine.url.render_as_string(hide_password=False)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert done.stdout.split() == ["True", "True", "NoneType"], done.stderr
+    with database(app).session() as db:
+        assert set(db.scalars(select(AppUser.user_id))) == {"ana", "bia"}
