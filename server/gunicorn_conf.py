@@ -157,12 +157,12 @@ def own_socket_per_worker(addresses: Sequence[str], platform: str = sys.platform
 def on_starting(server: Any) -> None:
     """Give every worker a listening socket of its own where the kernel can spread connections over them.
 
-    With the one socket the workers share, whichever worker is awake accepts a burst of new connections
-    (gunicorn's threaded workers take one per turn of their loop, then look again), and a kept-alive
-    connection stays with the worker that accepted it. The backend alone under the Procfile's server,
-    10 s of widget sessions from keep-alive clients: at 32 clients one of the two workers served 2,949
-    requests and the other 1,298, requests waiting for a thread of the busy one (overhead p50 45.6 ms,
-    against 3.5 ms with a socket per worker); at 8 clients one worker served them all. Not where a
+    With the one socket the workers share, whichever worker is awake accepts a burst of new connections,
+    and a kept-alive connection stays with the worker that accepted it. The backend alone under the
+    Procfile's server (then gunicorn's threaded workers), 10 s of widget sessions from keep-alive
+    clients: at 32 clients one of the two workers served 2,949 requests and the other 1,298, requests
+    waiting for a thread of the busy one (overhead p50 45.6 ms, against 3.5 ms with a socket per worker);
+    at 8 clients one worker served them all. Not where a
     socket cannot be shared (:func:`own_socket_per_worker`), nor under systemd's socket activation,
     whose sockets are the ones to use."""
     if own_socket_per_worker(server.cfg.bind) and "LISTEN_FDS" not in os.environ:
