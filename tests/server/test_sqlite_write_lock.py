@@ -2,7 +2,9 @@
 holds it waits its turn (tried again every few milliseconds at most, not after SQLite's own growing
 waits), is stored once the lock is free, and nothing is written when it never comes free. A process's
 writes go one after the other on one connection: those asked for while one waits for the lock queue
-behind it instead of trying for the lock themselves, and each is committed or fails alone."""
+behind it instead of trying for the lock themselves, and each is committed or fails alone. Every wait for
+the lock is a pause in Python: under gevent, a transaction waiting for it lets the one holding it (another
+request of the worker) commit; a transaction whose snapshot went stale fails at once."""
 
 from __future__ import annotations
 
@@ -188,3 +190,31 @@ def test_under_gevent_a_transaction_waiting_for_the_lock_lets_the_one_holding_it
     assert done.stdout.split() == ["True", "True", "NoneType"], done.stderr
     with database(app).session() as db:
         assert set(db.scalars(select(AppUser.user_id))) == {"ana", "bia"}
+
+
+def test_a_write_in_a_transaction_that_read_an_older_snapshot_fails_at_once(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Trying again cannot help a transaction whose snapshot another connection's commit made stale: it
+    fails at once (SQLITE_BUSY_SNAPSHOT), as SQLite's own busy handler would let it, and its caller starts
+    over, instead of waiting out ``SQLITE_BUSY_TIMEOUT``."""
+    pauses: list[float] = []
+    monkeypatch.setattr(storage.time, "sleep", pauses.append)
+    monkeypatch.setattr(storage, "SQLITE_BUSY_TIMEOUT", 0.2)
+    engine = database(app).engine
+    storage.write(database(app).autocommit, NEW_USER, new_user("alice"))
+    connection = engine.raw_connection()
+    try:
+        cursor = connection.cursor()
+        cursor.execute("BEGIN")
+        cursor.execute("SELECT count(*) FROM app_users").fetchall()  # the transaction's snapshot
+        storage.write(database(app).autocommit, NEW_USER, new_user("bob"))  # another connection commits
+        with pytest.raises(sqlite3.OperationalError) as failed:
+            cursor.execute("DELETE FROM app_users")
+        assert failed.value.sqlite_errorcode == sqlite3.SQLITE_BUSY_SNAPSHOT
+    finally:
+        connection.rollback()
+        connection.close()
+    assert pauses == []
+    with database(app).session() as db:
+        assert set(db.scalars(select(AppUser.user_id))) == {"alice", "bob"}
