@@ -162,9 +162,9 @@ def on_starting(server: Any) -> None:
     Procfile's server (then gunicorn's threaded workers), 10 s of widget sessions from keep-alive
     clients: at 32 clients one of the two workers served 2,949 requests and the other 1,298, requests
     waiting for a thread of the busy one (overhead p50 45.6 ms, against 3.5 ms with a socket per worker);
-    at 8 clients one worker served them all. Not where a
-    socket cannot be shared (:func:`own_socket_per_worker`), nor under systemd's socket activation,
-    whose sockets are the ones to use."""
+    at 8 clients one worker served them all. Not where a socket cannot be shared
+    (:func:`own_socket_per_worker`), nor under systemd's socket activation, whose sockets are the ones to
+    use."""
     if own_socket_per_worker(server.cfg.bind) and "LISTEN_FDS" not in os.environ:
         server.cfg.set("reuse_port", True)
         # gunicorn's own "Listening at" line would be empty then (the master holds no socket): this
